@@ -1,0 +1,184 @@
+"""The one narrow interface every upstream implements.
+
+A provider translates between reelgate's neutral job description and one upstream's
+wire protocol. It knows nothing of billing, the database, tenants or HTTP handlers of
+our own API: it receives plain data plus the credential to use and returns plain data,
+raising :class:`UpstreamError` (with a kind that says whether the job could have been
+accepted) when the upstream misbehaves.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = [
+    "ChannelSpec",
+    "Credential",
+    "ErrorKind",
+    "Provider",
+    "ReferenceImage",
+    "SubmitRequest",
+    "UpstreamError",
+    "UpstreamJob",
+    "UpstreamStatus",
+    "Variant",
+]
+
+
+class UpstreamStatus(enum.StrEnum):
+    """The only four states reelgate exposes; each provider maps its vocabulary here."""
+
+    QUEUED = "queued"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class Variant(enum.StrEnum):
+    VIDEO = "video"
+    THUMBNAIL = "thumbnail"
+    SPRITESHEET = "spritesheet"
+
+
+class ErrorKind(enum.StrEnum):
+    """What an upstream failure means for the job, which decides failover and refunds."""
+
+    REJECTED = "rejected"  # the upstream refused this job (4xx): failing it is final
+    RATE_LIMITED = "rate_limited"  # 429: certainly not accepted; back off or fail over
+    UNAVAILABLE = "unavailable"  # refused connection / 5xx with no job id: not accepted
+    AUTH = "auth"  # this credential is bad: try the next credential
+    AMBIGUOUS = "ambiguous"  # sent, no answer: the upstream may have accepted the job
+    NOT_FOUND = "not_found"  # the upstream does not know this job (or asset)
+    PROTOCOL = "protocol"  # the upstream answered something we cannot read
+
+
+@dataclass(frozen=True)
+class Credential:
+    """One upstream key; ``id`` is the stable reference stored on each job."""
+
+    id: str
+    secret: str
+
+
+@dataclass(frozen=True)
+class ChannelSpec:
+    """What a provider needs to know about the channel it talks through."""
+
+    id: str
+    name: str
+    provider: str
+    base_url: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReferenceImage:
+    data: bytes
+    mime: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class SubmitRequest:
+    """A job as the upstream should see it; ``job_id`` is our own id (a client reference)."""
+
+    job_id: str
+    model: str
+    prompt: str
+    size: str
+    seconds: int
+    reference: ReferenceImage | None = None
+    remix_of: str | None = None  # the *upstream* id of the source job, same channel
+
+    @property
+    def width(self) -> int:
+        return int(self.size.split("x")[0])
+
+    @property
+    def height(self) -> int:
+        return int(self.size.split("x")[1])
+
+
+@dataclass(frozen=True)
+class UpstreamJob:
+    """An upstream's view of a job, already mapped to reelgate's vocabulary."""
+
+    upstream_id: str
+    status: UpstreamStatus
+    progress: int | None = None
+    raw_status: str = ""
+    seconds: float | None = None  # what the upstream says it rendered
+    size: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    result_url: str | None = None  # some upstreams hand out a (short-lived) URL
+    poll_after: float | None = None  # seconds, when the upstream hints at it
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+class UpstreamError(Exception):
+    """An upstream call failed; ``kind`` says what that means for the job."""
+
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        *,
+        status_code: int | None = None,
+        code: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.status_code = status_code
+        self.code = code
+        self.retry_after = retry_after
+
+    @property
+    def accepted_impossible(self) -> bool:
+        """True when the upstream certainly did not take the job, so failover is safe."""
+        return self.kind in (ErrorKind.RATE_LIMITED, ErrorKind.UNAVAILABLE, ErrorKind.AUTH)
+
+    def __repr__(self) -> str:
+        return f"UpstreamError({self.kind.value}, {self.message!r}, status={self.status_code})"
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """One upstream protocol. Instances are per channel and hold an HTTP client."""
+
+    #: registry name, e.g. "openai", "veo", "seedance", "local"
+    name: str
+    #: whether :meth:`submit` understands ``remix_of``
+    supports_remix: bool
+    #: variants the upstream can serve itself; the rest are derived from the video
+    native_variants: frozenset[Variant]
+
+    async def submit(self, request: SubmitRequest, credential: Credential) -> UpstreamJob:
+        """Start a job. Must raise AMBIGUOUS if the request may have been accepted."""
+        ...
+
+    async def fetch(self, upstream_id: str, credential: Credential) -> UpstreamJob:
+        """Current state of a job, mapped to :class:`UpstreamStatus`."""
+        ...
+
+    def download(
+        self, job: UpstreamJob, variant: Variant, credential: Credential
+    ) -> AsyncIterator[bytes]:
+        """Stream the bytes of a finished job's asset; never buffer the whole file."""
+        ...
+
+    async def delete(self, upstream_id: str, credential: Credential) -> None:
+        """Cancel or delete the job upstream; NOT_FOUND may be ignored by callers."""
+        ...
+
+    async def recover(self, job_id: str, credential: Credential) -> UpstreamJob | None:
+        """After a crash mid-submit: find the job by our id, or None if unknowable."""
+        ...
+
+    async def aclose(self) -> None: ...
