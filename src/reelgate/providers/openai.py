@@ -1,0 +1,235 @@
+"""The OpenAI Videos wire shape, spoken to OpenAI itself, Azure OpenAI or a relay.
+
+One class covers three flavours chosen by ``channel.options["mode"]``:
+
+* ``openai`` (default): ``Authorization: Bearer``; ``base_url`` already ends in ``/v1``.
+* ``azure``: ``api-key`` header, ``{base_url}/openai/v1/videos`` and ``?api-version=``
+  (``options["api_version"]``, default ``preview``).
+* ``relay``: OpenAI-shaped gateways (new-api, one-api forks, another reelgate) that use
+  their own status words, ``"45%"`` progress strings and hand out result URLs.
+
+The status synonym map is applied in every mode because it costs nothing; result URL
+fields are only trusted in relay mode, where ``/content`` may not exist.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from reelgate.providers.base import (
+    ChannelSpec,
+    Credential,
+    ErrorKind,
+    SubmitRequest,
+    UpstreamError,
+    UpstreamJob,
+    UpstreamStatus,
+    Variant,
+)
+from reelgate.providers.http import UpstreamClient, json_object, map_status, parse_progress
+
+__all__ = ["MODES", "OpenAIProvider"]
+
+MODES = frozenset({"openai", "azure", "relay"})
+_URL_FIELDS = ("video_url", "url", "result_url")
+
+log = logging.getLogger(__name__)
+
+
+class OpenAIProvider:
+    """Provider for ``/videos`` upstreams; one instance per channel."""
+
+    name = "openai"
+    supports_remix = True
+    native_variants = frozenset(Variant)
+
+    def __init__(
+        self, channel: ChannelSpec, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        mode = str(channel.options.get("mode", "openai"))
+        if mode not in MODES:
+            raise ValueError(f"channel {channel.name}: unknown openai mode {mode!r}")
+        self.channel = channel
+        self.mode = mode
+        self._api_version = str(channel.options.get("api_version", "preview"))
+        self._http = UpstreamClient(channel, transport=transport)
+
+    # --- wire details -------------------------------------------------------------------
+
+    def _url(self, *parts: str) -> str:
+        prefix = "openai/v1/videos" if self.mode == "azure" else "videos"
+        return self._http.url("/".join((prefix, *(quote(p, safe="") for p in parts))))
+
+    def _params(self, **extra: str) -> dict[str, str]:
+        if self.mode == "azure":
+            return {"api-version": self._api_version, **extra}
+        return dict(extra)
+
+    def _auth(self, credential: Credential) -> dict[str, str]:
+        if self.mode == "azure":
+            return {"api-key": credential.secret}
+        return {"Authorization": f"Bearer {credential.secret}"}
+
+    # --- Provider protocol --------------------------------------------------------------
+
+    async def submit(self, request: SubmitRequest, credential: Credential) -> UpstreamJob:
+        """Create (JSON, or multipart when there is a reference image) or remix a video."""
+        kwargs: dict[str, Any] = {"headers": self._auth(credential), "params": self._params()}
+        fields = {
+            "model": request.model,
+            "prompt": request.prompt,
+            "seconds": str(request.seconds),
+            "size": request.size,
+        }
+        if request.remix_of:
+            url = self._url(request.remix_of, "remix")
+            kwargs["json"] = {"prompt": request.prompt}
+        elif request.reference is None:
+            url = self._url()
+            kwargs["json"] = fields
+        else:
+            url = self._url()
+            ref = request.reference
+            filename = f"reference.{ref.mime.rsplit('/', 1)[-1]}"
+            kwargs["data"] = fields
+            kwargs["files"] = {"input_reference": (filename, ref.data, ref.mime)}
+        response = await self._http.request("POST", url, creates=True, **kwargs)
+        return self._to_job(response, default=UpstreamStatus.QUEUED)
+
+    async def fetch(self, upstream_id: str, credential: Credential) -> UpstreamJob:
+        response = await self._http.request(
+            "GET", self._url(upstream_id), headers=self._auth(credential), params=self._params()
+        )
+        return self._to_job(response, default=None)
+
+    async def download(
+        self, job: UpstreamJob, variant: Variant, credential: Credential
+    ) -> AsyncIterator[bytes]:
+        """Stream ``/content``; a relay that has no ``/content`` falls back to its URL."""
+        auth = self._auth(credential)
+        url = self._url(job.upstream_id, "content")
+        params = self._params(variant=variant.value)
+        fallback = job.result_url if self.mode == "relay" and variant is Variant.VIDEO else None
+        started = False
+        try:
+            async for chunk in self._http.stream(url, auth=auth, params=params):
+                started = True
+                yield chunk
+            return
+        except UpstreamError as exc:
+            if started or fallback is None or exc.kind is not ErrorKind.NOT_FOUND:
+                raise
+        log.info(
+            "%s: /content missing for %s, using result URL", self.channel.name, job.upstream_id
+        )
+        async for chunk in self._http.stream(fallback, auth=auth):
+            yield chunk
+
+    async def delete(self, upstream_id: str, credential: Credential) -> None:
+        await self._http.request(
+            "DELETE", self._url(upstream_id), headers=self._auth(credential), params=self._params()
+        )
+
+    async def recover(self, job_id: str, credential: Credential) -> UpstreamJob | None:
+        """The Videos API has no lookup by client reference, so a lost create is unknowable."""
+        return None
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # --- response mapping ---------------------------------------------------------------
+
+    def _to_job(self, response: httpx.Response, *, default: UpstreamStatus | None) -> UpstreamJob:
+        body = _unwrap(json_object(response))
+        upstream_id = body.get("id") or body.get("task_id")
+        if not isinstance(upstream_id, str) or not upstream_id:
+            raise UpstreamError(
+                ErrorKind.PROTOCOL, "video object without an id", status_code=response.status_code
+            )
+        raw = str(body.get("status") or "")
+        if raw or default is None:
+            status = map_status(raw, upstream=self.channel.name, job=upstream_id)
+        else:
+            status = default
+        progress = parse_progress(body.get("progress"))
+        if status is UpstreamStatus.COMPLETED and progress is None:
+            progress = 100
+        code, message = _job_error(body)
+        if status is UpstreamStatus.FAILED and code is None and raw.lower() != "failed":
+            code = raw.lower() or None  # e.g. "cancelled", "expired": say why it ended
+        return UpstreamJob(
+            upstream_id=upstream_id,
+            status=status,
+            progress=progress,
+            raw_status=raw,
+            seconds=_seconds(body.get("seconds")),
+            size=_size(body.get("size")),
+            error_code=code,
+            error_message=message,
+            result_url=_result_url(body) if self.mode == "relay" else None,
+            poll_after=_poll_after(response.headers),
+            extra={k: body[k] for k in ("expires_at", "remixed_from_video_id") if body.get(k)},
+        )
+
+
+def _unwrap(body: dict[str, Any]) -> dict[str, Any]:
+    """Some relays wrap the video object as ``{"code": 0, "data": {...}}``."""
+    data = body.get("data")
+    if "id" not in body and "task_id" not in body and isinstance(data, dict):
+        return data
+    return body
+
+
+def _job_error(body: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    err = body.get("error")
+    if isinstance(err, dict):
+        code = err.get("code")
+        message = err.get("message")
+        return (str(code) if code else None), (str(message) if message else None)
+    if isinstance(err, str) and err:
+        return None, err
+    reason = body.get("fail_reason")
+    return None, (str(reason) if reason else None)
+
+
+def _seconds(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _size(value: Any) -> str | None:
+    if isinstance(value, str) and value.count("x") == 1:
+        width, height = value.split("x")
+        if width.isdigit() and height.isdigit():
+            return value
+    return None
+
+
+def _result_url(body: Mapping[str, Any]) -> str | None:
+    for key in _URL_FIELDS:
+        value = body.get(key)
+        if isinstance(value, str) and value.startswith(("http://", "https://")):
+            return value
+    output = body.get("output")
+    if isinstance(output, dict):
+        value = output.get("url")
+        if isinstance(value, str) and value.startswith(("http://", "https://")):
+            return value
+    return None
+
+
+def _poll_after(headers: httpx.Headers) -> float | None:
+    value = headers.get("openai-poll-after-ms")
+    try:
+        return float(value) / 1000.0 if value else None
+    except ValueError:
+        return None

@@ -1,0 +1,51 @@
+"""Which class speaks for a channel: ``channel.provider`` → provider factory.
+
+The embedded ``local`` renderer lives in its own package and is imported only when a
+local channel is created, so this module works (and the HTTP providers work) even
+where that package is absent or still being written.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+
+from reelgate.providers.base import ChannelSpec, Provider
+from reelgate.providers.openai import OpenAIProvider
+from reelgate.providers.seedance import SeedanceProvider
+from reelgate.providers.veo import VeoProvider
+
+__all__ = ["PROVIDERS", "create_provider", "provider_names"]
+
+ProviderFactory = Callable[[ChannelSpec], Provider]
+
+
+def _local(channel: ChannelSpec) -> Provider:
+    """The embedded renderer registers here; imported lazily (see module docstring)."""
+    module = importlib.import_module("reelgate.providers.local.provider")
+    factory: ProviderFactory = module.LocalProvider
+    return factory(channel)
+
+
+PROVIDERS: Mapping[str, ProviderFactory] = {
+    "openai": OpenAIProvider,
+    "veo": VeoProvider,
+    "seedance": SeedanceProvider,
+    "local": _local,
+}
+
+
+def provider_names() -> list[str]:
+    return sorted(PROVIDERS)
+
+
+def create_provider(channel: ChannelSpec) -> Provider:
+    """A new provider instance (with its own HTTP client) for ``channel``."""
+    try:
+        factory = PROVIDERS[channel.provider]
+    except KeyError:
+        known = ", ".join(provider_names())
+        raise ValueError(
+            f"channel {channel.name}: unknown provider {channel.provider!r} (known: {known})"
+        ) from None
+    return factory(channel)
