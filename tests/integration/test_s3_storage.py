@@ -51,9 +51,7 @@ def _s3(endpoint: str, prefix: str) -> S3Storage:
 
 
 @pytest.fixture(params=["local", "s3"])
-async def storage(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> AsyncIterator[Storage]:
+async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Storage]:
     """A fresh, empty store: a temp directory, or a unique prefix in the moto bucket."""
     backend: Storage
     if request.param == "local":
@@ -236,7 +234,7 @@ async def test_s3_check_fails_for_missing_bucket(s3_endpoint: str) -> None:
         secret_key=SECRET_KEY,
     )
     try:
-        with pytest.raises(Exception, match="404|Not Found|NoSuchBucket"):
+        with pytest.raises(Exception, match=r"404|Not Found|NoSuchBucket"):
             await storage.check()
     finally:
         await storage.aclose()

@@ -99,8 +99,21 @@ async def test_directories_are_not_objects(storage: LocalStorage) -> None:
 
 @pytest.mark.parametrize(
     "key",
-    ["", "/etc/passwd", "..", "../x", "a/../../x", "a/./b", "a//b", ".hidden", "a/.meta",
-     "a\\..\\b", "a\x00b", "a\nb", "x" * 1025],
+    [
+        "",
+        "/etc/passwd",
+        "..",
+        "../x",
+        "a/../../x",
+        "a/./b",
+        "a//b",
+        ".hidden",
+        "a/.meta",
+        "a\\..\\b",
+        "a\x00b",
+        "a\nb",
+        "x" * 1025,
+    ],
 )
 def test_validate_key_rejects(key: str) -> None:
     with pytest.raises(ValueError):
@@ -187,8 +200,16 @@ def test_factory_s3_options() -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["", "ftp://host/x", "file://otherhost/x", "s3://", "s3://bucket?nope=1",
-     "s3://bucket?create_bucket=maybe", "s3://key:secret@bucket", "s3://bucket/../x"],
+    [
+        "",
+        "ftp://host/x",
+        "file://otherhost/x",
+        "s3://",
+        "s3://bucket?nope=1",
+        "s3://bucket?create_bucket=maybe",
+        "s3://key:secret@bucket",
+        "s3://bucket/../x",
+    ],
 )
 def test_factory_rejects(url: str) -> None:
     with pytest.raises(ValueError):

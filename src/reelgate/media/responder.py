@@ -51,12 +51,12 @@ def parse_range(header: str, size: int) -> ByteRange | None:
             return None
         return max(size - length, 0), size - 1
     start = int(first)
-    end = int(last) if last else size - 1
-    if end < start:  # "bytes=5-2" is invalid syntax per RFC 9110, not unsatisfiable
+    if last and int(last) < start:  # "bytes=5-2" is invalid per RFC 9110, not a 416
         return None
     if start >= size:
         raise _Unsatisfiable
-    return start, min(end, size - 1)
+    end = min(int(last), size - 1) if last else size - 1
+    return start, end
 
 
 def _etag_list(header: str) -> list[str]:
