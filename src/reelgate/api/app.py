@@ -1,0 +1,52 @@
+"""The ASGI application factory. No app object exists at import time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from reelgate import __version__
+from reelgate.api import health, models, videos
+from reelgate.api.body import BodyLimit
+from reelgate.api.errors import install_error_handlers
+from reelgate.bootstrap import Gateway
+from reelgate.config import Settings
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, *, gateway: Gateway | None = None) -> FastAPI:
+    settings = settings or (gateway.settings if gateway else Settings.from_env())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        gw = gateway or await Gateway.start(settings)
+        app.state.gateway = gw
+        worker_task = None
+        if settings.run_worker:
+            worker_task = asyncio.create_task(gw.worker.run(), name="worker")
+        try:
+            yield
+        finally:
+            gw.worker.stop()
+            if worker_task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait_for(worker_task, timeout=15)
+            if gateway is None:
+                await gw.close()
+
+    app = FastAPI(title="reelgate", version=__version__, lifespan=lifespan,
+                  docs_url="/docs", redoc_url=None)
+    install_error_handlers(app)
+    app.include_router(videos.router)
+    app.include_router(models.router)
+    app.include_router(health.router)
+    max_body = settings.max_upload_bytes * 4 // 3 + (1 << 20)
+    app.add_middleware(BodyLimit, max_bytes=max_body)
+    return app

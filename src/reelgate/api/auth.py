@@ -1,0 +1,28 @@
+"""Bearer-key authentication as a FastAPI dependency."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from reelgate.auth.repository import Principal, find_principal
+from reelgate.errors import AuthenticationError
+
+__all__ = ["principal"]
+
+
+async def principal(request: Request) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise AuthenticationError(
+            "You didn't provide an API key. Provide it in the Authorization header as "
+            "'Bearer YOUR_KEY'.", code="missing_api_key")
+    gateway = request.app.state.gateway
+    async with gateway.db.read() as conn:
+        found = await find_principal(conn, token)
+    if found is None:
+        raise AuthenticationError("Incorrect API key provided, or the key was revoked or "
+                                  "has expired.")
+    request.state.principal = found
+    return found

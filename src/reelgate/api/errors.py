@@ -1,0 +1,71 @@
+"""Every error leaves the API in OpenAI's envelope, whatever raised it."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from reelgate.errors import APIError
+
+__all__ = ["error_response", "install_error_handlers"]
+
+log = logging.getLogger(__name__)
+
+_HTTP_TYPES = {401: "invalid_request_error", 404: "invalid_request_error",
+               405: "invalid_request_error", 429: "rate_limit_error"}
+
+
+def error_response(err: APIError) -> JSONResponse:
+    return JSONResponse(err.body(), status_code=err.status, headers=err.headers)
+
+
+def _envelope(status: int, message: str, type_: str, param: str | None = None,
+              code: str | None = None) -> JSONResponse:
+    body = {"error": {"message": message, "type": type_, "param": param, "code": code}}
+    return JSONResponse(body, status_code=status)
+
+
+async def _api_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, APIError)
+    return error_response(exc)
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {}
+    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
+    param = ".".join(loc) or None
+    return _envelope(400, f"Invalid value for '{param}': {first.get('msg', 'invalid')}.",
+                     "invalid_request_error", param, "invalid_value")
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    status = exc.status_code
+    message = str(exc.detail)
+    if status == 404:
+        message = "Unknown route. See https://platform.openai.com/docs/api-reference/videos."
+    elif status == 405:
+        message = "Method not allowed for this route."
+    resp = _envelope(status, message, _HTTP_TYPES.get(status, "invalid_request_error"),
+                     None, {404: "unknown_url", 405: "method_not_allowed"}.get(status))
+    if exc.headers:
+        resp.headers.update(exc.headers)
+    return resp
+
+
+async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return _envelope(500, "The server had an error while processing your request.",
+                     "server_error", None, "internal_error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(APIError, _api_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

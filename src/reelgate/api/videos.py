@@ -1,0 +1,145 @@
+"""The OpenAI Videos API. Handlers parse, call the video service, render."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from reelgate.api.auth import principal
+from reelgate.api.body import read_fields
+from reelgate.api.render import deleted_object, poll_after_ms, video_object
+from reelgate.auth.repository import Principal
+from reelgate.bootstrap import Gateway
+from reelgate.errors import InvalidRequest, NotFound
+from reelgate.jobs.model import Job
+from reelgate.jobs.requests import CreateParams, ReferenceUpload, parse_create, parse_remix
+from reelgate.media.responder import media_response
+from reelgate.media.storage import StoredObject
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1")
+Caller = Annotated[Principal, Depends(principal)]
+_VARIANTS = ("video", "thumbnail", "spritesheet")
+_FILENAMES = {"video": "mp4", "thumbnail": "webp", "spritesheet": "webp"}
+
+
+def _gw(request: Request) -> Gateway:
+    gw: Gateway = request.app.state.gateway
+    return gw
+
+
+def _idempotency(request: Request, fields: dict[str, Any],
+                 ref: ReferenceUpload | None, extra: str = "") -> tuple[str | None, str]:
+    key = request.headers.get("idempotency-key")
+    if key is not None and not (0 < len(key) <= 255):
+        raise InvalidRequest("Idempotency-Key must be 1 to 255 characters.",
+                             param="Idempotency-Key", code="invalid_value")
+    digest = hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode())
+    digest.update(extra.encode())
+    if ref is not None:
+        digest.update(hashlib.sha256(ref.data).digest())
+    return key, digest.hexdigest()
+
+
+def _video(job: Job, status_code: int = 200) -> JSONResponse:
+    headers = {}
+    hint = poll_after_ms(job)
+    if hint is not None:
+        headers["openai-poll-after-ms"] = str(hint)
+    return JSONResponse(video_object(job), status_code=status_code, headers=headers)
+
+
+async def _create(request: Request, caller: Principal, params: CreateParams, key: str | None,
+                  digest: str, source: Job | None = None) -> JSONResponse:
+    videos = _gw(request).videos
+    if key is not None:
+        existing = await videos.find_idempotent(caller, key, digest)
+        if existing is not None:
+            return _video(existing)
+    job = await videos.create(caller, params, idempotency_key=key, request_hash=digest,
+                              remixed_from=source)
+    return _video(job)
+
+
+@router.post("/videos")
+async def create_video(request: Request, caller: Caller) -> JSONResponse:
+    gw = _gw(request)
+    fields, ref = await read_fields(request, max_image_bytes=gw.settings.max_upload_bytes)
+    params = parse_create(fields, ref, gw.catalog, max_prompt_chars=gw.settings.max_prompt_chars)
+    key, digest = _idempotency(request, fields, ref)
+    return await _create(request, caller, params, key, digest)
+
+
+@router.get("/videos")
+async def list_videos(
+    request: Request, caller: Caller,
+    after: Annotated[str | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
+) -> JSONResponse:
+    page = await _gw(request).videos.list(caller, after=after, limit=limit, order=order)
+    data = [video_object(j) for j in page.jobs]
+    return JSONResponse({
+        "object": "list", "data": data,
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
+        "has_more": page.has_more,
+    })
+
+
+@router.get("/videos/{video_id}")
+async def retrieve_video(video_id: str, request: Request, caller: Caller) -> JSONResponse:
+    return _video(await _gw(request).videos.get(caller, video_id))
+
+
+@router.delete("/videos/{video_id}")
+async def delete_video(video_id: str, request: Request, caller: Caller) -> JSONResponse:
+    job = await _gw(request).videos.delete(caller, video_id)
+    return JSONResponse(deleted_object(job.id))
+
+
+@router.post("/videos/{video_id}/remix")
+async def remix_video(video_id: str, request: Request, caller: Caller) -> JSONResponse:
+    gw = _gw(request)
+    source = await gw.videos.get(caller, video_id)
+    fields, _ = await read_fields(request, max_image_bytes=0, allow_files=False)
+    prompt = parse_remix(fields, max_prompt_chars=gw.settings.max_prompt_chars)
+    if source.status != "completed":
+        raise InvalidRequest(f"Video '{video_id}' cannot be remixed: its status is "
+                             f"'{source.status}'; only completed videos can be remixed.",
+                             param="video_id", code="invalid_video_status")
+    spec = gw.catalog.get(source.model)
+    if spec is None or not spec.supports_remix:
+        raise InvalidRequest(f"Model '{source.model}' does not support remix.",
+                             param="video_id", code="unsupported_operation")
+    params = CreateParams(spec, prompt, source.size, source.seconds, None)
+    key, digest = _idempotency(request, fields, None, extra=f"remix:{video_id}")
+    return await _create(request, caller, params, key, digest, source)
+
+
+@router.api_route("/videos/{video_id}/content", methods=["GET", "HEAD"])
+async def video_content(
+    video_id: str, request: Request, caller: Caller,
+    variant: Annotated[str, Query()] = "video",
+) -> Response:
+    if variant not in _VARIANTS:
+        raise InvalidRequest(f"Invalid value for 'variant': {variant!r}. Supported: "
+                             f"{', '.join(_VARIANTS)}.", param="variant", code="invalid_value")
+    gw = _gw(request)
+    ref = await gw.videos.content(caller, video_id, variant)
+    obj = StoredObject(ref.key, ref.size, ref.etag, ref.content_type)
+    if gw.settings.storage_redirect:
+        url = await gw.storage.presigned_url(ref.key, 600)
+        if url:
+            return RedirectResponse(url, status_code=307)
+    try:
+        return await media_response(gw.storage, obj, request,
+                                    filename=f"{video_id}.{_FILENAMES[variant]}")
+    except FileNotFoundError as exc:
+        raise NotFound(f"The content of video '{video_id}' is missing from storage.",
+                       param="video_id", code="content_missing") from exc

@@ -1,0 +1,102 @@
+"""Wiring: builds every component from settings, in one place, with no globals.
+
+The API app, the worker command, the CLI and the tests all start from
+:class:`Gateway`, so there is exactly one way the parts are put together.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from reelgate.auth import repository as auth_repo
+from reelgate.catalog import CATALOG, Catalog
+from reelgate.config import Settings
+from reelgate.jobs.hooks import CatalogPricer, JobHooks, Pricer
+from reelgate.jobs.lifecycle import Lifecycle
+from reelgate.jobs.model import Job
+from reelgate.jobs.service import VideoService
+from reelgate.media.factory import storage_from_url
+from reelgate.media.storage import Storage
+from reelgate.routing import channels as chrepo
+from reelgate.routing.crypto import SecretBox
+from reelgate.scheduler.directory import ChannelDirectory
+from reelgate.scheduler.worker import Worker
+from reelgate.store.db import Database
+from reelgate.store.migrate import upgrade
+
+__all__ = ["Gateway"]
+
+log = logging.getLogger(__name__)
+
+LOCAL_CHANNEL = "local"
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    db: Database
+    storage: Storage
+    catalog: Catalog
+    box: SecretBox
+    directory: ChannelDirectory
+    lifecycle: Lifecycle
+    videos: VideoService
+    worker: Worker
+    hooks: list[JobHooks] = field(default_factory=list)
+
+    @classmethod
+    async def start(
+        cls, settings: Settings, *, hooks: list[JobHooks] | None = None,
+        pricer: Pricer | None = None,
+    ) -> Gateway:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(settings.database_url)
+        await upgrade(db)
+        storage = storage_from_url(settings.storage_url)
+        box = SecretBox.from_settings(settings.secret_key, settings.data_dir)
+        hook_list = list(hooks or [])
+        lifecycle = Lifecycle(db, hook_list)
+        directory = ChannelDirectory(db, box, settings)
+        worker = Worker(lifecycle, directory, storage, settings)
+        videos = VideoService(db, storage, settings, pricer or CatalogPricer(CATALOG),
+                              hook_list, wake_worker=worker.wake)
+        gw = cls(settings, db, storage, CATALOG, box, directory, lifecycle, videos, worker,
+                 hook_list)
+        videos.cancel_upstream = gw.cancel_upstream
+        await gw._ensure_local_channel()
+        return gw
+
+    async def _ensure_local_channel(self) -> None:
+        """Embedded default: with no channel configured, serve every model locally."""
+        if self.settings.local_channel == "off":
+            return
+        async with self.db.begin() as conn:
+            existing = await chrepo.list_channels(conn)
+            if self.settings.local_channel == "on" or not existing:
+                if not any(c.name == LOCAL_CHANNEL for c in existing):
+                    await chrepo.add_channel(conn, name=LOCAL_CHANNEL, provider="local",
+                                             priority=-100)
+                    log.info("created the embedded local channel")
+
+    async def cancel_upstream(self, job: Job) -> None:
+        channel = await self.directory.channel(job.channel_id or "")
+        if channel is None or not job.upstream_id:
+            return
+        provider = await self.directory.provider(channel)
+        await provider.delete(job.upstream_id, await self.directory.credential(job.credential_id))
+
+    async def bootstrap_key(self, tenant: str = "default", name: str = "default") -> str | None:
+        """The first time only: a tenant and a key, so `make serve` is usable at once."""
+        async with self.db.begin() as conn:
+            if await auth_repo.list_keys(conn):
+                return None
+            ten = await auth_repo.ensure_tenant(conn, tenant, unlimited=True)
+            _, secret = await auth_repo.create_key(conn, ten, name)
+        return secret
+
+    async def close(self) -> None:
+        self.worker.stop()
+        await self.directory.aclose()
+        await self.storage.aclose()
+        await self.db.dispose()

@@ -1,0 +1,134 @@
+"""The model catalog: which models exist, what they can render, and list prices.
+
+This is the one table the validator, the pricer and ``GET /v1/models`` read. Sizes and
+durations come from the seed document (sora-2 is 720p only; sora-2-pro adds 1024p and
+1080p; seconds are the strings "4", "8", "12"). Other providers' models are rows here,
+not code. Prices are integer micro-USD per rendered second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+__all__ = ["CATALOG", "Catalog", "ModelSpec", "usd"]
+
+PORTRAIT_720 = "720x1280"
+LANDSCAPE_720 = "1280x720"
+
+
+def usd(dollars: str) -> int:
+    """Micro-USD from a decimal string, so no float ever touches money."""
+    whole, _, frac = dollars.partition(".")
+    return int(whole) * 1_000_000 + int((frac + "000000")[:6])
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    id: str
+    owned_by: str
+    quality: str
+    #: size -> list price in micro-USD per second
+    prices: Mapping[str, int]
+    seconds: tuple[str, ...]
+    default_size: str
+    default_seconds: str
+    supports_reference: bool = True
+    supports_remix: bool = True
+    description: str = ""
+    aliases: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def sizes(self) -> tuple[str, ...]:
+        return tuple(self.prices)
+
+
+_SORA_SECONDS = ("4", "8", "12")
+
+_DEFAULT_MODELS: tuple[ModelSpec, ...] = (
+    ModelSpec(
+        id="sora-2",
+        owned_by="openai",
+        quality="standard",
+        prices={PORTRAIT_720: usd("0.10"), LANDSCAPE_720: usd("0.10")},
+        seconds=_SORA_SECONDS,
+        default_size=PORTRAIT_720,
+        default_seconds="4",
+        description="Sora 2, 720p",
+    ),
+    ModelSpec(
+        id="sora-2-pro",
+        owned_by="openai",
+        quality="high",
+        prices={
+            PORTRAIT_720: usd("0.30"),
+            LANDSCAPE_720: usd("0.30"),
+            "1024x1792": usd("0.50"),
+            "1792x1024": usd("0.50"),
+            "1080x1920": usd("0.70"),
+            "1920x1080": usd("0.70"),
+        },
+        seconds=_SORA_SECONDS,
+        default_size=PORTRAIT_720,
+        default_seconds="4",
+        description="Sora 2 Pro, 720p / 1024p / 1080p",
+    ),
+    ModelSpec(
+        id="veo-3.1",
+        owned_by="google",
+        quality="high",
+        prices={
+            LANDSCAPE_720: usd("0.40"),
+            PORTRAIT_720: usd("0.40"),
+            "1920x1080": usd("0.40"),
+            "1080x1920": usd("0.40"),
+        },
+        seconds=("4", "6", "8"),
+        default_size=LANDSCAPE_720,
+        default_seconds="8",
+        supports_remix=False,
+        description="Google Veo 3.1 (Gemini API)",
+    ),
+    ModelSpec(
+        id="seedance-1.0-pro",
+        owned_by="bytedance",
+        quality="standard",
+        prices={
+            "864x480": usd("0.02"),
+            "480x864": usd("0.02"),
+            LANDSCAPE_720: usd("0.05"),
+            PORTRAIT_720: usd("0.05"),
+            "1920x1080": usd("0.12"),
+            "1080x1920": usd("0.12"),
+        },
+        seconds=("5", "10"),
+        default_size=LANDSCAPE_720,
+        default_seconds="5",
+        supports_remix=False,
+        description="ByteDance Seedance 1.0 Pro (Volcengine Ark / BytePlus)",
+    ),
+)
+
+
+class Catalog:
+    """Lookup over model specs; aliases resolve to their model."""
+
+    def __init__(self, models: tuple[ModelSpec, ...] = _DEFAULT_MODELS) -> None:
+        self._models = {m.id: m for m in models}
+        self._aliases = {a: m.id for m in models for a in m.aliases}
+
+    def get(self, model_id: str) -> ModelSpec | None:
+        return self._models.get(self._aliases.get(model_id, model_id))
+
+    def __iter__(self) -> Iterator[ModelSpec]:
+        return iter(self._models.values())
+
+    def ids(self) -> tuple[str, ...]:
+        return tuple(self._models)
+
+    def list_price(self, model_id: str, size: str) -> int:
+        spec = self._models[model_id]
+        return spec.prices[size]
+
+
+CATALOG = Catalog()

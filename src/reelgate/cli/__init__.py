@@ -1,0 +1,19 @@
+"""The ``reelgate`` command: each sub-command group lives in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from reelgate.cli import demo, keys, serve
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(help="reelgate: an OpenAI-compatible video generation gateway.",
+                  no_args_is_help=True, add_completion=False)
+serve.register(app)
+demo.register(app)
+app.add_typer(keys.app, name="keys", help="Create, list and revoke API keys.")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,74 @@
+"""``reelgate serve`` and ``reelgate worker``."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import typer
+import uvicorn
+
+from reelgate.bootstrap import Gateway
+from reelgate.cli.common import setup_logging
+from reelgate.config import Settings
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.command("worker")(worker)
+
+
+def serve(
+    host: str = typer.Option(None, help="Bind address (default REELGATE_HOST or 127.0.0.1)."),
+    port: int = typer.Option(None, help="Port (default REELGATE_PORT or 8000)."),
+    no_worker: bool = typer.Option(False, "--no-worker",
+                                   help="API only; run `reelgate worker` separately."),
+    workers: int = typer.Option(1, help="Number of API processes (uvicorn workers)."),
+) -> None:
+    """Run the gateway (API, plus an in-process worker unless --no-worker)."""
+    overrides: dict[str, object] = {}
+    if host:
+        overrides["host"] = host
+    if port:
+        overrides["port"] = port
+    if no_worker:
+        overrides["run_worker"] = False
+    settings = Settings.from_env(**overrides)
+    setup_logging(settings)
+    secret = asyncio.run(_first_key(settings))
+    if secret:
+        typer.echo("\nA first API key was created for tenant 'default' (shown once):\n"
+                   f"\n    {secret}\n\nTry:  curl -H 'Authorization: Bearer {secret}' "
+                   f"http://{settings.host}:{settings.port}/v1/models\n")
+    from reelgate.api.app import create_app
+
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+                log_level="info", access_log=False)
+
+
+async def _first_key(settings: Settings) -> str | None:
+    gw = await Gateway.start(settings)
+    try:
+        return await gw.bootstrap_key()
+    finally:
+        await gw.close()
+
+
+def worker() -> None:
+    """Run a worker process only (scale out next to `serve --no-worker`)."""
+    settings = Settings.from_env()
+    setup_logging(settings)
+
+    async def go() -> None:
+        gw = await Gateway.start(settings)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, gw.worker.stop)
+        try:
+            await gw.worker.run()
+        finally:
+            await gw.close()
+
+    asyncio.run(go())

@@ -1,0 +1,187 @@
+"""The video service: what the API asks of jobs, independent of HTTP.
+
+Creates write the job row (and, through hooks, the money reservation) in one
+transaction before any upstream is called; the scheduler does the rest. Every read
+and write is scoped to the caller's tenant, so another tenant's job is "not found".
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+
+from sqlalchemy import null
+
+from reelgate.auth.repository import Principal
+from reelgate.config import Settings
+from reelgate.errors import ConflictError, InvalidRequest, NotFound
+from reelgate.ids import new_id, now
+from reelgate.jobs import repository as repo
+from reelgate.jobs.hooks import JobHooks, Pricer
+from reelgate.jobs.lifecycle import Lifecycle
+from reelgate.jobs.model import Job, MediaRef
+from reelgate.jobs.requests import CreateParams
+from reelgate.jobs.states import ACTIVE, State
+from reelgate.media.storage import Storage
+from reelgate.store.db import Database
+
+__all__ = ["CancelUpstream", "VideoService", "media_prefix", "reference_key"]
+
+log = logging.getLogger(__name__)
+
+#: asks the job's own channel to cancel it upstream (best effort)
+CancelUpstream = Callable[[Job], Awaitable[None]]
+
+_EXT = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
+
+
+def media_prefix(job_id: str) -> str:
+    return f"videos/{job_id}/"
+
+
+def reference_key(job_id: str, mime: str) -> str:
+    return f"references/{job_id}.{_EXT.get(mime, 'bin')}"
+
+
+@dataclass(frozen=True)
+class Page:
+    jobs: list[Job]
+    has_more: bool
+
+
+class VideoService:
+    def __init__(
+        self, db: Database, storage: Storage, settings: Settings, pricer: Pricer,
+        hooks: Sequence[JobHooks] = (), wake_worker: Callable[[], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.storage = storage
+        self.settings = settings
+        self.pricer = pricer
+        self.hooks = list(hooks)
+        self.lifecycle = Lifecycle(db, self.hooks)
+        self.wake_worker = wake_worker or (lambda: None)
+        self.cancel_upstream: CancelUpstream | None = None
+
+    async def create(
+        self, principal: Principal, params: CreateParams, *, idempotency_key: str | None = None,
+        request_hash: str | None = None, remixed_from: Job | None = None,
+    ) -> Job:
+        job_id = new_id("video")
+        ref_key = None
+        if params.reference is not None:
+            ref_key = reference_key(job_id, params.reference.mime)
+            await self.storage.put_stream(ref_key, _once(params.reference.data),
+                                          params.reference.mime)
+        t = now()
+        values = dict(
+            id=job_id, tenant_id=principal.tenant_id, key_id=principal.key_id,
+            model=params.model.id, prompt=params.prompt, size=params.size,
+            seconds=params.seconds, quality=params.model.quality, state=State.QUEUED.value,
+            created_at=t, updated_at=t, next_poll_at=t,
+            reference_key=ref_key,
+            reference_mime=params.reference.mime if params.reference else None,
+            remixed_from=remixed_from.id if remixed_from else None,
+            channel_id=remixed_from.channel_id if remixed_from else None,
+            credential_id=remixed_from.credential_id if remixed_from else None,
+            idempotency_key=idempotency_key, request_hash=request_hash,
+        )
+        try:
+            async with self.db.begin() as conn:
+                values["price_micros"] = await self.pricer.quote(
+                    conn, principal.tenant_id, params.model.id, params.size, params.seconds)
+                job = await repo.insert(conn, values)
+                for hook in self.hooks:
+                    await hook.on_created(conn, job, principal)
+        except IntegrityError:
+            if idempotency_key is None:
+                raise
+            return await self._idempotent_replay(principal, idempotency_key, request_hash)
+        self.wake_worker()
+        return job
+
+    async def find_idempotent(
+        self, principal: Principal, key: str, request_hash: str | None
+    ) -> Job | None:
+        async with self.db.read() as conn:
+            job = await repo.get_by_idempotency_key(conn, principal.tenant_id, key)
+        if job is None:
+            return None
+        if job.request_hash != request_hash:
+            raise ConflictError(
+                "This Idempotency-Key was already used with a different request body.",
+                param="Idempotency-Key", code="idempotency_key_reused")
+        return job
+
+    async def _idempotent_replay(
+        self, principal: Principal, key: str, request_hash: str | None
+    ) -> Job:
+        job = await self.find_idempotent(principal, key, request_hash)
+        if job is None:  # the conflicting row vanished: surface it as a conflict
+            raise ConflictError("Concurrent request with the same Idempotency-Key.",
+                                param="Idempotency-Key", code="idempotency_key_in_use")
+        return job
+
+    async def get(self, principal: Principal, job_id: str) -> Job:
+        async with self.db.read() as conn:
+            job = await repo.get(conn, job_id, tenant_id=principal.tenant_id)
+        if job is None:
+            raise NotFound(f"No video found with id '{job_id}'.", param="video_id")
+        return job
+
+    async def list(
+        self, principal: Principal, *, after: str | None, limit: int, order: str
+    ) -> Page:
+        async with self.db.read() as conn:
+            cursor = None
+            if after is not None:
+                cursor = await repo.get(conn, after, tenant_id=principal.tenant_id)
+                if cursor is None:
+                    raise InvalidRequest(f"No video found with id '{after}' for 'after'.",
+                                         param="after", code="invalid_value")
+            jobs, has_more = await repo.list_page(
+                conn, principal.tenant_id, after=cursor, limit=limit, order=order)
+        return Page(jobs, has_more)
+
+    async def delete(self, principal: Principal, job_id: str) -> Job:
+        """Cancel a job still running (refunded through hooks), then remove it and its media."""
+        while True:
+            job = await self.get(principal, job_id)
+            changes: dict[str, object] = {"deleted_at": now(), "media": null()}
+            target = None
+            if job.state in ACTIVE:
+                target = State.FAILED
+                changes.update(error_code="cancelled", error_message="Deleted by the client.",
+                               next_poll_at=None, lease_owner=None, lease_until=None)
+            after = await self.lifecycle.move(job, target, event="deleted", **changes)
+            if after is not None:
+                break  # else the worker moved it meanwhile: look again
+        if job.state in ACTIVE and job.upstream_id and self.cancel_upstream is not None:
+            try:
+                await self.cancel_upstream(job)
+            except Exception:  # best effort: the job is already failed and refunded here
+                log.warning("upstream cancel failed for %s", job.id, exc_info=True)
+        await self.storage.delete_prefix(media_prefix(job.id))
+        return after
+
+    async def content(self, principal: Principal, job_id: str, variant: str) -> MediaRef:
+        job = await self.get(principal, job_id)
+        if job.state != State.COMPLETED:
+            raise NotFound(f"Video '{job_id}' is not ready: its status is '{job.status}'. "
+                           "Content is available once the status is 'completed'.",
+                           param="video_id", code="video_not_ready")
+        ref = job.media.get(variant)
+        if ref is None:
+            if job.expires_at is not None and job.expires_at <= now():
+                raise NotFound(f"The content of video '{job_id}' has expired.",
+                               param="video_id", code="video_expired")
+            raise NotFound(f"Video '{job_id}' has no '{variant}' content.",
+                           param="variant", code="variant_not_found")
+        return ref
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data

@@ -1,0 +1,100 @@
+"""Channels, credentials and provider instances, as the worker and API need them.
+
+Provider instances (each with its HTTP connection pool) are cached per channel and
+rebuilt when the channel row changes. Credentials are decrypted on demand by id, so
+a job always talks with the exact key that created it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from reelgate.config import Settings
+from reelgate.providers.base import Credential, Provider
+from reelgate.routing import channels as chrepo
+from reelgate.routing.channels import Channel
+from reelgate.routing.crypto import SecretBox
+from reelgate.store.db import Database
+
+__all__ = ["ChannelDirectory", "ProviderFactory"]
+
+ProviderFactory = Callable[[Channel], Provider]
+_LOCAL = Credential("", "")
+
+
+def local_options(settings: Settings) -> dict[str, Any]:
+    return {
+        "work_dir": str(settings.data_dir / "local"),
+        "preset": settings.render_preset,
+        "concurrency": settings.render_concurrency,
+        "moderation_words": list(settings.moderation_words),
+    }
+
+
+class ChannelDirectory:
+    def __init__(self, db: Database, box: SecretBox, settings: Settings,
+                 factory: ProviderFactory | None = None, ttl: float = 5.0) -> None:
+        self.db = db
+        self.box = box
+        self.settings = settings
+        self.ttl = ttl
+        self._factory = factory or _default_factory
+        self._channels: list[Channel] = []
+        self._loaded_at = 0.0
+        self._providers: dict[str, tuple[Channel, Provider]] = {}
+        self._creds: dict[str, Credential] = {}
+
+    async def channels(self, *, fresh: bool = False) -> list[Channel]:
+        if fresh or time.monotonic() - self._loaded_at > self.ttl:
+            async with self.db.read() as conn:
+                self._channels = await chrepo.list_channels(conn)
+            self._loaded_at = time.monotonic()
+        return self._channels
+
+    async def channel(self, channel_id: str) -> Channel | None:
+        found = next((c for c in await self.channels() if c.id == channel_id), None)
+        if found is None:
+            found = next((c for c in await self.channels(fresh=True) if c.id == channel_id), None)
+        return found
+
+    def invalidate(self) -> None:
+        self._loaded_at = 0.0
+
+    async def provider(self, channel: Channel) -> Provider:
+        cached = self._providers.get(channel.id)
+        if cached is not None and cached[0] == channel:
+            return cached[1]
+        if cached is not None:
+            await cached[1].aclose()
+        built = channel
+        if channel.provider == "local":
+            built = replace(channel, options={**local_options(self.settings), **channel.options})
+        provider = self._factory(built)
+        self._providers[channel.id] = (channel, provider)
+        return provider
+
+    async def credential(self, credential_id: str | None) -> Credential:
+        if not credential_id:
+            return _LOCAL
+        cred = self._creds.get(credential_id)
+        if cred is None:
+            async with self.db.read() as conn:
+                cred = await chrepo.get_credential(conn, self.box, credential_id)
+            if cred is None:
+                raise LookupError(f"credential {credential_id} no longer exists")
+            self._creds[credential_id] = cred
+        return cred
+
+    async def aclose(self) -> None:
+        for _, provider in self._providers.values():
+            await provider.aclose()
+        self._providers.clear()
+
+
+def _default_factory(channel: Channel) -> Provider:
+    from reelgate.providers.registry import create_provider
+
+    return create_provider(channel.spec)
