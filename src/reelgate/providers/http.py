@@ -51,6 +51,9 @@ _NOT_SENT = (
     httpx.LocalProtocolError,
 )
 
+# Bad-key codes some upstreams send with a plain 400 (the Gemini API does).
+_AUTH_CODES = frozenset({"API_KEY_INVALID", "invalid_api_key", "AuthenticationError"})
+
 log = logging.getLogger(__name__)
 
 
@@ -75,7 +78,7 @@ def upstream_error(
             code=code,
             retry_after=parse_retry_after(failure.headers),
         )
-    kind = _kind_for_status(status, creates=creates)
+    kind = ErrorKind.AUTH if code in _AUTH_CODES else _kind_for_status(status, creates=creates)
     return UpstreamError(kind, message or f"HTTP {status}", status_code=status, code=code)
 
 
@@ -116,12 +119,22 @@ def _error_details(response: httpx.Response) -> tuple[str | None, str]:
     source: dict[str, Any] = err if isinstance(err, dict) else body
     message = source.get("message") or source.get("detail") or source.get("msg") or ""
     code = (
-        _as_code(source.get("code"), strings_only=True)
+        _google_reason(source.get("details"))
+        or _as_code(source.get("code"), strings_only=True)
         or _as_code(source.get("status"), strings_only=True)
         or _as_code(source.get("type"), strings_only=True)
         or _as_code(source.get("code"))
     )
     return code, str(message)
+
+
+def _google_reason(details: Any) -> str | None:
+    """Google puts the specific cause (e.g. ``API_KEY_INVALID``) in ``details[].reason``."""
+    if isinstance(details, list):
+        for item in details:
+            if isinstance(item, dict) and isinstance(item.get("reason"), str):
+                return str(item["reason"])
+    return None
 
 
 def _as_code(value: Any, *, strings_only: bool = False) -> str | None:
@@ -225,7 +238,7 @@ class UpstreamClient:
                 if response.is_redirect and "location" in response.headers:
                     target = response.url.join(response.headers["location"])
                     continue
-                await _check_media(response)
+                await _check_media(response, credentialed=headers is not None)
                 async for chunk in response.aiter_bytes(CHUNK_SIZE):
                     yield chunk
                 return
@@ -239,11 +252,18 @@ class UpstreamClient:
         await self.client.aclose()
 
 
-async def _check_media(response: httpx.Response) -> None:
-    """Refuse error answers and JSON "not ready" bodies dressed up as media."""
+async def _check_media(response: httpx.Response, *, credentialed: bool) -> None:
+    """Refuse error answers and JSON "not ready" bodies dressed up as media.
+
+    A 401/403 from a host we sent no credential to is an expired or revoked signed
+    URL (S3, TOS and GCS all answer 403), so it means the asset is gone, not the key.
+    """
     if not response.is_success:
         await response.aread()
-        raise upstream_error(response)
+        error = upstream_error(response)
+        if error.kind is ErrorKind.AUTH and not credentialed:
+            error.kind = ErrorKind.NOT_FOUND
+        raise error
     if response.headers.get("content-type", "").startswith("application/json"):
         body = (await response.aread()).decode("utf-8", "replace")[:300]
         raise UpstreamError(

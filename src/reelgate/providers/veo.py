@@ -97,7 +97,14 @@ class VeoProvider:
         self._remember(name, seconds, size)
         if body.get("done"):
             return self._to_job(body)
-        return UpstreamJob(name, UpstreamStatus.QUEUED, progress=0, seconds=seconds, size=size)
+        return UpstreamJob(
+            name,
+            UpstreamStatus.QUEUED,
+            progress=0,
+            raw_status="submitted",
+            seconds=seconds,
+            size=size,
+        )
 
     async def fetch(self, upstream_id: str, credential: Credential) -> UpstreamJob:
         body = await self._http.request_json(

@@ -1,0 +1,35 @@
+"""Fake video upstreams (real HTTP servers on loopback) for tests and demos.
+
+Typical use::
+
+    from fakes import OpenAIFake, FakeServer
+
+    fake = OpenAIFake("relay", keys={"sk-a", "sk-b"}, complete_after=0.5)
+    with FakeServer(fake) as server:
+        channel = ChannelSpec(..., base_url=fake.base_url(server.url))
+        fake.rate_limit_next(retry_after=3, method="POST")
+        ...
+        assert fake.wrong_key == []
+"""
+
+from __future__ import annotations
+
+from .core import DroppedConnection, FakeJob, FakeUpstream, Fault, RecordedRequest, Violation
+from .openai_fake import OpenAIFake
+from .seedance_fake import SeedanceFake
+from .server import FakeServer, serve
+from .veo_fake import VeoFake
+
+__all__ = [
+    "DroppedConnection",
+    "FakeJob",
+    "FakeServer",
+    "FakeUpstream",
+    "Fault",
+    "OpenAIFake",
+    "RecordedRequest",
+    "SeedanceFake",
+    "VeoFake",
+    "Violation",
+    "serve",
+]
