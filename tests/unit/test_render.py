@@ -114,6 +114,19 @@ def test_reference_is_the_first_frame_then_animates(tmp_path: Path) -> None:
     assert _diff(frames[0], _decode(without)[1][0]) > 20
 
 
+def test_caption_only_fades_in_over_a_reference(tmp_path: Path) -> None:
+    solid = io.BytesIO()
+    Image.new("RGB", (320, 180), (90, 140, 60)).save(solid, format="PNG")
+    out = tmp_path / "v.mp4"
+    render_video(RenderSpec("caption", 320, 180, 1, reference=solid.getvalue()), out, preset=FAST)
+    _, frames = _decode(out)
+    bottom_left = (slice(120, 180), slice(0, 160))
+    assert np.abs(frames[0][bottom_left].astype(int) - (90, 140, 60)).max() < 8
+    text_view = tmp_path / "t2v.mp4"
+    render_video(RenderSpec("caption", 320, 180, 1), text_view, preset=FAST)
+    assert (_decode(text_view)[1][0][bottom_left] > 200).all(axis=2).any(), "white caption"
+
+
 @pytest.mark.parametrize("fmt", ["PNG", "WEBP"])
 def test_reference_formats(tmp_path: Path, fmt: str) -> None:
     reference = _image_bytes((30, 90, 220), (64, 64), fmt)

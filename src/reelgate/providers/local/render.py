@@ -293,10 +293,10 @@ def _frames(
         u = index / max(total - 1, 1)  # 0 at the first frame, 1 at the last
         if reference is None:
             frame = _background(look, grid, index / spec.fps, spec.width, spec.height)
-            opacity = 1.0
-        else:
+            opacity, text = 1.0, 1.0
+        else:  # shapes and caption fade in, so frame 0 is the reference itself
             frame = _ken_burns(reference, look, u)
-            opacity = 0.6 * u  # shapes fade in, so frame 0 is the reference itself
+            opacity, text = 0.6 * u, min(1.0, 4 * u)
         planes = _planes(frame)
         for shape in look.shapes:
             x = shape.center[0] + shape.amplitude[0] * _wave(shape.cycles[0], shape.phase[0], u)
@@ -305,8 +305,9 @@ def _frames(
             top = round(y * spec.height - shape.sprite.luma.shape[0] / 2)
             _stamp(planes, shape.sprite, left, top, _to_yuv(shape.color), opacity)
         if caption is not None:
-            _stamp(planes, caption.sprite, caption.x + 2, caption.y + 2, _to_yuv((0, 0, 0)), 0.8)
-            _stamp(planes, caption.sprite, caption.x, caption.y, _to_yuv((255, 255, 255)), 1.0)
+            shadow = (caption.x + 2, caption.y + 2)
+            _stamp(planes, caption.sprite, *shadow, _to_yuv((0, 0, 0)), 0.8 * text)
+            _stamp(planes, caption.sprite, caption.x, caption.y, _to_yuv((255, 255, 255)), text)
         yield frame
 
 
