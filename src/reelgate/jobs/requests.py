@@ -102,16 +102,17 @@ def parse_create(
 ) -> CreateParams:
     _reject_unknown(fields, _CREATE_FIELDS)
     prompt = parse_prompt(fields, max_prompt_chars)
-    model_id = _string(fields, "model", DEFAULT_MODEL) or DEFAULT_MODEL
+    model_id = _string(fields, "model", DEFAULT_MODEL)
+    assert model_id is not None
     spec = catalog.get(model_id)
     if spec is None:
         raise _bad(f"Invalid value for 'model': {model_id!r}. Supported models: "
                    f"{', '.join(catalog.ids())}.", "model", "model_not_found")
-    seconds = _string(fields, "seconds", spec.default_seconds) or spec.default_seconds
+    seconds = _string(fields, "seconds", spec.default_seconds)
     if seconds not in spec.seconds:
         raise _bad(f"Invalid value for 'seconds': {seconds!r}. {spec.id} supports "
                    f"{', '.join(repr(s) for s in spec.seconds)} (strings).", "seconds")
-    size = _string(fields, "size", spec.default_size) or spec.default_size
+    size = _string(fields, "size", spec.default_size)
     if size not in spec.sizes:
         raise _bad(f"Invalid value for 'size': {size!r}. {spec.id} supports "
                    f"{', '.join(spec.sizes)}.", "size")

@@ -1,0 +1,5 @@
+"""``python -m reelgate`` runs the CLI."""
+
+from reelgate.cli import main
+
+main()
