@@ -2,7 +2,7 @@
 
 Typical use::
 
-    from fakes import OpenAIFake, FakeServer
+    from tests.fakes import FakeServer, OpenAIFake
 
     fake = OpenAIFake("relay", keys={"sk-a", "sk-b"}, complete_after=0.5)
     with FakeServer(fake) as server:

@@ -193,6 +193,10 @@ class FakeUpstream:
     def bad_key_response(self, credential: str | None) -> Response:
         return self.error_response(401, "Incorrect API key provided", "invalid_api_key")
 
+    def base_url(self, server_url: str) -> str:
+        """What a channel's ``base_url`` should be when this fake listens at ``server_url``."""
+        return server_url
+
     # --- test API -------------------------------------------------------------------------
 
     @property

@@ -46,8 +46,7 @@ class SeedanceFake(FakeUpstream):
         self.snap_durations = sorted(snap_durations) if snap_durations else None
         super().__init__(**options)
 
-    @staticmethod
-    def base_url(server_url: str) -> str:
+    def base_url(self, server_url: str) -> str:
         return f"{server_url}/api/v3"
 
     def routes(self) -> list[BaseRoute]:

@@ -113,8 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     fake = _make_fake(args.kind, args.key or ["sk-test-1"], args.complete_after)
     with FakeServer(fake, port=args.port) as server:
-        base = fake.base_url(server.url) if hasattr(fake, "base_url") else server.url
-        print(f"{args.kind} fake listening; provider base_url = {base}", flush=True)
+        print(f"{args.kind} fake; channel base_url = {fake.base_url(server.url)}", flush=True)
         try:
             while True:
                 time.sleep(3600)

@@ -42,8 +42,7 @@ class VeoFake(FakeUpstream):
         self._files: dict[str, str] = {}  # file id -> operation name
         super().__init__(**options)
 
-    @staticmethod
-    def base_url(server_url: str) -> str:
+    def base_url(self, server_url: str) -> str:
         return f"{server_url}/v1beta"
 
     def routes(self) -> list[BaseRoute]:

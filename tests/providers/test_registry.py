@@ -1,0 +1,34 @@
+"""The registry maps channel.provider to classes and keeps the local provider lazy."""
+
+from __future__ import annotations
+
+import pytest
+
+from reelgate.providers import registry
+from reelgate.providers.base import ChannelSpec, Provider
+from reelgate.providers.openai import OpenAIProvider
+from reelgate.providers.seedance import SeedanceProvider
+from reelgate.providers.veo import VeoProvider
+
+
+@pytest.mark.parametrize(
+    ("name", "cls"),
+    [("openai", OpenAIProvider), ("veo", VeoProvider), ("seedance", SeedanceProvider)],
+)
+async def test_http_providers(name: str, cls: type) -> None:
+    provider = registry.create_provider(ChannelSpec("c", "c", name, "http://127.0.0.1:9/v1"))
+    try:
+        assert isinstance(provider, cls) and isinstance(provider, Provider)
+        assert provider.name == name
+    finally:
+        await provider.aclose()
+
+
+def test_unknown_provider() -> None:
+    with pytest.raises(ValueError, match="unknown provider 'kling'"):
+        registry.create_provider(ChannelSpec("c", "c", "kling", "http://x"))
+
+
+def test_local_is_registered_lazily() -> None:
+    assert "local" in registry.provider_names()
+    assert registry.PROVIDERS["local"].__module__ == registry.__name__
