@@ -73,11 +73,11 @@ class Gateway:
             return
         async with self.db.begin() as conn:
             existing = await chrepo.list_channels(conn)
-            if self.settings.local_channel == "on" or not existing:
-                if not any(c.name == LOCAL_CHANNEL for c in existing):
-                    await chrepo.add_channel(conn, name=LOCAL_CHANNEL, provider="local",
-                                             priority=-100)
-                    log.info("created the embedded local channel")
+            wanted = self.settings.local_channel == "on" or not existing
+            if wanted and not any(c.name == LOCAL_CHANNEL for c in existing):
+                await chrepo.add_channel(conn, name=LOCAL_CHANNEL, provider="local",
+                                         priority=-100)
+                log.info("created the embedded local channel")
 
     async def cancel_upstream(self, job: Job) -> None:
         channel = await self.directory.channel(job.channel_id or "")

@@ -59,7 +59,8 @@ class GatewayProcess:
         return out.stdout.decode()
 
     def create_key(self, name: str, tenant: str = "default") -> str:
-        return self.cli("keys", "create", "--name", name, "--tenant", tenant).strip().splitlines()[-1]
+        out = self.cli("keys", "create", "--name", name, "--tenant", tenant)
+        return out.strip().splitlines()[-1]
 
     def start(self, *, wait: float = 30.0) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-__all__ = ["KEY_PREFIX", "generate_key", "hash_key", "display_prefix"]
+__all__ = ["KEY_PREFIX", "display_prefix", "generate_key", "hash_key"]
 
 KEY_PREFIX = "sk-rg-"
 

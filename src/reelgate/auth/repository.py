@@ -12,8 +12,17 @@ from reelgate.auth.keys import display_prefix, generate_key, hash_key
 from reelgate.ids import new_id, now
 from reelgate.store.tables import api_keys, tenants
 
-__all__ = ["KeyRecord", "Principal", "TenantRecord", "create_key", "ensure_tenant",
-           "find_principal", "list_keys", "revoke_key", "get_tenant_by_name"]
+__all__ = [
+    "KeyRecord",
+    "Principal",
+    "TenantRecord",
+    "create_key",
+    "ensure_tenant",
+    "find_principal",
+    "get_tenant_by_name",
+    "list_keys",
+    "revoke_key",
+]
 
 
 @dataclass(frozen=True)
@@ -62,7 +71,9 @@ async def get_tenant_by_name(conn: AsyncConnection, name: str) -> TenantRecord |
     return _tenant(row) if row else None
 
 
-async def ensure_tenant(conn: AsyncConnection, name: str, *, unlimited: bool = False) -> TenantRecord:
+async def ensure_tenant(
+    conn: AsyncConnection, name: str, *, unlimited: bool = False
+) -> TenantRecord:
     existing = await get_tenant_by_name(conn, name)
     if existing:
         return existing

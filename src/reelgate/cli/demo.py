@@ -41,8 +41,9 @@ def demo(
         video = _ok(resp)
         video = _watch(client, video)
         if video["status"] != "completed":
-            err = video.get("error") or {}
-            console.print(f"[red]Failed:[/] {err.get('code')}: {err.get('message')}")
+            err = video.get("error")
+            detail = f"{err.get('code')}: {err.get('message')}" if isinstance(err, dict) else ""
+            console.print(f"[red]Failed:[/] {detail}")
             raise typer.Exit(1)
         with client.stream("GET", f"/videos/{video['id']}/content") as r, out.open("wb") as fh:
             if r.status_code != 200:

@@ -11,9 +11,8 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy.exc import IntegrityError
-
 from sqlalchemy import null
+from sqlalchemy.exc import IntegrityError
 
 from reelgate.auth.repository import Principal
 from reelgate.config import Settings

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-__all__ = ["StoredObject", "Storage"]
+__all__ = ["Storage", "StoredObject"]
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,16 @@ from reelgate.providers.base import ChannelSpec, Credential
 from reelgate.routing.crypto import SecretBox
 from reelgate.store.tables import channel_credentials, channels
 
-__all__ = ["Channel", "add_channel", "add_credential", "get_channel", "get_credential",
-           "list_channels", "set_channel", "WILDCARD"]
+__all__ = [
+    "WILDCARD",
+    "Channel",
+    "add_channel",
+    "add_credential",
+    "get_channel",
+    "get_credential",
+    "list_channels",
+    "set_channel",
+]
 
 WILDCARD = "*"
 

@@ -17,11 +17,11 @@ def next_delay(
     completion, which pulls the next poll closer when the job is about to finish.
     Jitter (±20 %) spreads thousands of jobs submitted together over time.
     """
-    rng = rng or random
+    uniform = (rng or random).uniform
     if hint is not None:
         base = max(hint, 0.2)
     else:
         base = min(maximum, minimum * (1.5 ** min(poll_count, 20)))
         if remaining is not None and remaining > 0:
             base = min(base, max(minimum, remaining))
-    return base * rng.uniform(0.8, 1.2)
+    return base * uniform(0.8, 1.2)

@@ -12,6 +12,7 @@ import logging
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from reelgate.config import Settings
 from reelgate.ids import now
@@ -79,7 +80,7 @@ class Driver:
             job, State.FAILED, error_code=code, error_message=message, next_poll_at=None,
             lease_owner=None, lease_until=None)
 
-    async def later(self, job: Job, delay: float, **changes: object) -> Job | None:
+    async def later(self, job: Job, delay: float, **changes: Any) -> Job | None:
         return await self.lifecycle.move(job, None, lease_owner=None, lease_until=None,
                                          next_poll_at=now() + delay, **changes)
 

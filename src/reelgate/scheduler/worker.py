@@ -81,7 +81,8 @@ class Worker:
             return 1
         async with self.db.begin() as conn:
             claimed = await repo.claim_due(
-                conn, worker_id=self.settings.worker_id, limit=min(free, self.settings.worker_batch),
+                conn, worker_id=self.settings.worker_id,
+                limit=min(free, self.settings.worker_batch),
                 lease_seconds=self.settings.lease_seconds, skip_locked=not self.db.is_sqlite)
         for job in claimed:
             task = asyncio.create_task(self._drive(job))

@@ -23,7 +23,7 @@ __all__ = ["Database"]
 
 
 def _sqlite_connect(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
-    dbapi_conn.isolation_level = None  # type: ignore[attr-defined]  # we emit BEGIN ourselves
+    dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
@@ -52,7 +52,8 @@ class Database:
         self.read_engine: AsyncEngine = self.engine
         if self.is_sqlite:
             self.read_engine = create_async_engine(url)
-            for eng, begin in ((self.engine, _begin_immediate), (self.read_engine, _begin_deferred)):
+            pairs = ((self.engine, _begin_immediate), (self.read_engine, _begin_deferred))
+            for eng, begin in pairs:
                 event.listen(eng.sync_engine, "connect", _sqlite_connect)
                 event.listen(eng.sync_engine, "begin", begin)
 
