@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from reelgate.api.admin.auth import admin_token
 from reelgate.auth import repository as auth_repo
 from reelgate.catalog import CATALOG, Catalog
 from reelgate.config import Settings
@@ -44,6 +45,7 @@ class Gateway:
     videos: VideoService
     worker: Worker
     hooks: list[JobHooks] = field(default_factory=list)
+    admin_token: str = ""
 
     @classmethod
     async def start(
@@ -62,7 +64,7 @@ class Gateway:
         videos = VideoService(db, storage, settings, pricer or CatalogPricer(CATALOG),
                               hook_list, wake_worker=worker.wake)
         gw = cls(settings, db, storage, CATALOG, box, directory, lifecycle, videos, worker,
-                 hook_list)
+                 hook_list, admin_token(settings.admin_token, settings.data_dir))
         videos.cancel_upstream = gw.cancel_upstream
         await gw._ensure_local_channel()
         return gw

@@ -38,6 +38,9 @@ def serve(
     settings = Settings.from_env(**overrides)
     setup_logging(settings)
     secret = asyncio.run(_first_key(settings))
+    if not settings.admin_token:
+        typer.echo(f"Admin token: in {settings.data_dir / 'admin.token'} "
+                   "(or set REELGATE_ADMIN_TOKEN)")
     if secret:
         typer.echo("\nA first API key was created for tenant 'default' (shown once):\n"
                    f"\n    {secret}\n\nTry:  curl -H 'Authorization: Bearer {secret}' "
