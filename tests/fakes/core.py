@@ -6,28 +6,29 @@ fault. Handlers look jobs up through :meth:`FakeUpstream.owned_job`, which recor
 ``wrong_key`` violation whenever a job is touched with a key other than its creator's:
 the gateway must poll and download with exactly the key that created the job.
 
-Faults are switched per test through the Python API below or over HTTP on the same
-port (``POST /_faults`` with the same fields as :class:`Fault`).
+Faults are switched per test through the methods inherited from
+:class:`~tests.fakes.faults.FaultInjector`, or over HTTP on the same port (see
+:mod:`tests.fakes.control`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
-import re
 import secrets
 import threading
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.responses import Response
+from starlette.routing import BaseRoute
 from starlette.types import Message, Receive, Scope, Send
+
+from .control import control_app
+from .faults import DroppedConnection, Fault, FaultInjector, drop, rewrite_status
 
 __all__ = [
     "DroppedConnection",
@@ -42,11 +43,6 @@ __all__ = [
 
 # (fraction of complete_after, progress) pairs: non-linear on purpose.
 PROGRESS_STEPS = ((0.15, 0), (0.4, 12), (0.7, 45), (1.0, 80))
-FAULT_KINDS = frozenset({"status", "slow", "drop", "malformed", "status_word"})
-
-
-class DroppedConnection(Exception):
-    """Raised inside the server to make uvicorn close the socket without an answer."""
 
 
 class JobMissing(Exception):
@@ -80,25 +76,6 @@ class Violation:
     job_id: str
     creator: str
     used: str | None
-
-
-@dataclass
-class Fault:
-    """One injected misbehaviour for the next ``count`` matching requests."""
-
-    kind: str  # status | slow | drop | malformed | status_word
-    count: int = 1
-    method: str | None = None
-    path: str | None = None  # regular expression searched in the request path
-    status: int = 500
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-    word: str = "unknown"
-
-    def matches(self, method: str, path: str) -> bool:
-        if self.method and self.method.upper() != method:
-            return False
-        return not self.path or re.search(self.path, path) is not None
 
 
 @dataclass
@@ -140,7 +117,7 @@ class _Buffered:
     body: bytes
 
 
-class FakeUpstream:
+class FakeUpstream(FaultInjector):
     """Base class; subclasses provide routes, credential extraction and error envelopes."""
 
     #: path prefixes served without a credential (signed CDN / storage URLs)
@@ -156,6 +133,7 @@ class FakeUpstream:
         error_words: Iterable[str] = ("explode",),
         cdn_host: str | None = None,
     ) -> None:
+        super().__init__()
         self.keys: set[str] = set(keys)
         self.complete_after = complete_after
         self.content_ttl = content_ttl
@@ -166,12 +144,11 @@ class FakeUpstream:
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._violations: list[Violation] = []
-        self._faults: list[Fault] = []
         self._inner = Starlette(
             routes=self.routes(),
             exception_handlers={JobMissing: self._missing, WrongKey: self._wrong_key},
         )
-        self._control = Starlette(routes=self._control_routes())
+        self._control = control_app(self)
 
     # --- to implement ---------------------------------------------------------------------
 
@@ -218,72 +195,6 @@ class FakeUpstream:
         """Calls that touched a job with a key other than its creator's: should be []."""
         return [v for v in self.violations if v.kind == "wrong_key"]
 
-    def add_fault(self, fault: Fault) -> Fault:
-        if fault.kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {fault.kind!r}")
-        with self._lock:
-            self._faults.append(fault)
-        return fault
-
-    def fail_next(
-        self,
-        status: int = 500,
-        count: int = 1,
-        *,
-        method: str | None = None,
-        path: str | None = None,
-        retry_after: float | str | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> Fault:
-        """Answer the next ``count`` matching requests with ``status`` (no job is made)."""
-        extra = dict(headers or {})
-        if retry_after is not None:
-            extra["Retry-After"] = str(retry_after)
-        return self.add_fault(Fault("status", count, method, path, status, extra))
-
-    def rate_limit_next(
-        self,
-        count: int = 1,
-        *,
-        retry_after: float | str = 2,
-        method: str | None = None,
-        path: str | None = None,
-    ) -> Fault:
-        return self.fail_next(429, count, retry_after=retry_after, method=method, path=path)
-
-    def slow_next(
-        self, delay: float, count: int = 1, *, method: str | None = None, path: str | None = None
-    ) -> Fault:
-        """Handle the request, then wait ``delay`` seconds before answering."""
-        return self.add_fault(Fault("slow", count, method, path, delay=delay))
-
-    def drop_next(
-        self, count: int = 1, *, method: str | None = None, path: str | None = None
-    ) -> Fault:
-        """Handle the request (a create does create), then close the socket unanswered."""
-        return self.add_fault(Fault("drop", count, method, path))
-
-    def malformed_next(
-        self, count: int = 1, *, method: str | None = None, path: str | None = None
-    ) -> Fault:
-        """Handle the request, then answer 200 with a truncated JSON body."""
-        return self.add_fault(Fault("malformed", count, method, path))
-
-    def status_word_next(
-        self,
-        word: str = "unknown",
-        count: int = 1,
-        *,
-        method: str | None = None,
-        path: str | None = None,
-    ) -> Fault:
-        """Rewrite the ``status`` field of the next matching JSON answers to ``word``."""
-        return self.add_fault(Fault("status_word", count, method, path, word=word))
-
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
-
     def revoke(self, key: str) -> None:
         self.keys.discard(key)
 
@@ -292,8 +203,8 @@ class FakeUpstream:
 
     def reset(self) -> None:
         """Forget faults, records and jobs (keys and settings stay)."""
+        self.clear_faults()
         with self._lock:
-            self._faults.clear()
             self._requests.clear()
             self._violations.clear()
             self.jobs.clear()
@@ -376,7 +287,7 @@ class FakeUpstream:
         )
         with self._lock:
             self._requests.append(record)
-        fault = self._take_fault(scope["method"], scope["path"])
+        fault = self.take_fault(scope["method"], scope["path"])
         record.fault = fault.kind if fault else None
         if fault and fault.kind == "status":
             response = self._fault_response(fault)
@@ -405,12 +316,12 @@ class FakeUpstream:
             await asyncio.sleep(fault.delay)
         elif fault.kind == "drop":
             record.status = None
-            await _drop(send)
+            await drop(send)
         elif fault.kind == "malformed":
             answer = _Buffered(200, [(b"content-type", b"application/json")], answer.body[:9])
             record.status = 200
         elif fault.kind == "status_word":
-            answer.body = _rewrite_status(answer.body, fault.word)
+            answer.body = rewrite_status(answer.body, fault.word)
         await _send(send, answer)
 
     async def _run_inner(self, scope: Scope, receive: Receive) -> _Buffered:
@@ -428,16 +339,6 @@ class FakeUpstream:
         answer.body = b"".join(chunks)
         return answer
 
-    def _take_fault(self, method: str, path: str) -> Fault | None:
-        with self._lock:
-            for fault in self._faults:
-                if fault.count > 0 and fault.matches(method, path):
-                    fault.count -= 1
-                    if fault.count == 0:
-                        self._faults.remove(fault)
-                    return fault
-        return None
-
     def _fault_response(self, fault: Fault) -> Response:
         code = {429: "rate_limit_exceeded"}.get(fault.status, "server_error")
         if fault.status < 500 and fault.status != 429:
@@ -446,82 +347,9 @@ class FakeUpstream:
         response.headers.update(fault.headers)
         return response
 
-    # --- control endpoints ----------------------------------------------------------------
-
-    def _control_routes(self) -> list[BaseRoute]:
-        return [
-            Route("/_faults", self._c_faults, methods=["POST", "DELETE"]),
-            Route("/_requests", self._c_requests, methods=["GET"]),
-            Route("/_violations", self._c_violations, methods=["GET"]),
-            Route("/_keys", self._c_keys, methods=["POST"]),
-            Route("/_config", self._c_config, methods=["POST"]),
-            Route("/_reset", self._c_reset, methods=["POST"]),
-        ]
-
-    async def _c_faults(self, request: Request) -> Response:
-        if request.method == "DELETE":
-            self.clear_faults()
-            return JSONResponse({"cleared": True})
-        try:
-            fault = self.add_fault(Fault(**await request.json()))
-        except (TypeError, ValueError) as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
-        return JSONResponse(asdict(fault))
-
-    async def _c_requests(self, request: Request) -> Response:
-        return JSONResponse([asdict(r) for r in self.requests])
-
-    async def _c_violations(self, request: Request) -> Response:
-        return JSONResponse([asdict(v) for v in self.violations])
-
-    async def _c_keys(self, request: Request) -> Response:
-        body = await request.json()
-        for key in body.get("accept", []):
-            self.accept(key)
-        for key in body.get("revoke", []):
-            self.revoke(key)
-        return JSONResponse({"keys": sorted(self.keys)})
-
-    async def _c_config(self, request: Request) -> Response:
-        body = await request.json()
-        for name in ("complete_after", "content_ttl"):
-            if name in body:
-                setattr(self, name, body[name])
-        if "moderation_words" in body:
-            self.moderation_words = set(body["moderation_words"])
-        return JSONResponse(
-            {"complete_after": self.complete_after, "content_ttl": self.content_ttl}
-        )
-
-    async def _c_reset(self, request: Request) -> Response:
-        self.reset()
-        return JSONResponse({"reset": True})
-
 
 async def _send(send: Send, answer: _Buffered) -> None:
     headers = [(k, v) for k, v in answer.headers if k.lower() != b"content-length"]
     headers.append((b"content-length", str(len(answer.body)).encode()))
     await send({"type": "http.response.start", "status": answer.status, "headers": headers})
     await send({"type": "http.response.body", "body": answer.body})
-
-
-async def _drop(send: Send) -> None:
-    """Close the connection with nothing written.
-
-    uvicorn validates header values after marking the response as started but before
-    writing anything; an invalid value therefore makes it close the transport with no
-    bytes sent. A server without that check at least sees a truncated answer.
-    """
-    with contextlib.suppress(RuntimeError):
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"x-drop", b"\n")]})
-    raise DroppedConnection("fake upstream dropped the connection on purpose")
-
-
-def _rewrite_status(body: bytes, word: str) -> bytes:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return body
-    if isinstance(data, dict) and "status" in data:
-        data["status"] = word
-    return json.dumps(data).encode()

@@ -190,10 +190,10 @@ class OpenAIFake(FakeUpstream):
     @staticmethod
     async def _read_create(request: Request) -> tuple[dict[str, Any] | None, bytes | None]:
         if request.headers.get("content-type", "").startswith("multipart/form-data"):
-            form = await request.form()
-            upload = form.get("input_reference")
-            reference = await upload.read() if isinstance(upload, UploadFile) else None
-            return {k: v for k, v in form.items() if isinstance(v, str)}, reference
+            async with request.form() as form:
+                upload = form.get("input_reference")
+                reference = await upload.read() if isinstance(upload, UploadFile) else None
+                return {k: v for k, v in form.items() if isinstance(v, str)}, reference
         try:
             body = await request.json()
         except ValueError:

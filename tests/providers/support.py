@@ -90,7 +90,9 @@ def request(
 
 def probe_mp4(data: bytes) -> tuple[int, int, float]:
     """(width, height, seconds) of an MP4, proving the bytes decode."""
-    with av.open(io.BytesIO(data)) as container:
+    container = av.open(io.BytesIO(data))
+    assert isinstance(container, av.container.InputContainer)
+    with container:
         stream = container.streams.video[0]
         frames = sum(1 for _ in container.decode(stream))
         assert frames > 0

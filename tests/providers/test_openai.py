@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from reelgate.providers.base import (
@@ -242,3 +243,18 @@ async def test_recover_is_unknowable() -> None:
 def test_unknown_mode_is_refused() -> None:
     with pytest.raises(ValueError, match="mode"):
         OpenAIProvider(ChannelSpec("c", "c", "openai", "http://x/v1", {"mode": "sora"}))
+
+
+async def test_faults_over_http_control_endpoint() -> None:
+    """Out-of-process users drive the same faults through ``/_faults`` on the fake's port."""
+    async with harness(OpenAIFake(), "openai") as h, httpx.AsyncClient() as control:
+        fault = {"kind": "status", "status": 503, "method": "POST", "count": 2}
+        assert (await control.post(f"{h.server.url}/_faults", json=fault)).status_code == 200
+        for _ in range(2):
+            with pytest.raises(UpstreamError) as caught:
+                await h.provider.submit(request(size=SMALL), KEY_A)
+            assert caught.value.kind is ErrorKind.UNAVAILABLE
+        await h.provider.submit(request(size=SMALL), KEY_A)
+        logged = (await control.get(f"{h.server.url}/_requests")).json()
+        assert [r["status"] for r in logged] == [503, 503, 200]
+        assert (await control.get(f"{h.server.url}/_violations")).json() == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from reelgate.providers.base import ErrorKind, UpstreamError, UpstreamStatus, Variant
@@ -98,14 +100,15 @@ async def test_expired_video_url_is_not_found() -> None:
 async def test_submit_failures(inject: str, kind: ErrorKind) -> None:
     async with harness(SeedanceFake(), "seedance", read_timeout=0.2) as h:
         credential = BAD_KEY if inject == "bad_key" else KEY_A
-        {
+        injections: dict[str, Callable[[], object]] = {
             "rate": lambda: h.fake.rate_limit_next(retry_after=1),
             "502": lambda: h.fake.fail_next(502),
             "drop": lambda: h.fake.drop_next(),
             "slow": lambda: h.fake.slow_next(0.6),
             "malformed": lambda: h.fake.malformed_next(),
             "bad_key": lambda: None,
-        }[inject]()
+        }
+        injections[inject]()
         with pytest.raises(UpstreamError) as caught:
             await h.provider.submit(request(), credential)
         assert caught.value.kind is kind

@@ -37,6 +37,7 @@ __all__ = ["MODES", "OpenAIProvider"]
 
 MODES = frozenset({"openai", "azure", "relay"})
 _URL_FIELDS = ("video_url", "url", "result_url")
+_ENDINGS = frozenset({"cancelled", "canceled", "expired"})
 
 log = logging.getLogger(__name__)
 
@@ -160,8 +161,8 @@ class OpenAIProvider:
         if status is UpstreamStatus.COMPLETED and progress is None:
             progress = 100
         code, message = _job_error(body)
-        if status is UpstreamStatus.FAILED and code is None and raw.lower() != "failed":
-            code = raw.lower() or None  # e.g. "cancelled", "expired": say why it ended
+        if status is UpstreamStatus.FAILED and code is None and raw.lower() in _ENDINGS:
+            code = raw.lower()  # say why it ended when the word itself is the reason
         return UpstreamJob(
             upstream_id=upstream_id,
             status=status,

@@ -31,6 +31,7 @@ __all__ = ["SeedanceProvider", "rendered_size", "seedance_ratio", "seedance_reso
 
 _RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "9:21")
 _TASKS = "contents/generations/tasks"
+_ENDINGS = frozenset({"cancelled", "canceled", "expired"})
 
 
 def seedance_ratio(width: int, height: int) -> str:
@@ -161,8 +162,8 @@ class SeedanceProvider:
         if isinstance(error, dict):
             code = str(error["code"]) if error.get("code") else None
             message = str(error["message"]) if error.get("message") else None
-        if status is UpstreamStatus.FAILED and code is None:
-            code = raw.lower() if raw.lower() != "failed" else None
+        if status is UpstreamStatus.FAILED and code is None and raw.lower() in _ENDINGS:
+            code = raw.lower()  # cancelled / expired: the word itself is the reason
         duration = body.get("duration")
         return UpstreamJob(
             upstream_id=task_id,
