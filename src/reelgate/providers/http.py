@@ -18,7 +18,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
 import httpx
@@ -220,7 +220,7 @@ class UpstreamClient:
         *,
         auth: Mapping[str, str] | None = None,
         params: Mapping[str, str] | None = None,
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         """Yield the body of a GET chunk by chunk, following redirects by hand.
 
         ``auth`` headers go only to the channel's own origin: a result URL or redirect

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Mapping
+from contextlib import aclosing
 from typing import Any
 from urllib.parse import quote
 
@@ -118,9 +119,10 @@ class OpenAIProvider:
         fallback = job.result_url if self.mode == "relay" and variant is Variant.VIDEO else None
         started = False
         try:
-            async for chunk in self._http.stream(url, auth=auth, params=params):
-                started = True
-                yield chunk
+            async with aclosing(self._http.stream(url, auth=auth, params=params)) as chunks:
+                async for chunk in chunks:
+                    started = True
+                    yield chunk
             return
         except UpstreamError as exc:
             if started or fallback is None or exc.kind is not ErrorKind.NOT_FOUND:
@@ -128,8 +130,9 @@ class OpenAIProvider:
         log.info(
             "%s: /content missing for %s, using result URL", self.channel.name, job.upstream_id
         )
-        async for chunk in self._http.stream(fallback, auth=auth):
-            yield chunk
+        async with aclosing(self._http.stream(fallback, auth=auth)) as chunks:
+            async for chunk in chunks:
+                yield chunk
 
     async def delete(self, upstream_id: str, credential: Credential) -> None:
         await self._http.request(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import math
 from collections.abc import AsyncIterator, Mapping
+from contextlib import aclosing
 from typing import Any
 from urllib.parse import quote
 
@@ -135,8 +136,9 @@ class SeedanceProvider:
             raise UpstreamError(ErrorKind.NOT_FOUND, f"Seedance serves no {variant.value}")
         if not job.result_url:
             raise UpstreamError(ErrorKind.NOT_FOUND, f"{job.upstream_id} has no video_url")
-        async for chunk in self._http.stream(job.result_url, auth=self._auth(credential)):
-            yield chunk
+        async with aclosing(self._http.stream(job.result_url, auth=self._auth(credential))) as s:
+            async for chunk in s:
+                yield chunk
 
     async def delete(self, upstream_id: str, credential: Credential) -> None:
         """Cancels a queued task or deletes the record of a finished one."""

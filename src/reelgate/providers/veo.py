@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
+from contextlib import aclosing
 from dataclasses import replace
 from typing import Any
 
@@ -119,8 +120,9 @@ class VeoProvider:
             raise UpstreamError(ErrorKind.NOT_FOUND, f"Veo serves no {variant.value}")
         if not job.result_url:
             raise UpstreamError(ErrorKind.NOT_FOUND, f"{job.upstream_id} has no video uri")
-        async for chunk in self._http.stream(job.result_url, auth=self._auth(credential)):
-            yield chunk
+        async with aclosing(self._http.stream(job.result_url, auth=self._auth(credential))) as s:
+            async for chunk in s:
+                yield chunk
 
     async def delete(self, upstream_id: str, credential: Credential) -> None:
         """Best effort: the Gemini API may not allow deleting operations at all."""
