@@ -5,12 +5,11 @@
 
 The port is bound before the thread starts, so it is free and known at once; leaving
 the ``with`` block (or :meth:`FakeServer.stop`) shuts uvicorn down and joins the thread.
-For demos: ``python -m tests.fakes.server openai --port 8801 --key sk-demo``.
+For demos: ``python -m tests.fakes openai --port 8801 --key sk-demo`` (see ``__main__``).
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import socket
 import threading
@@ -20,10 +19,7 @@ from typing import Any
 
 import uvicorn
 
-from .core import DroppedConnection, FakeUpstream
-from .openai_fake import OpenAIFake
-from .seedance_fake import SeedanceFake
-from .veo_fake import VeoFake
+from .core import DroppedConnection
 
 __all__ = ["FakeServer", "serve"]
 
@@ -94,32 +90,3 @@ class FakeServer:
 def serve(app: Any, **kwargs: Any) -> FakeServer:
     """Start ``app`` (a fake or any ASGI app) and return the running server."""
     return FakeServer(app, **kwargs).start()
-
-
-def _make_fake(kind: str, keys: list[str], complete_after: float) -> FakeUpstream:
-    options: dict[str, Any] = {"keys": keys, "complete_after": complete_after}
-    if kind in ("openai", "azure", "relay"):
-        return OpenAIFake(kind, **options)
-    factory: type[FakeUpstream] = {"veo": VeoFake, "seedance": SeedanceFake}[kind]
-    return factory(**options)
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Run a fake video upstream on loopback.")
-    parser.add_argument("kind", choices=["openai", "azure", "relay", "veo", "seedance"])
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--key", action="append", default=None, help="accepted key (repeat)")
-    parser.add_argument("--complete-after", type=float, default=5.0)
-    args = parser.parse_args(argv)
-    fake = _make_fake(args.kind, args.key or ["sk-test-1"], args.complete_after)
-    with FakeServer(fake, port=args.port) as server:
-        print(f"{args.kind} fake; channel base_url = {fake.base_url(server.url)}", flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
-
-
-if __name__ == "__main__":
-    main()

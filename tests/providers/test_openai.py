@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import httpx
 import pytest
 
@@ -258,3 +260,14 @@ async def test_faults_over_http_control_endpoint() -> None:
         logged = (await control.get(f"{h.server.url}/_requests")).json()
         assert [r["status"] for r in logged] == [503, 503, 200]
         assert (await control.get(f"{h.server.url}/_violations")).json() == []
+
+
+async def test_abandoned_download_releases_the_connection() -> None:
+    async with harness(OpenAIFake(), "openai") as h:
+        done, _ = await h.until_done(await h.provider.submit(request(size="1280x720"), KEY_A))
+        stream = h.provider.download(done, Variant.VIDEO, KEY_A)
+        assert inspect.isasyncgen(stream)
+        first = await anext(stream)
+        assert first and len(first) < 762_390
+        await stream.aclose()
+        assert (await h.provider.fetch(done.upstream_id, KEY_A)).status is UpstreamStatus.COMPLETED

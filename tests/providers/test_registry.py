@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from reelgate.providers import registry
@@ -32,3 +34,13 @@ def test_unknown_provider() -> None:
 def test_local_is_registered_lazily() -> None:
     assert "local" in registry.provider_names()
     assert registry.PROVIDERS["local"].__module__ == registry.__name__
+
+
+async def test_local_provider_through_the_registry(tmp_path: Path) -> None:
+    pytest.importorskip("reelgate.providers.local.provider")
+    channel = ChannelSpec("c", "local", "local", "", {"work_dir": str(tmp_path)})
+    provider = registry.create_provider(channel)
+    try:
+        assert isinstance(provider, Provider) and provider.name == "local"
+    finally:
+        await provider.aclose()
