@@ -25,6 +25,9 @@ from reelgate.scheduler.directory import ChannelDirectory
 from reelgate.scheduler.worker import Worker
 from reelgate.store.db import Database
 from reelgate.store.migrate import upgrade
+from reelgate.webhooks.dispatcher import Dispatcher
+from reelgate.webhooks.hooks import WebhookHooks
+from reelgate.webhooks.service import WebhookService
 
 __all__ = ["Gateway"]
 
@@ -46,6 +49,9 @@ class Gateway:
     worker: Worker
     hooks: list[JobHooks] = field(default_factory=list)
     admin_token: str = ""
+    webhooks: WebhookService = field(init=False)
+    #: sends queued webhook deliveries; runs next to the worker
+    dispatcher: Dispatcher = field(init=False)
 
     @classmethod
     async def start(
@@ -57,7 +63,7 @@ class Gateway:
         await upgrade(db)
         storage = storage_from_url(settings.storage_url)
         box = SecretBox.from_settings(settings.secret_key, settings.data_dir)
-        hook_list = list(hooks or [])
+        hook_list = [*(hooks or []), WebhookHooks()]
         lifecycle = Lifecycle(db, hook_list)
         directory = ChannelDirectory(db, box, settings)
         worker = Worker(lifecycle, directory, storage, settings)
@@ -66,6 +72,7 @@ class Gateway:
         gw = cls(settings, db, storage, CATALOG, box, directory, lifecycle, videos, worker,
                  hook_list, admin_token(settings.admin_token, settings.data_dir))
         videos.cancel_upstream = gw.cancel_upstream
+        gw.webhooks, gw.dispatcher = WebhookService(db), Dispatcher(db)
         await gw._ensure_local_channel()
         return gw
 
@@ -99,6 +106,7 @@ class Gateway:
 
     async def close(self) -> None:
         self.worker.stop()
+        await self.dispatcher.aclose()
         await self.directory.aclose()
         await self.storage.aclose()
         await self.db.dispose()

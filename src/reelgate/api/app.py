@@ -28,16 +28,19 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         gw = gateway or await Gateway.start(settings)
         app.state.gateway = gw
-        worker_task = None
+        worker_task = dispatch_task = None
         if settings.run_worker:
             worker_task = asyncio.create_task(gw.worker.run(), name="worker")
+            dispatch_task = asyncio.create_task(gw.dispatcher.run(), name="webhooks")
         try:
             yield
         finally:
             gw.worker.stop()
-            if worker_task is not None:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.wait_for(worker_task, timeout=15)
+            gw.dispatcher.stop()
+            for task in (worker_task, dispatch_task):
+                if task is not None:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await asyncio.wait_for(task, timeout=15)
             if gateway is None:
                 await gw.close()
 

@@ -67,10 +67,15 @@ def worker() -> None:
     async def go() -> None:
         gw = await Gateway.start(settings)
         loop = asyncio.get_running_loop()
+
+        def stop() -> None:
+            gw.worker.stop()
+            gw.dispatcher.stop()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, gw.worker.stop)
+            loop.add_signal_handler(sig, stop)
         try:
-            await gw.worker.run()
+            await asyncio.gather(gw.worker.run(), gw.dispatcher.run())
         finally:
             await gw.close()
 

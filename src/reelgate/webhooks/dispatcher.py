@@ -1,0 +1,192 @@
+"""Sending queued webhook deliveries: lease, sign, POST, record, retry or give up.
+
+Delivery is at least once: a dispatcher that dies mid-POST leaves its lease to run
+out and the row is sent again. Failures are retried with exponential backoff and
+jitter until the retry window (24 h by default) is over; the row then turns
+``dead`` and waits for a manual replay. Any number of dispatchers can share one
+database, like workers do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from reelgate import __version__
+from reelgate.ids import now
+from reelgate.net.ssrf import UnsafeURL, check_url
+from reelgate.store.db import Database
+from reelgate.webhooks import repository as repo
+from reelgate.webhooks.signing import signed_headers
+
+__all__ = ["DispatchSettings", "Dispatcher", "retry_delay"]
+
+log = logging.getLogger(__name__)
+
+_ERROR_CHARS = 500
+
+
+def _env_float(name: str, default: float) -> float:
+    return float(os.environ.get(f"REELGATE_WEBHOOK_{name}", default))
+
+
+@dataclass(frozen=True)
+class DispatchSettings:
+    #: how long a failing delivery is retried before it is dead
+    max_age_seconds: float = 24 * 3600.0
+    backoff_base_seconds: float = 5.0
+    backoff_max_seconds: float = 3600.0
+    timeout_seconds: float = 10.0
+    lease_seconds: float = 60.0
+    concurrency: int = 16
+    idle_seconds: float = 0.5
+
+    @classmethod
+    def from_env(cls) -> DispatchSettings:
+        """``REELGATE_WEBHOOK_MAX_AGE_SECONDS`` and friends; tests shrink them."""
+        d = cls()
+        return cls(
+            max_age_seconds=_env_float("MAX_AGE_SECONDS", d.max_age_seconds),
+            backoff_base_seconds=_env_float("BACKOFF_BASE_SECONDS", d.backoff_base_seconds),
+            backoff_max_seconds=_env_float("BACKOFF_MAX_SECONDS", d.backoff_max_seconds),
+            timeout_seconds=_env_float("TIMEOUT_SECONDS", d.timeout_seconds),
+            lease_seconds=_env_float("LEASE_SECONDS", d.lease_seconds),
+            concurrency=int(_env_float("CONCURRENCY", d.concurrency)),
+        )
+
+
+def retry_delay(attempts: int, settings: DispatchSettings,
+                rng: random.Random | None = None) -> float:
+    """Seconds before attempt ``attempts + 1``: doubling from the base, capped, ±25 %."""
+    base = min(settings.backoff_max_seconds,
+               settings.backoff_base_seconds * 2.0 ** min(max(attempts - 1, 0), 40))
+    return base * (rng or random).uniform(0.75, 1.25)
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    ok: bool
+    status_code: int | None = None
+    error: str | None = None
+
+
+class Dispatcher:
+    def __init__(self, db: Database, settings: DispatchSettings | None = None,
+                 client: httpx.AsyncClient | None = None) -> None:
+        self.db = db
+        self.settings = settings or DispatchSettings.from_env()
+        self.client = client or httpx.AsyncClient(
+            follow_redirects=False, headers={"user-agent": f"reelgate-webhooks/{__version__}"})
+        self._stop = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._inflight: set[asyncio.Task[None]] = set()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        log.info("webhook dispatcher started")
+        while not self._stop.is_set():
+            try:
+                claimed = await self.tick()
+            except Exception:
+                log.exception("webhook dispatcher tick failed")
+                claimed = 0
+            if claimed == 0:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.settings.idle_seconds)
+        if self._inflight:
+            await asyncio.wait(self._inflight, timeout=self.settings.timeout_seconds + 1)
+
+    async def tick(self) -> int:
+        """Claim due deliveries and start sending them; returns how many were claimed."""
+        free = self.settings.concurrency - len(self._inflight)
+        if free <= 0:
+            await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
+            return 1
+        async with self.db.begin() as conn:
+            claimed = await repo.claim_due(conn, limit=free,
+                                           lease_seconds=self.settings.lease_seconds,
+                                           skip_locked=not self.db.is_sqlite)
+        for delivery in claimed:
+            task = asyncio.create_task(self.deliver(delivery))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+        return len(claimed)
+
+    async def run_until_idle(self, timeout: float = 30.0) -> None:
+        """Send everything due now (for tests and one-shot tools)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            claimed = await self.tick()
+            if self._inflight:
+                await asyncio.wait(self._inflight)
+            elif claimed == 0:
+                return
+
+    async def deliver(self, delivery: repo.Delivery) -> None:
+        async with self.db.read() as conn:
+            endpoint = await repo.get_endpoint(conn, delivery.endpoint_id)
+        if endpoint is None or not endpoint.enabled:
+            outcome = _Outcome(False, error="endpoint removed or disabled")
+        else:
+            outcome = await self._post(endpoint, delivery)
+        await self._record(delivery, outcome)
+
+    async def _post(self, endpoint: repo.Endpoint, delivery: repo.Delivery) -> _Outcome:
+        try:
+            await check_url(endpoint.url, allow_private=endpoint.allow_private)
+        except UnsafeURL as exc:
+            return _Outcome(False, error=f"refused URL: {exc}")
+        msg_id = json.loads(delivery.payload).get("id") or delivery.id
+        headers = signed_headers(endpoint.secret, msg_id, int(now()), delivery.payload)
+        try:
+            async with self.client.stream("POST", endpoint.url, content=delivery.payload,
+                                          headers=headers,
+                                          timeout=self.settings.timeout_seconds) as resp:
+                status = resp.status_code
+        except httpx.HTTPError as exc:
+            return _Outcome(False, error=f"{exc.__class__.__name__}: {exc}"[:_ERROR_CHARS])
+        if 200 <= status < 300:
+            return _Outcome(True, status)
+        return _Outcome(False, status, f"HTTP {status}")
+
+    async def _record(self, delivery: repo.Delivery, outcome: _Outcome) -> None:
+        t = now()
+        attempts = delivery.attempts + 1
+        values: dict[str, Any] = dict(attempts=attempts, last_status_code=outcome.status_code,
+                                      last_error=outcome.error)
+        extra = {"job_id": delivery.job_id}
+        if outcome.ok:
+            values.update(status=repo.DELIVERED, delivered_at=t, next_attempt_at=None)
+            log.info("webhook %s %s delivered", delivery.id, delivery.event_type, extra=extra)
+        else:
+            due = t + retry_delay(attempts, self.settings)
+            if due > delivery.created_at + self.settings.max_age_seconds:
+                values.update(status=repo.DEAD, next_attempt_at=None)
+                log.warning("webhook %s %s dead after %d attempts: %s", delivery.id,
+                            delivery.event_type, attempts, outcome.error, extra=extra)
+            else:
+                values.update(next_attempt_at=due)
+                log.info("webhook %s %s attempt %d failed: %s", delivery.id,
+                         delivery.event_type, attempts, outcome.error, extra=extra)
+        async with self.db.begin() as conn:
+            if not await repo.finish(conn, delivery, **values):
+                log.warning("webhook %s: lease lost, outcome dropped", delivery.id, extra=extra)
+
+    async def aclose(self) -> None:
+        self.stop()
+        await self.client.aclose()
