@@ -75,7 +75,7 @@ class Driver:
     # --- helpers -----------------------------------------------------------------
 
     async def fail(self, job: Job, code: str, message: str) -> Job | None:
-        log.info("job %s failed: %s: %s", job.id, code, message)
+        log.info("job %s failed: %s: %s", job.id, code, message, extra={"job_id": job.id})
         return await self.lifecycle.move(
             job, State.FAILED, error_code=code, error_message=message, next_poll_at=None,
             lease_owner=None, lease_until=None)
@@ -186,7 +186,8 @@ class Driver:
             return await repo.count_active(conn, channel_id=channel.id, states=_RUNNING)
 
     async def _submit_failed(self, job: Job, channel: Channel, exc: UpstreamError) -> Job | None:
-        log.warning("submit of %s to %s failed: %r", job.id, channel.name, exc)
+        log.warning("submit of %s to %s failed: %r", job.id, channel.name, exc,
+                    extra={"job_id": job.id, "channel": channel.name})
         if exc.accepted_impossible:
             if exc.kind == ErrorKind.RATE_LIMITED:
                 await self._cool_down(channel, exc.retry_after or 5.0)
@@ -212,6 +213,8 @@ class Driver:
             started_at=t, progress=up.progress or 0, lease_owner=job.lease_owner,
             lease_until=job.lease_until)
         if moved is not None:
+            log.info("job %s accepted upstream as %s", job.id, up.upstream_id,
+                     extra={"job_id": job.id})
             await self._apply(moved, up)
 
     # --- recover / poll ------------------------------------------------------------
@@ -225,7 +228,7 @@ class Driver:
         try:
             up = await provider.recover(job.id, cred)
         except UpstreamError as exc:
-            log.warning("recover of %s failed: %r", job.id, exc)
+            log.warning("recover of %s failed: %r", job.id, exc, extra={"job_id": job.id})
             up = None
         if up is None:
             await self.fail(job, "upstream_submit_ambiguous",
@@ -251,7 +254,8 @@ class Driver:
         await self._apply(job, up)
 
     async def _poll_failed(self, job: Job, channel: Channel, exc: UpstreamError) -> None:
-        log.warning("poll of %s on %s failed: %r", job.id, channel.name, exc)
+        log.warning("poll of %s on %s failed: %r", job.id, channel.name, exc,
+                    extra={"job_id": job.id, "channel": channel.name})
         if exc.kind == ErrorKind.RATE_LIMITED:
             delay = exc.retry_after or self.settings.poll_max_seconds
             await self._cool_down(channel, delay)
@@ -317,6 +321,8 @@ class Driver:
             next_poll_at=None, lease_owner=None, lease_until=None)
         if done is None:  # deleted meanwhile: do not leave orphaned files behind
             await self.storage.delete_prefix(media_prefix(job.id))
+        else:
+            log.info("job %s completed", job.id, extra={"job_id": job.id})
 
     async def _copy_variants(self, job: Job, provider: Provider, cred: Credential,
                              up: UpstreamJob, video: Path) -> dict[str, MediaRef]:
@@ -338,7 +344,8 @@ class Driver:
                                                     obj.content_type)
                     continue
                 except UpstreamError as exc:
-                    log.info("no native %s for %s (%r): deriving it", variant, job.id, exc)
+                    log.info("no native %s for %s (%r): deriving it", variant, job.id, exc,
+                             extra={"job_id": job.id})
             media[variant.value] = await self._derive(job, video, variant, key)
         return media
 
