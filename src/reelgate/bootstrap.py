@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 
 from reelgate.api.admin.auth import admin_token
 from reelgate.auth import repository as auth_repo
+from reelgate.billing import BillingHooks, TablePricer
 from reelgate.catalog import CATALOG, Catalog
 from reelgate.config import Settings
-from reelgate.jobs.hooks import CatalogPricer, JobHooks, Pricer
+from reelgate.jobs.hooks import JobHooks
 from reelgate.jobs.lifecycle import Lifecycle
 from reelgate.jobs.model import Job
 from reelgate.jobs.service import VideoService
+from reelgate.limits import KeyPolicyHooks, RateLimiter, limiter_from_url
 from reelgate.media.factory import storage_from_url
 from reelgate.media.storage import Storage
 from reelgate.routing import channels as chrepo
@@ -49,6 +51,9 @@ class Gateway:
     worker: Worker
     hooks: list[JobHooks] = field(default_factory=list)
     admin_token: str = ""
+    #: per-key request rates; shared through Redis when REELGATE_REDIS_URL is set
+    limiter: RateLimiter = field(init=False)
+    pricer: TablePricer = field(init=False)
     webhooks: WebhookService = field(init=False)
     #: sends queued webhook deliveries; runs next to the worker
     dispatcher: Dispatcher = field(init=False)
@@ -56,22 +61,26 @@ class Gateway:
     @classmethod
     async def start(
         cls, settings: Settings, *, hooks: list[JobHooks] | None = None,
-        pricer: Pricer | None = None,
+        pricer: TablePricer | None = None,
     ) -> Gateway:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         db = Database(settings.database_url)
         await upgrade(db)
         storage = storage_from_url(settings.storage_url)
         box = SecretBox.from_settings(settings.secret_key, settings.data_dir)
-        hook_list = [*(hooks or []), WebhookHooks()]
+        pricer = pricer or TablePricer(CATALOG)
+        # key policy first (403 before 429), then money, then what observes the outcome
+        hook_list: list[JobHooks] = [KeyPolicyHooks(), BillingHooks(pricer), *(hooks or []),
+                                     WebhookHooks()]
         lifecycle = Lifecycle(db, hook_list)
         directory = ChannelDirectory(db, box, settings)
         worker = Worker(lifecycle, directory, storage, settings)
-        videos = VideoService(db, storage, settings, pricer or CatalogPricer(CATALOG),
+        videos = VideoService(db, storage, settings, pricer,
                               hook_list, wake_worker=worker.wake)
         gw = cls(settings, db, storage, CATALOG, box, directory, lifecycle, videos, worker,
                  hook_list, admin_token(settings.admin_token, settings.data_dir))
         videos.cancel_upstream = gw.cancel_upstream
+        gw.pricer, gw.limiter = pricer, limiter_from_url(settings.redis_url)
         gw.webhooks, gw.dispatcher = WebhookService(db), Dispatcher(db)
         await gw._ensure_local_channel()
         return gw
@@ -106,6 +115,7 @@ class Gateway:
 
     async def close(self) -> None:
         self.worker.stop()
+        await self.limiter.aclose()
         await self.dispatcher.aclose()
         await self.directory.aclose()
         await self.storage.aclose()

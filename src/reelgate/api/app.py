@@ -10,11 +10,12 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from reelgate import __version__
-from reelgate.api import admin, health, models, videos
+from reelgate.api import admin, billing, health, models, videos
 from reelgate.api.body import BodyLimit
 from reelgate.api.errors import install_error_handlers
 from reelgate.bootstrap import Gateway
 from reelgate.config import Settings
+from reelgate.limits.http import RateLimitHeaders
 
 __all__ = ["create_app"]
 
@@ -49,8 +50,10 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
     install_error_handlers(app)
     app.include_router(videos.router)
     app.include_router(models.router)
+    app.include_router(billing.router)
     app.include_router(health.router)
     app.include_router(admin.build_router())
     max_body = settings.max_upload_bytes * 4 // 3 + (1 << 20)
     app.add_middleware(BodyLimit, max_bytes=max_body)
+    app.add_middleware(RateLimitHeaders)
     return app

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from reelgate.api.auth import principal
+from reelgate.auth.repository import Principal
 from reelgate.catalog import ModelSpec
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(principal)])
+Caller = Annotated[Principal, Depends(principal)]
 
 
-def model_object(spec: ModelSpec, created: int = 1_700_000_000) -> dict[str, Any]:
+def model_object(spec: ModelSpec, prices: dict[str, int] | None = None,
+                 created: int = 1_700_000_000) -> dict[str, Any]:
+    """``prices``: what the caller pays per second by size (micro-USD); list prices if None."""
+    per_second = dict(spec.prices) if prices is None else prices
     return {
         "id": spec.id, "object": "model", "created": created, "owned_by": spec.owned_by,
         "description": spec.description, "quality": spec.quality,
@@ -23,22 +28,38 @@ def model_object(spec: ModelSpec, created: int = 1_700_000_000) -> dict[str, Any
         "default_size": spec.default_size, "default_seconds": spec.default_seconds,
         "pricing": {"unit": "second", "currency": "USD",
                     "per_second": {size: micros / 1_000_000 for size, micros in
-                                   spec.prices.items()}},
+                                   per_second.items()},
+                    "per_second_micros": per_second},
     }
 
 
+async def _tenant_prices(request: Request, caller: Principal) -> dict[str, dict[str, int]]:
+    gw = request.app.state.gateway
+    async with gw.db.read() as conn:
+        prices: dict[str, dict[str, int]] = await gw.pricer.per_second(conn, caller.tenant_id)
+    return prices
+
+
+def _visible(spec: ModelSpec, caller: Principal) -> bool:
+    return caller.allowed_models is None or spec.id in caller.allowed_models
+
+
 @router.get("/models")
-async def list_models(request: Request) -> JSONResponse:
+async def list_models(request: Request, caller: Caller) -> JSONResponse:
+    """The models this key may use, priced at what its tenant pays."""
     catalog = request.app.state.gateway.catalog
-    return JSONResponse({"object": "list", "data": [model_object(m) for m in catalog]})
+    prices = await _tenant_prices(request, caller)
+    data = [model_object(m, prices.get(m.id)) for m in catalog if _visible(m, caller)]
+    return JSONResponse({"object": "list", "data": data})
 
 
 @router.get("/models/{model_id}")
-async def get_model(model_id: str, request: Request) -> JSONResponse:
+async def get_model(model_id: str, request: Request, caller: Caller) -> JSONResponse:
     from reelgate.errors import NotFound
 
     spec = request.app.state.gateway.catalog.get(model_id)
-    if spec is None:
+    if spec is None or not _visible(spec, caller):
         raise NotFound(f"The model '{model_id}' does not exist.", param="model",
                        code="model_not_found")
-    return JSONResponse(model_object(spec))
+    prices = await _tenant_prices(request, caller)
+    return JSONResponse(model_object(spec, prices.get(spec.id)))

@@ -17,6 +17,7 @@ from reelgate.bootstrap import Gateway
 from reelgate.errors import InvalidRequest, NotFound
 from reelgate.jobs.model import Job
 from reelgate.jobs.requests import CreateParams, ReferenceUpload, parse_create, parse_remix
+from reelgate.limits.http import limit_creates, limit_polls
 from reelgate.media.responder import media_response
 from reelgate.media.storage import StoredObject
 
@@ -24,6 +25,8 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/v1")
 Caller = Annotated[Principal, Depends(principal)]
+CREATES = [Depends(limit_creates)]  # rate limits: creates and polls are separate buckets
+POLLS = [Depends(limit_polls)]
 _VARIANTS = ("video", "thumbnail", "spritesheet")
 _FILENAMES = {"video": "mp4", "thumbnail": "webp", "spritesheet": "webp"}
 
@@ -66,7 +69,7 @@ async def _create(request: Request, caller: Principal, params: CreateParams, key
     return _video(job)
 
 
-@router.post("/videos")
+@router.post("/videos", dependencies=CREATES)
 async def create_video(request: Request, caller: Caller) -> JSONResponse:
     gw = _gw(request)
     fields, ref = await read_fields(request, max_image_bytes=gw.settings.max_upload_bytes)
@@ -75,7 +78,7 @@ async def create_video(request: Request, caller: Caller) -> JSONResponse:
     return await _create(request, caller, params, key, digest)
 
 
-@router.get("/videos")
+@router.get("/videos", dependencies=POLLS)
 async def list_videos(
     request: Request, caller: Caller,
     after: Annotated[str | None, Query()] = None,
@@ -92,7 +95,7 @@ async def list_videos(
     })
 
 
-@router.get("/videos/{video_id}")
+@router.get("/videos/{video_id}", dependencies=POLLS)
 async def retrieve_video(video_id: str, request: Request, caller: Caller) -> JSONResponse:
     return _video(await _gw(request).videos.get(caller, video_id))
 
@@ -103,7 +106,7 @@ async def delete_video(video_id: str, request: Request, caller: Caller) -> JSONR
     return JSONResponse(deleted_object(job.id))
 
 
-@router.post("/videos/{video_id}/remix")
+@router.post("/videos/{video_id}/remix", dependencies=CREATES)
 async def remix_video(video_id: str, request: Request, caller: Caller) -> JSONResponse:
     gw = _gw(request)
     source = await gw.videos.get(caller, video_id)
@@ -122,7 +125,7 @@ async def remix_video(video_id: str, request: Request, caller: Caller) -> JSONRe
     return await _create(request, caller, params, key, digest, source)
 
 
-@router.api_route("/videos/{video_id}/content", methods=["GET", "HEAD"])
+@router.api_route("/videos/{video_id}/content", methods=["GET", "HEAD"], dependencies=POLLS)
 async def video_content(
     video_id: str, request: Request, caller: Caller,
     variant: Annotated[str, Query()] = "video",

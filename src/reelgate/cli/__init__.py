@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from reelgate.cli import demo, keys, serve, webhooks
+from reelgate.cli import billing, demo, keys, serve, webhooks
 
 __all__ = ["app", "main"]
 
@@ -13,6 +13,7 @@ app = typer.Typer(help="reelgate: an OpenAI-compatible video generation gateway.
 serve.register(app)
 demo.register(app)
 app.add_typer(keys.app, name="keys", help="Create, list and revoke API keys.")
+billing.register(app)
 app.add_typer(webhooks.app, name="webhooks", help="Webhook endpoints, deliveries, replays.")
 
 

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from reelgate.auth import repository as auth_repo
+from reelgate.billing.money import parse_usd
 from reelgate.bootstrap import Gateway
+from reelgate.catalog import CATALOG
 from reelgate.cli.common import run_with_gateway
+from reelgate.ids import now
 
 __all__ = ["app"]
 
@@ -18,17 +22,50 @@ app = typer.Typer(no_args_is_help=True)
 console = Console()
 
 
+def key_limits(models: str | None, spend_cap: str | None, max_in_flight: int | None,
+               creates_per_minute: int | None, polls_per_minute: int | None,
+               expires_in_days: float | None) -> dict[str, Any]:
+    """The ``api_keys`` limit columns from the command-line options."""
+    limits: dict[str, Any] = {"max_in_flight": max_in_flight,
+                              "creates_per_minute": creates_per_minute,
+                              "polls_per_minute": polls_per_minute}
+    if models is not None:
+        names = [m.strip() for m in models.split(",") if m.strip()]
+        unknown = [m for m in names if CATALOG.get(m) is None]
+        if unknown or not names:
+            raise typer.BadParameter(f"unknown model(s): {', '.join(unknown) or models!r}",
+                                     param_hint="--models")
+        limits["allowed_models"] = names
+    if spend_cap is not None:
+        try:
+            limits["spend_cap_micros"] = parse_usd(spend_cap)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--spend-cap") from exc
+    if expires_in_days is not None:
+        limits["expires_at"] = now() + expires_in_days * 86400
+    return limits
+
+
 @app.command("create")
 def create(
     name: str = typer.Option(..., "--name", help="A label for the key."),
-    tenant: str = typer.Option("default", "--tenant", help="The tenant the key belongs to."),
+    tenant: str = typer.Option("default", "--tenant", help="The tenant the key belongs to "
+                               "(created postpaid if new; see `reelgate tenants create`)."),
+    models: str | None = typer.Option(None, "--models", help="Comma list of allowed models."),
+    spend_cap: str | None = typer.Option(None, "--spend-cap", help="Max spend in USD."),
+    max_in_flight: int | None = typer.Option(None, "--max-in-flight", min=1),
+    creates_per_minute: int | None = typer.Option(None, "--creates-per-minute", min=1),
+    polls_per_minute: int | None = typer.Option(None, "--polls-per-minute", min=1),
+    expires_in_days: float | None = typer.Option(None, "--expires-in-days", min=0),
 ) -> None:
     """Create a key and print it (only this once)."""
+    limits = key_limits(models, spend_cap, max_in_flight, creates_per_minute,
+                        polls_per_minute, expires_in_days)
 
     async def go(gw: Gateway) -> str:
         async with gw.db.begin() as conn:
-            ten = await auth_repo.ensure_tenant(conn, tenant)
-            _, secret = await auth_repo.create_key(conn, ten, name)
+            ten = await auth_repo.ensure_tenant(conn, tenant, unlimited=True)
+            _, secret = await auth_repo.create_key(conn, ten, name, **limits)
         return secret
 
     secret = run_with_gateway(go)

@@ -1,0 +1,139 @@
+"""Billing on the job lifecycle: reserve at create, settle on completion, refund failures.
+
+These run inside the transaction of the change they observe (see
+:mod:`reelgate.jobs.hooks`), so the money moves exactly when the job does:
+
+* create — the quoted price is reserved (debited) from the tenant and counted against
+  the key's spend cap; either refusal rolls the job back, so no job exists unpaid;
+* completed — the charge is recomputed from what the upstream says it rendered
+  (``rendered_seconds``/``rendered_size``, else what was asked) and the difference to
+  the reservation is posted, either way;
+* failed, moderated, timed out, cancelled — the reservation comes back in full.
+
+The job's compare-and-swap lets only one worker make each transition; the ledger's
+unique entry keys make even a replayed hook a no-op, and a job never gets both a
+settlement and a refund.
+"""
+
+from __future__ import annotations
+
+import logging
+from fractions import Fraction
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from reelgate.auth.repository import Principal
+from reelgate.billing import ledger
+from reelgate.billing.errors import InsufficientQuota, SpendCapExceeded
+from reelgate.billing.ledger import Kind
+from reelgate.billing.money import format_usd, round_micros
+from reelgate.billing.prices import TablePricer, exact_seconds
+from reelgate.errors import InvalidRequest
+from reelgate.jobs.model import Job
+from reelgate.jobs.states import State
+from reelgate.store.tables import api_keys, jobs
+
+__all__ = ["BillingHooks", "charge_for"]
+
+log = logging.getLogger(__name__)
+
+
+async def charge_for(conn: AsyncConnection, pricer: TablePricer, job: Job) -> int:
+    """What a completed job costs: its rendered seconds at its rendered size.
+
+    At the requested size the reservation's price is scaled by rendered/requested
+    seconds, so a price change between create and completion never re-prices a job.
+    A different size (the upstream chose) is priced at that size's current price.
+    """
+    seconds = job.rendered_seconds if job.rendered_seconds else float(job.seconds)
+    size = job.rendered_size or job.size
+    if size != job.size:
+        try:
+            return await pricer.quote(conn, job.tenant_id, job.model, size, seconds)
+        except InvalidRequest:
+            log.warning("job %s rendered unpriced size %s; billing it at %s",
+                        job.id, size, job.size)
+    exact = Fraction(job.price_micros) * exact_seconds(seconds) / job.seconds
+    return round_micros(exact)
+
+
+async def _add_spend(conn: AsyncConnection, key_id: str, amount: int, *,
+                     enforce_cap: bool) -> bool:
+    """Move the key's spend counter; with ``enforce_cap`` only within its cap.
+
+    The UPDATE also locks the key's row on PostgreSQL, which serialises one key's
+    creates so its in-flight count (checked after this) is race-free too.
+    """
+    stmt = update(api_keys).where(api_keys.c.id == key_id)
+    if enforce_cap:
+        stmt = stmt.where(api_keys.c.spend_cap_micros.is_(None)
+                          | (api_keys.c.spent_micros + amount <= api_keys.c.spend_cap_micros))
+    res = await conn.execute(stmt.values(spent_micros=api_keys.c.spent_micros + amount))
+    return res.rowcount == 1
+
+
+class BillingHooks:
+    """Implements :class:`reelgate.jobs.hooks.JobHooks`."""
+
+    def __init__(self, pricer: TablePricer) -> None:
+        self.pricer = pricer
+
+    async def on_created(self, conn: AsyncConnection, job: Job, principal: Principal) -> None:
+        price = job.price_micros
+        if not await _add_spend(conn, principal.key_id, price, enforce_cap=True):
+            raise SpendCapExceeded(
+                f"This job costs {format_usd(price)}, which would exceed the API key's spend "
+                f"cap of {format_usd(principal.spend_cap_micros or 0)}.")
+        funded = await ledger.debit_if_funded(
+            conn, job.tenant_id, Kind.RESERVE, price, f"reserve:{job.id}", job_id=job.id,
+            key_id=principal.key_id,
+            note=f"{job.model} {job.size} {job.seconds}s")
+        if funded is False:
+            raise InsufficientQuota(
+                f"You exceeded your current quota: this job costs {format_usd(price)} and "
+                "the balance does not cover it. Top up the balance and try again.")
+
+    async def on_transition(self, conn: AsyncConnection, before: Job, after: Job) -> None:
+        if after.state == State.COMPLETED and before.state != State.COMPLETED:
+            await self.settle(conn, after)
+        elif after.state == State.FAILED and before.state != State.FAILED:
+            await self.refund(conn, after)
+
+    async def _reserved(self, conn: AsyncConnection, job: Job, closing: str) -> int | None:
+        """The reservation still open for ``job``; None if it was closed already."""
+        for other in ("settle", "refund"):
+            if await ledger.get_entry(conn, f"{other}:{job.id}") is not None:
+                if other != closing:
+                    log.error("job %s: refusing to %s after a %s", job.id, closing, other)
+                return None
+        reserve = await ledger.get_entry(conn, f"reserve:{job.id}")
+        return -reserve.amount_micros if reserve is not None else 0
+
+    async def settle(self, conn: AsyncConnection, job: Job) -> None:
+        reserved = await self._reserved(conn, job, "settle")
+        if reserved is None:
+            return
+        charge = await charge_for(conn, self.pricer, job)
+        seconds = job.rendered_seconds or job.seconds
+        note = (f"{job.model} {job.rendered_size or job.size} {seconds:g}s: charged "
+                f"{format_usd(charge)}, reserved {format_usd(reserved)}")
+        if not await ledger.post(conn, job.tenant_id, Kind.SETTLE, reserved - charge,
+                                 f"settle:{job.id}", job_id=job.id, key_id=job.key_id,
+                                 note=note):
+            return
+        await conn.execute(update(jobs).where(jobs.c.id == job.id)
+                           .values(charged_micros=charge))
+        await _add_spend(conn, job.key_id, charge - reserved, enforce_cap=False)
+
+    async def refund(self, conn: AsyncConnection, job: Job) -> None:
+        reserved = await self._reserved(conn, job, "refund")
+        if reserved is None:
+            return
+        note = f"{job.error_code or 'failed'}: not billed"
+        if not await ledger.post(conn, job.tenant_id, Kind.REFUND, reserved,
+                                 f"refund:{job.id}", job_id=job.id, key_id=job.key_id,
+                                 note=note):
+            return
+        await conn.execute(update(jobs).where(jobs.c.id == job.id).values(charged_micros=0))
+        await _add_spend(conn, job.key_id, -reserved, enforce_cap=False)
