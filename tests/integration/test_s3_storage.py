@@ -98,19 +98,20 @@ async def test_big_stream_round_trip(storage: Storage, big_data: bytes) -> None:
     assert digest.digest() == hashlib.sha256(big_data).digest()
 
 
-@pytest.mark.parametrize(
-    ("start", "end"),
-    [
-        (0, 0),
-        (PART_SIZE - 3, PART_SIZE + 2),  # across the first part boundary
-        (2 * PART_SIZE - 1, 2 * PART_SIZE),
-        (BIG - 10, BIG - 1),
-        (BIG - 10, BIG + 1000),  # end is clamped to the size
-    ],
-)
-async def test_ranged_reads(storage: Storage, big_data: bytes, start: int, end: int) -> None:
+RANGES = [
+    (0, 0),
+    (PART_SIZE - 3, PART_SIZE + 2),  # across the first part boundary
+    (2 * PART_SIZE - 1, 2 * PART_SIZE),
+    (BIG - 10, BIG - 1),
+    (BIG - 10, BIG + 1000),  # end is clamped to the size
+]
+
+
+async def test_ranged_reads(storage: Storage, big_data: bytes) -> None:
     await storage.put_stream("r/video.mp4", _stream(big_data), "video/mp4")
-    assert await _read(storage, "r/video.mp4", start, end) == big_data[start : end + 1]
+    for start, end in RANGES:  # one upload, several reads
+        got = await _read(storage, "r/video.mp4", start, end)
+        assert got == big_data[start : end + 1], (start, end)
 
 
 async def test_small_and_empty_objects(storage: Storage) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -247,7 +247,7 @@ class _TrackingStorage(LocalStorage):
 
     closed = 0
 
-    async def read_range(self, key: str, start: int, end: int) -> AsyncIterator[bytes]:
+    async def read_range(self, key: str, start: int, end: int) -> AsyncGenerator[bytes, None]:
         try:
             async for chunk in super().read_range(key, start, end):
                 yield chunk

@@ -16,7 +16,7 @@ import os
 import secrets
 import shutil
 import stat as stat_mod
-from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
@@ -221,7 +221,7 @@ class LocalStorage:
             os.replace(_write_sidecar(_sidecar(path), meta), _sidecar(path))
         return StoredObject(key, st.st_size, etag, content_type)
 
-    async def read_range(self, key: str, start: int, end: int) -> AsyncIterator[bytes]:
+    async def read_range(self, key: str, start: int, end: int) -> AsyncGenerator[bytes, None]:
         """Yield ``start..end`` inclusive (clamped to the size) in bounded chunks.
 
         Raises FileNotFoundError for a missing key and ValueError when ``start`` is

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
@@ -208,7 +208,7 @@ class S3Storage:
         size, etag = int(head["ContentLength"]), _strip_etag(head["ETag"])
         return StoredObject(key, size, etag, head.get("ContentType") or "application/octet-stream")
 
-    async def read_range(self, key: str, start: int, end: int) -> AsyncIterator[bytes]:
+    async def read_range(self, key: str, start: int, end: int) -> AsyncGenerator[bytes, None]:
         """Yield ``start..end`` inclusive (clamped to the size) from one ranged GetObject.
 
         Raises FileNotFoundError for a missing key and ValueError when ``start`` is
