@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from reelgate.errors import APIError, NotFound
+from reelgate.errors import APIError, NotFound, RangeNotSatisfiable
 from reelgate.media.local import LocalStorage
 from reelgate.media.responder import content_disposition, media_response, parse_range
 from reelgate.media.storage import Storage, StoredObject
@@ -240,6 +240,9 @@ def test_parse_range_directly() -> None:
     assert parse_range("bytes=-3", 10) == (7, 9)
     assert parse_range("bytes=2-1", 10) is None
     assert parse_range("bytes=0-1, 3-4", 10) is None
+    with pytest.raises(RangeNotSatisfiable) as unsatisfiable:
+        parse_range("bytes=10-", 10)
+    assert unsatisfiable.value.headers == {"Content-Range": "bytes */10"}
 
 
 class _TrackingStorage(LocalStorage):

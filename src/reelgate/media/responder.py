@@ -29,15 +29,11 @@ ByteRange = tuple[int, int]  # first and last byte, inclusive
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(?:(\d{1,19})\s*-\s*(\d{0,19})|-\s*(\d{1,19}))\s*$", re.I)
 
 
-class _Unsatisfiable(Exception):
-    """A well-formed range that selects nothing in this object."""
-
-
 def parse_range(header: str, size: int) -> ByteRange | None:
     """Resolve one ``Range`` value against ``size``; None means "ignore it, send 200".
 
-    Raises :class:`_Unsatisfiable` when the range is valid but starts past the end
-    (or is a zero-length suffix), which becomes a 416.
+    Raises :class:`RangeNotSatisfiable` (416, with ``Content-Range: bytes */size``)
+    when the range is well formed but starts past the end or is a zero-length suffix.
     """
     match = _RANGE.match(header)
     if match is None:
@@ -46,7 +42,7 @@ def parse_range(header: str, size: int) -> ByteRange | None:
     if suffix is not None:
         length = int(suffix)
         if length == 0:
-            raise _Unsatisfiable
+            raise _unsatisfiable(header, size)
         if size == 0:  # a suffix of an empty body is the (empty) body itself
             return None
         return max(size - length, 0), size - 1
@@ -54,9 +50,17 @@ def parse_range(header: str, size: int) -> ByteRange | None:
     if last and int(last) < start:  # "bytes=5-2" is invalid per RFC 9110, not a 416
         return None
     if start >= size:
-        raise _Unsatisfiable
+        raise _unsatisfiable(header, size)
     end = min(int(last), size - 1) if last else size - 1
     return start, end
+
+
+def _unsatisfiable(header: str, size: int) -> RangeNotSatisfiable:
+    return RangeNotSatisfiable(
+        f"range {header.strip()!r} is not satisfiable for {size} bytes",
+        param="Range",
+        headers={"Content-Range": f"bytes */{size}"},
+    )
 
 
 def _etag_list(header: str) -> list[str]:
@@ -178,11 +182,4 @@ def _requested_range(request: Request, size: int, etag: str) -> ByteRange | None
         return None
     if not _if_range_holds(request.headers.get("if-range"), etag):
         return None
-    try:
-        return parse_range(header, size)
-    except _Unsatisfiable:
-        raise RangeNotSatisfiable(
-            f"range {header.strip()!r} is not satisfiable for {size} bytes",
-            param="Range",
-            headers={"Content-Range": f"bytes */{size}"},
-        ) from None
+    return parse_range(header, size)
