@@ -24,6 +24,7 @@ from reelgate.media.storage import Storage
 from reelgate.routing import channels as chrepo
 from reelgate.routing.crypto import SecretBox
 from reelgate.scheduler.directory import ChannelDirectory
+from reelgate.scheduler.refresh import Refresher
 from reelgate.scheduler.worker import Worker
 from reelgate.store.db import Database
 from reelgate.store.migrate import upgrade
@@ -64,7 +65,7 @@ class Gateway:
         pricer: TablePricer | None = None,
     ) -> Gateway:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        db = Database(settings.database_url)
+        db = Database(settings.database_url, pool_size=settings.db_pool_size)
         await upgrade(db)
         storage = storage_from_url(settings.storage_url)
         box = SecretBox.from_settings(settings.secret_key, settings.data_dir)
@@ -80,6 +81,7 @@ class Gateway:
         gw = cls(settings, db, storage, CATALOG, box, directory, lifecycle, videos, worker,
                  hook_list, admin_token(settings.admin_token, settings.data_dir))
         videos.cancel_upstream = gw.cancel_upstream
+        videos.refresh = Refresher(worker, settings).refresh
         gw.pricer, gw.limiter = pricer, limiter_from_url(settings.redis_url)
         gw.webhooks, gw.dispatcher = WebhookService(db), Dispatcher(db)
         await gw._ensure_local_channel()

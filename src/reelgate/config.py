@@ -7,6 +7,8 @@ the local renderer as the only channel, an in-process worker.
 from __future__ import annotations
 
 import os
+import secrets
+import socket
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -39,8 +41,9 @@ class Settings:
     port: int = 8000
     #: run the scheduler inside the API process (the embedded default)
     run_worker: bool = True
-    #: a worker's identity in leases; unique per process
-    worker_id: str = field(default_factory=lambda: f"w{os.getpid()}")
+    #: a worker's identity in leases; unique per process, also across machines
+    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()[:40]}-"
+                                                   f"{os.getpid()}-{secrets.token_hex(3)}")
     retention_days: float = 30.0
     max_json_bytes: int = 1 << 20
     max_upload_bytes: int = 20 << 20
@@ -57,6 +60,14 @@ class Settings:
     worker_batch: int = 200
     worker_concurrency: int = 64
     stale_refresh_seconds: float = 10.0
+    #: how long a client's GET waits for an inline refresh before answering from the DB
+    refresh_timeout_seconds: float = 3.0
+    #: an idle worker looks for due jobs at least this often (new jobs also wake it)
+    idle_seconds: float = 0.5
+    housekeeping_seconds: float = 30.0
+    #: an Idempotency-Key may be reused for a new job after this long
+    idempotency_ttl_seconds: float = 86400.0
+    db_pool_size: int = 10
     secret_key: str = ""
     admin_token: str = ""
     redis_url: str = ""
@@ -85,6 +96,12 @@ class Settings:
             job_timeout_seconds=float(_env("JOB_TIMEOUT_SECONDS", str(6 * 3600))),
             worker_concurrency=int(_env("WORKER_CONCURRENCY", "64")),
             stale_refresh_seconds=float(_env("STALE_REFRESH_SECONDS", "10")),
+            refresh_timeout_seconds=float(_env("REFRESH_TIMEOUT_SECONDS", "3")),
+            idle_seconds=float(_env("IDLE_SECONDS", "0.5")),
+            housekeeping_seconds=float(_env("HOUSEKEEPING_SECONDS", "30")),
+            idempotency_ttl_seconds=float(_env("IDEMPOTENCY_TTL_SECONDS", "86400")),
+            worker_batch=int(_env("WORKER_BATCH", "200")),
+            db_pool_size=int(_env("DB_POOL_SIZE", "10")),
             secret_key=_env("SECRET_KEY", ""),
             admin_token=_env("ADMIN_TOKEN", ""),
             redis_url=_env("REDIS_URL", ""),

@@ -2,19 +2,66 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 REELGATE = [sys.executable, "-m", "reelgate"]
+
+#: ``postgres`` runs every gateway on its own fresh database in the cluster at
+#: ``REELGATE_TEST_POSTGRES_URL`` (scripts/test.sh sets both); anything else is SQLite.
+TEST_DATABASE = os.environ.get("REELGATE_TEST_DATABASE", "sqlite")
+
+
+def create_database(admin_url: str | None = None) -> str:
+    """A new, empty PostgreSQL database; returns its SQLAlchemy URL."""
+    admin_url = admin_url or os.environ["REELGATE_TEST_POSTGRES_URL"]
+    name = f"rg_{secrets.token_hex(6)}"
+    dsn = admin_url.replace("postgresql+asyncpg://", "postgresql://")
+
+    async def create() -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    # a thread of its own: callers may already be inside an event loop
+    errors: list[BaseException] = []
+    thread = threading.Thread(target=lambda: _run(create(), errors))
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _run(coro: Coroutine[Any, Any, None], errors: list[BaseException]) -> None:
+    try:
+        asyncio.run(coro)
+    except BaseException as exc:
+        errors.append(exc)
+
+
+def database_env() -> dict[str, str]:
+    """Environment that points a new gateway at its own database (empty for SQLite)."""
+    if TEST_DATABASE == "postgres":
+        return {"REELGATE_DATABASE_URL": create_database()}
+    return {}
 
 
 def free_port() -> int:
@@ -31,6 +78,10 @@ class GatewayProcess:
     args: tuple[str, ...] = ()
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+
+    def __post_init__(self) -> None:
+        # one database for the life of this object, so a restart finds its jobs again
+        self.env = {**database_env(), **self.env}
 
     @property
     def base_url(self) -> str:

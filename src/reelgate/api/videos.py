@@ -97,7 +97,7 @@ async def list_videos(
 
 @router.get("/videos/{video_id}", dependencies=POLLS)
 async def retrieve_video(video_id: str, request: Request, caller: Caller) -> JSONResponse:
-    return _video(await _gw(request).videos.get(caller, video_id))
+    return _video(await _gw(request).videos.retrieve(caller, video_id))
 
 
 @router.delete("/videos/{video_id}")

@@ -2,27 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from reelgate.ids import now
 from reelgate.jobs.model import Job, MediaRef
 from reelgate.jobs.states import ACTIVE, State, can_move
-from reelgate.store.tables import job_events, jobs
+from reelgate.store.tables import channels, job_events, jobs
 
 __all__ = [
     "InvalidTransition",
     "claim_due",
+    "claim_stale",
     "count_active",
+    "expire_idempotency_key",
     "get",
     "get_by_idempotency_key",
     "insert",
     "list_page",
     "log_event",
     "release",
+    "renew_leases",
     "transition",
 ]
 
@@ -63,6 +67,17 @@ async def get_by_idempotency_key(
     query = select(jobs).where(jobs.c.tenant_id == tenant_id, jobs.c.idempotency_key == key)
     row = (await conn.execute(query)).first()
     return Job.from_row(row) if row else None
+
+
+async def expire_idempotency_key(
+    conn: AsyncConnection, tenant_id: str, key: str, *, before: float
+) -> None:
+    """Free ``key`` if the job that used it was created before ``before`` (the reuse
+    window is over); the job itself stays. The unique constraint then admits a new one."""
+    await conn.execute(
+        update(jobs).where(jobs.c.tenant_id == tenant_id, jobs.c.idempotency_key == key,
+                           jobs.c.created_at < before).values(idempotency_key=None)
+    )
 
 
 async def list_page(
@@ -127,33 +142,78 @@ async def release(conn: AsyncConnection, job: Job, *, next_poll_at: float | None
                             next_poll_at=next_poll_at, **changes)
 
 
+def _due(t: float) -> ColumnElement[bool]:
+    """Active, due, not leased, and not on a channel that is cooling down after a 429."""
+    cooling = exists().where(channels.c.id == jobs.c.channel_id, channels.c.cooldown_until > t)
+    return and_(
+        jobs.c.state.in_([s.value for s in ACTIVE]),
+        jobs.c.next_poll_at <= t,
+        or_(jobs.c.lease_until.is_(None), jobs.c.lease_until < t),
+        or_(jobs.c.channel_id.is_(None), ~cooling),
+    )
+
+
 async def claim_due(
     conn: AsyncConnection, *, worker_id: str, limit: int, lease_seconds: float,
     skip_locked: bool,
 ) -> list[Job]:
-    """Lease up to ``limit`` due jobs. PostgreSQL: SKIP LOCKED lets many workers share."""
+    """Lease up to ``limit`` due jobs in one statement, oldest due first.
+
+    One ``UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING *`` whatever the batch
+    size. PostgreSQL: the inner SELECT takes ``FOR UPDATE SKIP LOCKED``, so workers on
+    many machines claim disjoint batches without waiting on each other. SQLite: the
+    write transaction (``BEGIN IMMEDIATE``) already serialises claimers. The version
+    bump makes every snapshot taken before the claim stale, so a previous holder whose
+    lease ran out cannot move the job any more.
+    """
     t = now()
-    due = and_(
-        jobs.c.state.in_([s.value for s in ACTIVE]),
-        jobs.c.next_poll_at <= t,
-        or_(jobs.c.lease_until.is_(None), jobs.c.lease_until < t),
-    )
-    query = select(jobs.c.id, jobs.c.version).where(due).order_by(jobs.c.next_poll_at).limit(limit)
+    pick = select(jobs.c.id).where(_due(t)).order_by(jobs.c.next_poll_at).limit(limit)
     if skip_locked:
-        query = query.with_for_update(skip_locked=True)
-    claimed: list[Job] = []
-    for row in (await conn.execute(query)).all():
-        res = await conn.execute(
-            update(jobs)
-            .where(jobs.c.id == row.id, jobs.c.version == row.version)
-            .values(lease_owner=worker_id, lease_until=t + lease_seconds,
-                    version=row.version + 1)
-        )
-        if res.rowcount == 1:
-            job = await get(conn, row.id, include_deleted=True)
-            if job is not None:
-                claimed.append(job)
+        pick = pick.with_for_update(skip_locked=True)
+    return await _lease(conn, jobs.c.id.in_(pick.scalar_subquery()), _due(t),
+                        worker_id=worker_id, until=t + lease_seconds)
+
+
+async def claim_stale(
+    conn: AsyncConnection, job_id: str, *, worker_id: str, lease_seconds: float,
+    polled_before: float,
+) -> Job | None:
+    """Lease one in-progress job nobody holds whose last poll is older than
+    ``polled_before`` (for a client's inline refresh); None if it is not (any more)."""
+    t = now()
+    last = func.coalesce(jobs.c.last_polled_at, jobs.c.started_at, jobs.c.created_at)
+    claimed = await _lease(
+        conn, jobs.c.id == job_id,
+        and_(jobs.c.state == State.IN_PROGRESS.value, jobs.c.deleted_at.is_(None),
+             last < polled_before,
+             or_(jobs.c.lease_until.is_(None), jobs.c.lease_until < t)),
+        worker_id=worker_id, until=t + lease_seconds)
+    return claimed[0] if claimed else None
+
+
+async def _lease(conn: AsyncConnection, *where: ColumnElement[bool], worker_id: str,
+                 until: float) -> list[Job]:
+    res = await conn.execute(
+        update(jobs).where(*where)
+        .values(lease_owner=worker_id, lease_until=until, version=jobs.c.version + 1)
+        .returning(*jobs.c)
+    )
+    claimed = [Job.from_row(r) for r in res.all()]
+    claimed.sort(key=lambda j: (j.next_poll_at or 0.0, j.created_at))
     return claimed
+
+
+async def renew_leases(conn: AsyncConnection, *, worker_id: str, job_ids: Sequence[str],
+                       lease_seconds: float) -> int:
+    """Extend this worker's leases on jobs it is still driving (no version bump, so the
+    worker's snapshots stay valid); returns how many were still ours."""
+    if not job_ids:
+        return 0
+    res = await conn.execute(
+        update(jobs).where(jobs.c.id.in_(list(job_ids)), jobs.c.lease_owner == worker_id)
+        .values(lease_until=now() + lease_seconds)
+    )
+    return int(res.rowcount)
 
 
 async def log_event(

@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 #: asks the job's own channel to cancel it upstream (best effort)
 CancelUpstream = Callable[[Job], Awaitable[None]]
+#: polls a job whose status is stale before a client sees it (scheduler.refresh)
+Refresh = Callable[[Job], Awaitable[Job]]
 
 _EXT = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 
@@ -64,6 +66,7 @@ class VideoService:
         self.lifecycle = Lifecycle(db, self.hooks)
         self.wake_worker = wake_worker or (lambda: None)
         self.cancel_upstream: CancelUpstream | None = None
+        self.refresh: Refresh | None = None
 
     async def create(
         self, principal: Principal, params: CreateParams, *, idempotency_key: str | None = None,
@@ -90,6 +93,10 @@ class VideoService:
         )
         try:
             async with self.db.begin() as conn:
+                if idempotency_key is not None:
+                    await repo.expire_idempotency_key(
+                        conn, principal.tenant_id, idempotency_key,
+                        before=t - self.settings.idempotency_ttl_seconds)
                 values["price_micros"] = await self.pricer.quote(
                     conn, principal.tenant_id, params.model.id, params.size, params.seconds)
                 job = await repo.insert(conn, values)
@@ -98,6 +105,8 @@ class VideoService:
         except IntegrityError:
             if idempotency_key is None:
                 raise
+            if ref_key is not None:  # the losing duplicate's upload belongs to no job
+                await self.storage.delete_prefix(ref_key)
             return await self._idempotent_replay(principal, idempotency_key, request_hash)
         self.wake_worker()
         return job
@@ -107,8 +116,8 @@ class VideoService:
     ) -> Job | None:
         async with self.db.read() as conn:
             job = await repo.get_by_idempotency_key(conn, principal.tenant_id, key)
-        if job is None:
-            return None
+        if job is None or job.created_at < now() - self.settings.idempotency_ttl_seconds:
+            return None  # never used, or used so long ago that the key is free again
         if job.request_hash != request_hash:
             raise ConflictError(
                 "This Idempotency-Key was already used with a different request body.",
@@ -129,6 +138,13 @@ class VideoService:
             job = await repo.get(conn, job_id, tenant_id=principal.tenant_id)
         if job is None:
             raise NotFound(f"No video found with id '{job_id}'.", param="video_id")
+        return job
+
+    async def retrieve(self, principal: Principal, job_id: str) -> Job:
+        """What a client polling the job sees: refreshed first if its status is stale."""
+        job = await self.get(principal, job_id)
+        if self.refresh is not None and not job.is_terminal:
+            job = await self.refresh(job)
         return job
 
     async def list(

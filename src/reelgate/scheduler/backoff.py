@@ -1,10 +1,14 @@
-"""When to look at a job again: soon at first, then less often, with jitter."""
+"""When to look at a job again: soon at first, then less often, with jitter; and how
+fast one channel may be asked at all.
+"""
 
 from __future__ import annotations
 
 import random
+import time
+from collections.abc import Callable
 
-__all__ = ["next_delay"]
+__all__ = ["TokenBucket", "next_delay"]
 
 
 def next_delay(
@@ -13,15 +17,48 @@ def next_delay(
 ) -> float:
     """Seconds until the next poll.
 
-    ``hint`` is the upstream's own advice; ``remaining`` an estimate of the time to
-    completion, which pulls the next poll closer when the job is about to finish.
-    Jitter (±20 %) spreads thousands of jobs submitted together over time.
+    Grows geometrically from ``minimum`` to ``maximum`` (2 s to 30 s by default), so a
+    long render costs a handful of polls, not hundreds. ``hint`` is the upstream's own
+    advice and wins (capped at ``maximum``); ``remaining``, an estimate of the time to
+    completion, pulls the next poll closer when the job is about to finish. Jitter
+    (±20 %) spreads thousands of jobs submitted together over time instead of polling
+    them in lockstep.
     """
     uniform = (rng or random).uniform
     if hint is not None:
-        base = max(hint, 0.2)
+        base = min(max(hint, 0.2), maximum)
     else:
         base = min(maximum, minimum * (1.5 ** min(poll_count, 20)))
         if remaining is not None and remaining > 0:
             base = min(base, max(minimum, remaining))
     return base * uniform(0.8, 1.2)
+
+
+class TokenBucket:
+    """A channel's request budget: ``rate`` per second, bursts up to ``burst``.
+
+    :meth:`reserve` books a slot and says how long to wait for it, or refuses when
+    the wait would be longer than the caller is willing to hold a job (it then hands
+    the job back with a later due time instead of sleeping on it).
+    """
+
+    def __init__(self, rate: float, burst: float | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate = rate
+        self.burst = max(1.0, burst if burst is not None else rate)
+        self._clock = clock
+        self._tokens = self.burst
+        self._at = clock()
+
+    def reserve(self, max_wait: float = float("inf")) -> float | None:
+        """Seconds to wait before sending (0 = now); None if that exceeds ``max_wait``."""
+        t = self._clock()
+        self._tokens = min(self.burst, self._tokens + (t - self._at) * self.rate)
+        self._at = t
+        wait = max(0.0, (1.0 - self._tokens) / self.rate)
+        if wait > max_wait:
+            return None
+        self._tokens -= 1.0
+        return wait

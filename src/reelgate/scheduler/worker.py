@@ -1,9 +1,13 @@
-"""The worker: leases due jobs and drives them, plus periodic housekeeping.
+"""The worker: leases due jobs in bulk and drives them concurrently, plus housekeeping.
 
-Any number of workers may run against one database. Each claims a batch of due jobs
-under a lease (``SKIP LOCKED`` on PostgreSQL), advances each concurrently under a
-global bound, and releases them with the time they are next due. A worker that dies
-simply stops renewing: its leases expire and another worker takes the jobs.
+Any number of workers may run against one database, on any number of machines. Each
+claims a batch of due jobs with one statement (``SKIP LOCKED`` on PostgreSQL, so
+claimers never wait on each other), drives them concurrently under a global bound
+and, per channel, under ``max_concurrent`` and ``requests_per_second``, and keeps
+its leases alive while it works. A worker that dies stops renewing: its leases run
+out and another worker takes the jobs over. Every change a step makes is a
+compare-and-swap on the version its claim produced, so a worker that comes back
+after losing its lease cannot overwrite its successor's work.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 
 from sqlalchemy import and_, null, select
 
@@ -22,15 +27,50 @@ from reelgate.jobs.model import Job
 from reelgate.jobs.service import media_prefix
 from reelgate.jobs.states import ACTIVE, State
 from reelgate.media.storage import Storage
+from reelgate.routing.channels import Channel
+from reelgate.scheduler.backoff import TokenBucket
 from reelgate.scheduler.directory import ChannelDirectory
 from reelgate.scheduler.driver import Driver
 from reelgate.store.tables import jobs
 
-__all__ = ["Worker"]
+__all__ = ["ChannelGate", "Worker"]
 
 log = logging.getLogger(__name__)
 
-_HOUSEKEEPING_EVERY = 30.0
+
+class ChannelGate:
+    """Per-channel concurrency and request-rate limits inside one process.
+
+    Built lazily from each channel's row and rebuilt when the limits change. Limits
+    are per process: with M workers a channel sees at most M times the numbers.
+    """
+
+    def __init__(self) -> None:
+        self._sems: dict[str, tuple[int, asyncio.Semaphore]] = {}
+        self._buckets: dict[str, tuple[float, TokenBucket]] = {}
+
+    @contextlib.asynccontextmanager
+    async def slot(self, channel: Channel | None) -> AsyncIterator[None]:
+        if channel is None or channel.max_concurrent <= 0:
+            yield
+            return
+        held = self._sems.get(channel.id)
+        if held is None or held[0] != channel.max_concurrent:
+            held = (channel.max_concurrent, asyncio.Semaphore(channel.max_concurrent))
+            self._sems[channel.id] = held
+        async with held[1]:
+            yield
+
+    def reserve(self, channel: Channel | None, max_wait: float) -> float | None:
+        """Seconds to wait for the channel's next request slot; None: come back later."""
+        rate = channel.requests_per_second if channel is not None else None
+        if channel is None or not rate or rate <= 0:
+            return 0.0
+        held = self._buckets.get(channel.id)
+        if held is None or held[0] != rate:
+            held = (rate, TokenBucket(rate))
+            self._buckets[channel.id] = held
+        return held[1].reserve(max_wait)
 
 
 class Worker:
@@ -42,11 +82,15 @@ class Worker:
         self.storage = storage
         self.settings = settings
         self.driver = Driver(lifecycle, directory, storage, settings)
+        self.gate = ChannelGate()
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._slots = asyncio.Semaphore(settings.worker_concurrency)
         self._inflight: set[asyncio.Task[None]] = set()
+        #: ids of the jobs this worker is driving, whose leases it keeps alive
+        self._held: set[str] = set()
         self._last_housekeeping = 0.0
+        self._last_renewal = now()
 
     def wake(self) -> None:
         self._wake.set()
@@ -66,40 +110,74 @@ class Worker:
             if claimed == 0:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=0.5)
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.settings.idle_seconds)
         if self._inflight:
             await asyncio.wait(self._inflight, timeout=10)
 
     async def tick(self) -> int:
         """Claim what is due and start driving it; returns how many jobs were claimed."""
-        if now() - self._last_housekeeping > _HOUSEKEEPING_EVERY:
-            self._last_housekeeping = now()
+        t = now()
+        if t - self._last_housekeeping > self.settings.housekeeping_seconds:
+            self._last_housekeeping = t
             await self.housekeeping()
+        if t - self._last_renewal > self.settings.lease_seconds / 3:
+            self._last_renewal = t
+            await self.renew_leases()
         free = self.settings.worker_concurrency - len(self._inflight)
         if free <= 0:
-            await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED,
+                               timeout=self.settings.lease_seconds / 3)
             return 1
         async with self.db.begin() as conn:
             claimed = await repo.claim_due(
                 conn, worker_id=self.settings.worker_id,
                 limit=min(free, self.settings.worker_batch),
-                lease_seconds=self.settings.lease_seconds, skip_locked=not self.db.is_sqlite)
+                lease_seconds=self.settings.lease_seconds, skip_locked=self.db.is_postgres)
         for job in claimed:
-            task = asyncio.create_task(self._drive(job))
-            self._inflight.add(task)
-            task.add_done_callback(self._inflight.discard)
+            self.start(job)
         return len(claimed)
 
-    async def _drive(self, job: Job) -> None:
+    def start(self, job: Job) -> asyncio.Task[None]:
+        """Drive a job this process holds the lease of, in the background."""
+        self._held.add(job.id)
+        task = asyncio.create_task(self.drive(job), name=f"drive:{job.id}")
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+        task.add_done_callback(lambda _t: self._held.discard(job.id))
+        return task
+
+    async def renew_leases(self) -> None:
+        held = list(self._held)
+        if held:
+            async with self.db.begin() as conn:
+                await repo.renew_leases(conn, worker_id=self.settings.worker_id, job_ids=held,
+                                        lease_seconds=self.settings.lease_seconds)
+
+    async def drive(self, job: Job) -> None:
+        """One step of one leased job, within the global and the channel's limits."""
         async with self._slots:
             try:
-                await self.driver.step(job)
+                channel = await self.directory.channel(job.channel_id) if job.channel_id else None
+                async with self.gate.slot(channel):
+                    wait = self.gate.reserve(channel, self.settings.lease_seconds / 4)
+                    if wait is None:  # the channel's budget is spent for a while: hand back
+                        await self.lifecycle.move(job, None, lease_owner=None, lease_until=None,
+                                                  next_poll_at=now() + 1.0)
+                        return
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                    await self.driver.step(job)
             except Exception:
                 log.exception("step of %s failed; retrying later", job.id)
-                latest = await self.lifecycle.reload(job.id)
-                if latest is not None and latest.state in ACTIVE:
-                    await self.lifecycle.move(latest, None, lease_owner=None, lease_until=None,
-                                              next_poll_at=now() + self.settings.poll_max_seconds)
+                await self._retry_later(job.id)
+
+    async def _retry_later(self, job_id: str) -> None:
+        with contextlib.suppress(Exception):
+            latest = await self.lifecycle.reload(job_id)
+            if (latest is not None and latest.state in ACTIVE
+                    and latest.lease_owner == self.settings.worker_id):
+                await self.lifecycle.move(latest, None, lease_owner=None, lease_until=None,
+                                          next_poll_at=now() + self.settings.poll_max_seconds)
 
     async def run_until_idle(self, timeout: float = 60.0) -> None:
         """Drive jobs until none is due or in flight (for tests and one-shot tools)."""
@@ -112,10 +190,19 @@ class Worker:
                 await asyncio.wait(self._inflight, timeout=0.2)
 
     async def housekeeping(self) -> None:
-        await self._time_out_stuck()
-        await self._expire_media()
+        try:
+            await self._time_out_stuck()
+            await self._expire_media()
+        except Exception:
+            log.exception("housekeeping failed")
 
     async def _time_out_stuck(self) -> None:
+        """Fail jobs older than ``job_timeout_seconds`` with code ``timeout``.
+
+        Through :meth:`Lifecycle.move`, so billing refunds them like any failure; a
+        compare-and-swap, so a job that finishes at the same moment is not touched.
+        Leased jobs are left to their worker (its lease runs out if it died).
+        """
         t = now()
         cutoff = t - self.settings.job_timeout_seconds
         async with self.db.read() as conn:
@@ -123,15 +210,17 @@ class Worker:
                 select(jobs).where(
                     jobs.c.state.in_([s.value for s in ACTIVE]), jobs.c.created_at < cutoff,
                     (jobs.c.lease_until.is_(None)) | (jobs.c.lease_until < t),
-                ).limit(100)
+                ).order_by(jobs.c.created_at).limit(100)
             )).all()
         for row in rows:
             job = Job.from_row(row)
-            await self.lifecycle.move(
+            moved = await self.lifecycle.move(
                 job, State.FAILED, error_code="timeout",
                 error_message=f"The job did not finish within "
                               f"{self.settings.job_timeout_seconds:.0f} seconds.",
                 next_poll_at=None, lease_owner=None, lease_until=None)
+            if moved is not None:
+                log.warning("job %s timed out in state %s", job.id, job.state.value)
 
     async def _expire_media(self) -> None:
         t = now()
