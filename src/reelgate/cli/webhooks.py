@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 
 import typer
 from rich.console import Console
@@ -20,7 +21,8 @@ from reelgate.webhooks.repository import Delivery, Endpoint
 __all__ = ["app"]
 
 app = typer.Typer(no_args_is_help=True)
-console = Console()
+# ids must stay whole when the output is piped: no 80-column wrapping off a terminal
+console = Console(width=None if sys.stdout.isatty() else 240)
 
 
 def _when(t: float | None) -> str:

@@ -107,9 +107,21 @@ class Dispatcher:
             if claimed == 0:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.settings.idle_seconds)
+                    await asyncio.wait_for(self._wake.wait(), timeout=await self._idle())
         if self._inflight:
             await asyncio.wait(self._inflight, timeout=self.settings.timeout_seconds + 1)
+
+    async def _idle(self) -> float:
+        """Sleep until the next retry is due, but never longer than ``idle_seconds``."""
+        try:
+            async with self.db.read() as conn:
+                due = await repo.next_due(conn)
+        except Exception:
+            log.exception("webhook dispatcher could not read the next due time")
+            due = None
+        if due is None:
+            return self.settings.idle_seconds
+        return min(self.settings.idle_seconds, max(0.02, due - now()))
 
     async def tick(self) -> int:
         """Claim due deliveries and start sending them; returns how many were claimed."""
@@ -186,6 +198,7 @@ class Dispatcher:
         async with self.db.begin() as conn:
             if not await repo.finish(conn, delivery, **values):
                 log.warning("webhook %s: lease lost, outcome dropped", delivery.id, extra=extra)
+        self._wake.set()  # a retry may now be due sooner than the idle sleep
 
     async def aclose(self) -> None:
         self.stop()

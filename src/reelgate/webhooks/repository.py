@@ -32,6 +32,7 @@ __all__ = [
     "get_endpoint",
     "list_deliveries",
     "list_endpoints",
+    "next_due",
     "remove_endpoint",
     "replay",
 ]
@@ -204,6 +205,16 @@ async def claim_due(conn: AsyncConnection, *, limit: int, lease_seconds: float,
             if found is not None:
                 claimed.append(found)
     return claimed
+
+
+async def next_due(conn: AsyncConnection) -> float | None:
+    """When the earliest pending delivery nobody holds is due."""
+    t = now()
+    query = select(func.min(webhook_deliveries.c.next_attempt_at)).where(
+        webhook_deliveries.c.status == PENDING,
+        or_(webhook_deliveries.c.lease_until.is_(None), webhook_deliveries.c.lease_until < t))
+    value = (await conn.execute(query)).scalar_one_or_none()
+    return float(value) if value is not None else None
 
 
 async def finish(conn: AsyncConnection, delivery: Delivery, **values: Any) -> bool:

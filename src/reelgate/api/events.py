@@ -1,0 +1,79 @@
+"""``GET /v1/videos/{id}/events``: live status as Server-Sent Events.
+
+Each change of the ``video`` object is one event, named after its status, with the
+object as data; the stream ends after ``completed`` or ``failed``. Changes are seen by
+reading the job row every half second, never from in-process state, so the stream
+works when the job runs in another process or on another machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import StreamingResponse
+
+from reelgate.api.auth import principal
+from reelgate.api.render import video_object
+from reelgate.auth.repository import Principal
+from reelgate.bootstrap import Gateway
+from reelgate.jobs import repository as repo
+from reelgate.store.db import Database
+
+__all__ = ["job_events", "router", "sse_response"]
+
+router = APIRouter(prefix="/v1")
+
+POLL_SECONDS = 0.5
+KEEPALIVE_SECONDS = 15.0
+#: a stream ends after this long even if the job has not; clients reconnect
+MAX_STREAM_SECONDS = 3600.0
+
+
+def _frame(event: str, data: dict[str, Any], event_id: int) -> bytes:
+    return (f"id: {event_id}\nevent: {event}\n"
+            f"data: {json.dumps(data, separators=(',', ':'))}\n\n").encode()
+
+
+async def job_events(db: Database, job_id: str, *, tenant_id: str | None,
+                     poll_seconds: float = POLL_SECONDS) -> AsyncIterator[bytes]:
+    """Frames for every change of the job's public object, until it is terminal.
+
+    ``tenant_id`` None (the admin UI) sees every tenant's jobs.
+    """
+    last: dict[str, Any] | None = None
+    started = quiet_since = time.monotonic()
+    yield b"retry: 1000\n\n"
+    while time.monotonic() - started < MAX_STREAM_SECONDS:
+        async with db.read() as conn:
+            job = await repo.get(conn, job_id, tenant_id=tenant_id, include_deleted=True)
+        if job is None:
+            return
+        current = video_object(job)
+        if current != last:
+            last = current
+            quiet_since = time.monotonic()
+            yield _frame(current["status"], current, job.version)
+            if job.is_terminal or job.deleted_at is not None:
+                return
+        elif time.monotonic() - quiet_since > KEEPALIVE_SECONDS:
+            quiet_since = time.monotonic()
+            yield b": keep-alive\n\n"
+        await asyncio.sleep(poll_seconds)
+
+
+def sse_response(frames: AsyncIterator[bytes]) -> StreamingResponse:
+    return StreamingResponse(frames, media_type="text/event-stream", headers={
+        "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@router.get("/videos/{video_id}/events")
+async def video_events(video_id: str, request: Request,
+                       caller: Principal = Depends(principal)) -> StreamingResponse:
+    gw: Gateway = request.app.state.gateway
+    await gw.videos.get(caller, video_id)  # 404 before the stream starts
+    return sse_response(job_events(gw.db, video_id, tenant_id=caller.tenant_id))
