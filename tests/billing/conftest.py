@@ -1,0 +1,24 @@
+"""Fixtures for billing tests: a real database with the real wiring, and a real Redis."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from reelgate.bootstrap import Gateway
+from tests.billing.support import redis_server, settings_for
+
+
+@pytest.fixture(scope="module")
+async def gw(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Gateway]:
+    """Gateway.start on SQLite in a temp dir: the same hooks and pricer as `serve`."""
+    gateway = await Gateway.start(settings_for(tmp_path_factory.mktemp("billing-db")))
+    yield gateway
+    await gateway.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
