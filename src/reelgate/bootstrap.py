@@ -21,8 +21,8 @@ from reelgate.jobs.service import VideoService
 from reelgate.limits import KeyPolicyHooks, RateLimiter, limiter_from_url
 from reelgate.media.factory import storage_from_url
 from reelgate.media.storage import Storage
-from reelgate.routing import channels as chrepo
 from reelgate.routing.crypto import SecretBox
+from reelgate.routing.manage import ensure_local_channel
 from reelgate.scheduler.directory import ChannelDirectory
 from reelgate.scheduler.refresh import Refresher
 from reelgate.scheduler.worker import Worker
@@ -35,8 +35,6 @@ from reelgate.webhooks.service import WebhookService
 __all__ = ["Gateway"]
 
 log = logging.getLogger(__name__)
-
-LOCAL_CHANNEL = "local"
 
 
 @dataclass
@@ -88,16 +86,13 @@ class Gateway:
         return gw
 
     async def _ensure_local_channel(self) -> None:
-        """Embedded default: with no channel configured, serve every model locally."""
-        if self.settings.local_channel == "off":
-            return
+        """Embedded default: with no channel configured, serve every model locally.
+
+        Once a real channel exists the local one stops taking new jobs (unless kept on
+        purpose), so a paying job never silently falls back to the demo renderer.
+        """
         async with self.db.begin() as conn:
-            existing = await chrepo.list_channels(conn)
-            wanted = self.settings.local_channel == "on" or not existing
-            if wanted and not any(c.name == LOCAL_CHANNEL for c in existing):
-                await chrepo.add_channel(conn, name=LOCAL_CHANNEL, provider="local",
-                                         priority=-100)
-                log.info("created the embedded local channel")
+            await ensure_local_channel(conn, self.settings.local_channel)
 
     async def cancel_upstream(self, job: Job) -> None:
         channel = await self.directory.channel(job.channel_id or "")

@@ -64,6 +64,7 @@ class OpenAIFake(FakeUpstream):
         p = self.prefix
         return [
             Route(p, self.create, methods=["POST"]),
+            Route(p, self.list, methods=["GET"]),
             Route(p + "/{video_id}", self.retrieve, methods=["GET"]),
             Route(p + "/{video_id}", self.delete, methods=["DELETE"]),
             Route(p + "/{video_id}/remix", self.remix, methods=["POST"]),
@@ -112,6 +113,21 @@ class OpenAIFake(FakeUpstream):
             extra={"reference": reference, "encoding": "multipart" if reference else "json"},
         )
         return JSONResponse(self._video(request, job))
+
+    async def list(self, request: Request) -> Response:
+        """The caller's own videos, newest first; relays (like new-api) have no list."""
+        if (refused := self._version_error(request)) is not None:
+            return refused
+        if self.flavour == "relay":
+            return self.error_response(404, "Invalid URL (GET /v1/videos)", None)
+        caller = request.scope["fake.credential"]
+        mine = sorted((j for j in self.jobs.values() if j.creator == caller),
+                      key=lambda j: j.created_at, reverse=True)
+        limit = int(request.query_params.get("limit", "20"))
+        data = [self._video(request, j) for j in mine[:limit]]
+        return JSONResponse({"object": "list", "data": data, "has_more": len(mine) > limit,
+                             "first_id": data[0]["id"] if data else None,
+                             "last_id": data[-1]["id"] if data else None})
 
     async def retrieve(self, request: Request) -> Response:
         if (refused := self._version_error(request)) is not None:

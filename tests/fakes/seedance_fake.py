@@ -52,6 +52,7 @@ class SeedanceFake(FakeUpstream):
     def routes(self) -> list[BaseRoute]:
         return [
             Route(TASKS, self.create, methods=["POST"]),
+            Route(TASKS, self.list, methods=["GET"]),
             Route(TASKS + "/{task_id}", self.retrieve, methods=["GET"]),
             Route(TASKS + "/{task_id}", self.delete, methods=["DELETE"]),
             Route("/cdn/{name}", self.cdn, methods=["GET"]),
@@ -96,6 +97,13 @@ class SeedanceFake(FakeUpstream):
             extra={"reference": image, "ratio": ratio, "resolution": resolution},
         )
         return JSONResponse({"id": task_id})
+
+    async def list(self, request: Request) -> Response:
+        caller = request.scope["fake.credential"]
+        mine = [j for j in self.jobs.values() if j.creator == caller]
+        size = int(request.query_params.get("page_size", "10"))
+        items = [self._task(request, j) for j in mine[:size]]
+        return JSONResponse({"items": items, "total": len(mine)})
 
     async def retrieve(self, request: Request) -> Response:
         job = self.owned_job(request, request.path_params["task_id"])

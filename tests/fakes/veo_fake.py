@@ -47,6 +47,7 @@ class VeoFake(FakeUpstream):
 
     def routes(self) -> list[BaseRoute]:
         return [
+            Route("/v1beta/models", self.models, methods=["GET"]),
             Route("/v1beta/models/{action}", self.predict, methods=["POST"]),
             Route("/v1beta/models/{model}/operations/{op}", self.operation, methods=["GET"]),
             Route("/v1beta/models/{model}/operations/{op}", self.delete, methods=["DELETE"]),
@@ -87,6 +88,14 @@ class VeoFake(FakeUpstream):
         return self.error_response(403, "The caller does not have permission", None)
 
     # --- handlers ---------------------------------------------------------------------
+
+    async def models(self, request: Request) -> Response:
+        """``models.list``: what a cheap "is this key good?" check calls."""
+        names = ["veo-3.1-generate-preview", "veo-3.1-fast-generate-preview"]
+        size = int(request.query_params.get("pageSize", "50"))
+        listed = [{"name": f"models/{n}", "supportedGenerationMethods": ["predictLongRunning"]}
+                  for n in names[:size]]
+        return JSONResponse({"models": listed})
 
     async def predict(self, request: Request) -> Response:
         model, _, verb = request.path_params["action"].partition(":")

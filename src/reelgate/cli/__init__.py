@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from reelgate.cli import billing, demo, keys, serve, webhooks
+from reelgate.cli import billing, channels, demo, keys, serve, webhooks
 
 __all__ = ["app", "main"]
 
@@ -15,6 +15,7 @@ demo.register(app)
 app.add_typer(keys.app, name="keys", help="Create, list and revoke API keys.")
 billing.register(app)
 app.add_typer(webhooks.app, name="webhooks", help="Webhook endpoints, deliveries, replays.")
+app.add_typer(channels.app, name="channels", help="Upstream channels, their keys and checks.")
 
 
 def main() -> None:

@@ -214,6 +214,38 @@ class UpstreamClient:
         response = await self.request(method, url, creates=creates, **kwargs)
         return json_object(response)
 
+    async def probe(
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        params: Mapping[str, str] | None = None,
+        missing_ok: bool = False,
+    ) -> None:
+        """An authenticated GET proving that the base URL and the key both work.
+
+        2xx with a JSON object passes. With ``missing_ok`` (the GET names a job that
+        cannot exist) a 404 in JSON, the upstream's own error shape, passes too. A 404
+        otherwise means the path does not exist there, i.e. a wrong base URL; an HTML
+        page with 200 is not the API either (PROTOCOL).
+        """
+        try:
+            response = await self.client.get(url, headers=dict(headers), params=params)
+        except httpx.HTTPError as exc:
+            raise upstream_error(exc) from exc
+        if response.is_success:
+            json_object(response)
+            return
+        if response.status_code == 404:
+            if missing_ok and _is_json(response):
+                return
+            raise UpstreamError(
+                ErrorKind.NOT_FOUND,
+                f"{response.request.url.copy_with(query=None)} does not exist (HTTP 404)",
+                status_code=404,
+            )
+        raise upstream_error(response)
+
     async def stream(
         self,
         url: str,
@@ -269,6 +301,13 @@ async def _check_media(response: httpx.Response, *, credentialed: bool) -> None:
         raise UpstreamError(
             ErrorKind.PROTOCOL, f"expected media, got JSON: {body}", status_code=200
         )
+
+
+def _is_json(response: httpx.Response) -> bool:
+    try:
+        return isinstance(response.json(), dict)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return False
 
 
 def json_object(response: httpx.Response) -> dict[str, Any]:

@@ -143,6 +143,15 @@ class OpenAIProvider:
         """The Videos API has no lookup by client reference, so a lost create is unknowable."""
         return None
 
+    async def check(self, credential: Credential) -> None:
+        """List one video; relays rarely have the list route, so they look up a fake id."""
+        if self.mode == "relay":
+            url, params = self._url("video_reelgate_check"), self._params()
+        else:
+            url, params = self._url(), self._params(limit="1")
+        await self._http.probe(url, headers=self._auth(credential), params=params,
+                               missing_ok=self.mode == "relay")
+
     async def aclose(self) -> None:
         await self._http.aclose()
 

@@ -150,6 +150,12 @@ class SeedanceProvider:
         """Tasks carry no client reference, so a lost create cannot be found again."""
         return None
 
+    async def check(self, credential: Credential) -> None:
+        """List one task: cheap, authenticated, and creates nothing."""
+        await self._http.probe(
+            self._task_url(), headers=self._auth(credential), params={"page_size": "1"}
+        )
+
     async def aclose(self) -> None:
         await self._http.aclose()
 

@@ -139,6 +139,12 @@ class VeoProvider:
         """Operations are not findable by our id."""
         return None
 
+    async def check(self, credential: Credential) -> None:
+        """List one model: free, and answers API_KEY_INVALID for a bad key."""
+        await self._http.probe(
+            self._http.url("models"), headers=self._auth(credential), params={"pageSize": "1"}
+        )
+
     async def aclose(self) -> None:
         await self._http.aclose()
 

@@ -3,31 +3,40 @@
 A channel is one upstream endpoint (provider type, base URL, options, model map,
 priority, weight, concurrency cap); it has one or more credentials. Jobs keep the
 ids of the channel and credential that created them, so every follow-up call goes
-to exactly that pair even after the channel is edited or disabled.
+to exactly that pair even after the channel is edited or disabled, and even after
+the credential is removed from routing (removal only disables it: see
+:func:`remove_credential`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from reelgate.ids import new_id, now
 from reelgate.providers.base import ChannelSpec, Credential
-from reelgate.routing.crypto import SecretBox
-from reelgate.store.tables import channel_credentials, channels
+from reelgate.routing.crypto import SecretBox, mask
+from reelgate.store.tables import channel_credentials, channels, jobs
 
 __all__ = [
     "WILDCARD",
     "Channel",
+    "CredentialInfo",
+    "active_counts",
     "add_channel",
     "add_credential",
+    "credential_in_use",
+    "delete_credential",
     "get_channel",
     "get_credential",
     "list_channels",
+    "list_credentials",
     "set_channel",
+    "set_credential",
 ]
 
 WILDCARD = "*"
@@ -47,7 +56,10 @@ class Channel:
     requests_per_second: float | None
     enabled: bool
     cooldown_until: float
+    #: credentials that take new jobs (enabled), oldest first
     credential_ids: tuple[str, ...] = field(default_factory=tuple)
+    #: credential id -> unix time until which it is cooling down (after a 429 or a 401)
+    key_cooldowns: dict[str, float] = field(default_factory=dict)
 
     @property
     def spec(self) -> ChannelSpec:
@@ -62,14 +74,46 @@ class Channel:
         return None
 
 
-def _channel(row: Any, cred_ids: tuple[str, ...]) -> Channel:
+@dataclass(frozen=True)
+class CredentialInfo:
+    """A credential as an operator may see it: never the secret itself."""
+
+    id: str
+    channel_id: str
+    label: str
+    masked: str
+    enabled: bool
+    cooldown_until: float
+    created_at: float
+
+
+def _channel(row: Any, creds: list[Any]) -> Channel:
     return Channel(
         id=row.id, name=row.name, provider=row.provider, base_url=row.base_url,
         options=dict(row.options or {}), models=dict(row.models or {}), priority=row.priority,
         weight=row.weight, max_concurrent=row.max_concurrent,
         requests_per_second=row.requests_per_second, enabled=bool(row.enabled),
-        cooldown_until=row.cooldown_until or 0.0, credential_ids=cred_ids,
+        cooldown_until=row.cooldown_until or 0.0,
+        credential_ids=tuple(c.id for c in creds),
+        key_cooldowns={c.id: c.cooldown_until for c in creds if c.cooldown_until},
     )
+
+
+async def _enabled_credentials(
+    conn: AsyncConnection, channel_ids: Iterable[str] | None = None
+) -> dict[str, list[Any]]:
+    query = (
+        select(channel_credentials.c.id, channel_credentials.c.channel_id,
+               channel_credentials.c.cooldown_until)
+        .where(channel_credentials.c.enabled.is_(True))
+        .order_by(channel_credentials.c.created_at, channel_credentials.c.id)
+    )
+    if channel_ids is not None:
+        query = query.where(channel_credentials.c.channel_id.in_(list(channel_ids)))
+    by_channel: dict[str, list[Any]] = {}
+    for c in (await conn.execute(query)).all():
+        by_channel.setdefault(c.channel_id, []).append(c)
+    return by_channel
 
 
 async def list_channels(conn: AsyncConnection, *, enabled_only: bool = False) -> list[Channel]:
@@ -77,15 +121,8 @@ async def list_channels(conn: AsyncConnection, *, enabled_only: bool = False) ->
     if enabled_only:
         query = query.where(channels.c.enabled.is_(True))
     rows = (await conn.execute(query)).all()
-    creds = (await conn.execute(
-        select(channel_credentials.c.id, channel_credentials.c.channel_id)
-        .where(channel_credentials.c.enabled.is_(True))
-        .order_by(channel_credentials.c.created_at, channel_credentials.c.id)
-    )).all()
-    by_channel: dict[str, list[str]] = {}
-    for c in creds:
-        by_channel.setdefault(c.channel_id, []).append(c.id)
-    return [_channel(r, tuple(by_channel.get(r.id, ()))) for r in rows]
+    creds = await _enabled_credentials(conn)
+    return [_channel(r, creds.get(r.id, [])) for r in rows]
 
 
 async def get_channel(conn: AsyncConnection, ref: str) -> Channel | None:
@@ -95,12 +132,8 @@ async def get_channel(conn: AsyncConnection, ref: str) -> Channel | None:
     )).first()
     if row is None:
         return None
-    creds = (await conn.execute(
-        select(channel_credentials.c.id).where(channel_credentials.c.channel_id == row.id,
-                                               channel_credentials.c.enabled.is_(True))
-        .order_by(channel_credentials.c.created_at, channel_credentials.c.id)
-    )).all()
-    return _channel(row, tuple(c.id for c in creds))
+    creds = await _enabled_credentials(conn, [row.id])
+    return _channel(row, creds.get(row.id, []))
 
 
 async def get_credential(conn: AsyncConnection, box: SecretBox, cred_id: str) -> Credential | None:
@@ -109,6 +142,25 @@ async def get_credential(conn: AsyncConnection, box: SecretBox, cred_id: str) ->
         select(channel_credentials).where(channel_credentials.c.id == cred_id)
     )).first()
     return Credential(row.id, box.decrypt(row.secret_encrypted)) if row else None
+
+
+async def list_credentials(
+    conn: AsyncConnection, box: SecretBox, channel_id: str
+) -> list[CredentialInfo]:
+    """Every credential of a channel, removed ones included, masked for display."""
+    rows = (await conn.execute(
+        select(channel_credentials).where(channel_credentials.c.channel_id == channel_id)
+        .order_by(channel_credentials.c.created_at, channel_credentials.c.id)
+    )).all()
+    out = []
+    for r in rows:
+        try:
+            masked = mask(box.decrypt(r.secret_encrypted))
+        except ValueError:
+            masked = "<undecryptable>"
+        out.append(CredentialInfo(r.id, r.channel_id, r.label, masked, bool(r.enabled),
+                                  r.cooldown_until or 0.0, r.created_at))
+    return out
 
 
 async def add_channel(
@@ -143,3 +195,40 @@ async def set_channel(conn: AsyncConnection, channel_id: str, **values: Any) -> 
     await conn.execute(
         update(channels).where(channels.c.id == channel_id).values(updated_at=now(), **values)
     )
+
+
+async def set_credential(conn: AsyncConnection, cred_id: str, **values: Any) -> None:
+    await conn.execute(
+        update(channel_credentials).where(channel_credentials.c.id == cred_id).values(**values)
+    )
+
+
+async def delete_credential(conn: AsyncConnection, cred_id: str) -> bool:
+    """Delete the row outright; only safe when no job refers to it (the caller checks)."""
+    res = await conn.execute(
+        delete(channel_credentials).where(channel_credentials.c.id == cred_id)
+    )
+    return res.rowcount == 1
+
+
+async def active_counts(
+    conn: AsyncConnection, channel_ids: Iterable[str], states: Iterable[str]
+) -> dict[tuple[str, str], int]:
+    """Jobs per (channel, credential) in ``states``: the load the router spreads."""
+    ids = list(channel_ids)
+    if not ids:
+        return {}
+    rows = (await conn.execute(
+        select(jobs.c.channel_id, jobs.c.credential_id, func.count())
+        .where(jobs.c.channel_id.in_(ids), jobs.c.state.in_(list(states)))
+        .group_by(jobs.c.channel_id, jobs.c.credential_id)
+    )).all()
+    return {(r[0], r[1] or ""): int(r[2]) for r in rows}
+
+
+async def credential_in_use(conn: AsyncConnection, cred_id: str) -> bool:
+    """Whether any job (of any state) refers to the credential."""
+    row = (await conn.execute(
+        select(jobs.c.id).where(jobs.c.credential_id == cred_id).limit(1)
+    )).first()
+    return row is not None

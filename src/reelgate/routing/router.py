@@ -1,12 +1,15 @@
 """Choosing where a new job goes: priority first, weighted random within a priority.
 
 Only creates are routed. Follow-ups are pinned to the job's channel and credential.
+Cooling down (after a 429, an outage or a rejected key) never removes a channel or a
+key: it only moves it to the back, so a job can still be placed when everything is
+throttled, and the upstream's answer decides.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from reelgate.routing.channels import Channel
@@ -26,15 +29,29 @@ def _weighted_order(group: list[Channel], rng: random.Random) -> list[Channel]:
     return sorted(group, key=lambda c: rng.random() ** (1.0 / max(c.weight, 1)), reverse=True)
 
 
+def _key_order(ch: Channel, now: float, busy: Mapping[tuple[str, str], int],
+               rng: random.Random) -> list[str]:
+    """Fresh keys before cooling ones; within those, the least busy key first.
+
+    Spreading by load (rather than at random) keeps one key from being rate limited
+    while another idles, and makes the choice predictable for a given load.
+    """
+    cred_ids = list(ch.credential_ids) or [""]
+    rng.shuffle(cred_ids)  # random tie-break
+    return sorted(cred_ids, key=lambda cid: (ch.key_cooldowns.get(cid, 0.0) > now,
+                                             busy.get((ch.id, cid), 0)))
+
+
 def candidates(
-    channels: Sequence[Channel], model: str, *, now: float, rng: random.Random | None = None
+    channels: Sequence[Channel], model: str, *, now: float, rng: random.Random | None = None,
+    busy: Mapping[tuple[str, str], int] | None = None,
 ) -> list[Candidate]:
     """Every (channel, credential) that could take a job for ``model``, best first.
 
-    Channels cooling down after a 429 go last rather than disappearing, so a job can
-    still be placed when every channel is throttled.
+    ``busy`` maps (channel id, credential id) to the jobs running there now.
     """
     rng = rng or random.Random()
+    busy = busy or {}
     usable = [c for c in channels if c.enabled and c.upstream_model(model) is not None
               and (c.credential_ids or c.provider == "local")]
     by_priority: dict[int, list[Channel]] = {}
@@ -48,7 +65,5 @@ def candidates(
     for ch in ordered:
         upstream = ch.upstream_model(model)
         assert upstream is not None
-        cred_ids = list(ch.credential_ids) or [""]
-        rng.shuffle(cred_ids)
-        out.extend(Candidate(ch, cid, upstream) for cid in cred_ids)
+        out.extend(Candidate(ch, cid, upstream) for cid in _key_order(ch, now, busy, rng))
     return out

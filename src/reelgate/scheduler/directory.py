@@ -1,8 +1,9 @@
 """Channels, credentials and provider instances, as the worker and API need them.
 
 Provider instances (each with its HTTP connection pool) are cached per channel and
-rebuilt when the channel row changes. Credentials are decrypted on demand by id, so
-a job always talks with the exact key that created it.
+rebuilt when the channel's endpoint (provider, base URL, options) changes. Credentials
+are decrypted on demand by id, so a job always talks with the exact key that created
+it, whatever happened to the channel or the key since.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class ChannelDirectory:
         self._loaded_at = 0.0
         self._providers: dict[str, tuple[Channel, Provider]] = {}
         self._creds: dict[str, Credential] = {}
+        self._retired: list[Provider] = []
 
     async def channels(self, *, fresh: bool = False) -> list[Channel]:
         if fresh or time.monotonic() - self._loaded_at > self.ttl:
@@ -64,11 +66,17 @@ class ChannelDirectory:
         self._loaded_at = 0.0
 
     async def provider(self, channel: Channel) -> Provider:
+        """The channel's provider, rebuilt only when what it talks to changed.
+
+        Priority, weight, cooldowns or the model map do not rebuild it. A replaced
+        instance is not closed at once, since other jobs may be streaming through it;
+        it is closed with the directory.
+        """
         cached = self._providers.get(channel.id)
-        if cached is not None and cached[0] == channel:
+        if cached is not None and cached[0].spec == channel.spec:
             return cached[1]
         if cached is not None:
-            await cached[1].aclose()
+            self._retired.append(cached[1])
         built = channel
         if channel.provider == "local":
             built = replace(channel, options={**local_options(self.settings), **channel.options})
@@ -89,9 +97,10 @@ class ChannelDirectory:
         return cred
 
     async def aclose(self) -> None:
-        for _, provider in self._providers.values():
+        for provider in [*(p for _, p in self._providers.values()), *self._retired]:
             await provider.aclose()
         self._providers.clear()
+        self._retired.clear()
 
 
 def _default_factory(channel: Channel) -> Provider:

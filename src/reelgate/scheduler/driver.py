@@ -21,7 +21,7 @@ from reelgate.jobs.lifecycle import Lifecycle
 from reelgate.jobs.model import Job, MediaRef
 from reelgate.jobs.service import media_prefix
 from reelgate.jobs.states import State
-from reelgate.media.derive import make_spritesheet, make_thumbnail, probe
+from reelgate.media.derive import VideoInfo, make_spritesheet, make_thumbnail, probe
 from reelgate.media.storage import Storage
 from reelgate.providers.base import (
     Credential,
@@ -35,7 +35,7 @@ from reelgate.providers.base import (
     Variant,
 )
 from reelgate.routing import router
-from reelgate.routing.channels import Channel, set_channel
+from reelgate.routing.channels import Channel, active_counts, set_channel, set_credential
 from reelgate.scheduler.backoff import next_delay
 from reelgate.scheduler.directory import ChannelDirectory
 
@@ -49,6 +49,8 @@ _FILENAMES = {Variant.VIDEO: "video.mp4", Variant.THUMBNAIL: "thumbnail.webp",
               Variant.SPRITESHEET: "spritesheet.webp"}
 _NOT_FOUND_LIMIT = 5
 _RUNNING = frozenset({State.SUBMITTING, State.IN_PROGRESS, State.DOWNLOADING})
+_DOWN_COOLDOWN = 10.0  # an endpoint that refused a connection or answered 5xx
+_AUTH_COOLDOWN = 600.0  # a key the upstream rejected; `channels test` says why
 
 
 class Driver:
@@ -130,23 +132,30 @@ class Driver:
         return source.upstream_id if source else None
 
     async def submit(self, job: Job) -> None:
+        loads = await self._loads()
         if job.channel_id:  # remixes stay on the channel and key of their source
             channel = await self.directory.channel(job.channel_id)
             cands = [router.Candidate(channel, job.credential_id or "",
                                       channel.upstream_model(job.model) or job.model)
                      ] if channel else []
         else:
-            cands = router.candidates(await self.directory.channels(), job.model, now=now())
+            cands = router.candidates(await self.directory.channels(), job.model, now=now(),
+                                      busy=loads)
         if not cands:
             await self.fail(job, "no_channel", f"No channel serves model '{job.model}'.")
             return
         request = SubmitRequest(job.id, job.model, job.prompt, job.size, job.seconds,
                                 await self._reference(job), await self._remix_source(job))
         retry_after = 0.0
+        down: set[str] = set()  # channels that refused the connection: skip their other keys
         for cand in cands:
-            outcome = await self._try_candidate(job, cand, request)
-            if isinstance(outcome, Job):
-                job = outcome  # back in QUEUED with a new version: try the next candidate
+            if cand.channel.id in down:
+                continue
+            outcome = await self._try_candidate(job, cand, request, loads)
+            if isinstance(outcome, tuple):
+                job, exc = outcome  # back in QUEUED with a new version: try the next one
+                if exc.kind == ErrorKind.UNAVAILABLE and exc.status_code is None:
+                    down.add(cand.channel.id)
                 continue
             if isinstance(outcome, float):
                 retry_after = max(retry_after, outcome)
@@ -157,12 +166,21 @@ class Driver:
         else:
             await self.later(job, max(retry_after, self.settings.poll_min_seconds))
 
+    async def _loads(self) -> dict[tuple[str, str], int]:
+        """Jobs running per (channel, credential); pinned but unsent remixes do not count."""
+        channels = await self.directory.channels()
+        async with self.lifecycle.db.read() as conn:
+            return await active_counts(conn, [c.id for c in channels],
+                                       [s.value for s in _RUNNING])
+
     async def _try_candidate(
-        self, job: Job, cand: router.Candidate, request: SubmitRequest
-    ) -> Job | float | None:
-        """Job: not accepted, try on; float: skipped (capacity/cooldown); None: done."""
+        self, job: Job, cand: router.Candidate, request: SubmitRequest,
+        loads: dict[tuple[str, str], int],
+    ) -> tuple[Job, UpstreamError] | float | None:
+        """(job, error): not accepted, try on; float: skipped (at capacity); None: done."""
         channel = cand.channel
-        if channel.max_concurrent and await self._busy(channel) >= channel.max_concurrent:
+        running = sum(n for (cid, _), n in loads.items() if cid == channel.id)
+        if channel.max_concurrent and running >= channel.max_concurrent:
             return 1.0
         provider = await self.directory.provider(channel)
         cred = await self.directory.credential(cand.credential_id)
@@ -176,30 +194,69 @@ class Driver:
         try:
             up = await provider.submit(req, cred)
         except UpstreamError as exc:
-            return await self._submit_failed(sending, channel, exc)
+            back = await self._submit_failed(sending, channel, exc)
+            return (back, exc) if back is not None else None
+        key = (channel.id, cand.credential_id)
+        loads[key] = loads.get(key, 0) + 1
         await self._accepted(sending, up)
         return None
 
-    async def _busy(self, channel: Channel) -> int:
-        """Jobs the channel is running now (pinned but unsent remixes do not count)."""
-        async with self.lifecycle.db.read() as conn:
-            return await repo.count_active(conn, channel_id=channel.id, states=_RUNNING)
-
     async def _submit_failed(self, job: Job, channel: Channel, exc: UpstreamError) -> Job | None:
-        log.warning("submit of %s to %s failed: %r", job.id, channel.name, exc,
-                    extra={"job_id": job.id, "channel": channel.name})
+        """Back to QUEUED when the upstream certainly did not take the job, else failed."""
+        fields = {"job_id": job.id, "channel": channel.name, "credential_id": job.credential_id,
+                  "error_kind": exc.kind.value, "status_code": exc.status_code}
+        log.warning("submit of %s to %s failed: %r", job.id, channel.name, exc, extra=fields)
         if exc.accepted_impossible:
-            if exc.kind == ErrorKind.RATE_LIMITED:
-                await self._cool_down(channel, exc.retry_after or 5.0)
+            await self._cool_down_after(channel, job.credential_id or "", exc)
             keep = {} if job.remixed_from else {"channel_id": None, "credential_id": None}
             return await self.lifecycle.move(job, State.QUEUED, event="submit_rejected", **keep)
         if exc.kind in (ErrorKind.AMBIGUOUS, ErrorKind.PROTOCOL):
-            await self.fail(job, "upstream_submit_ambiguous",
-                            "The upstream did not answer the submission clearly; the job was "
-                            "not resubmitted to avoid running it twice.")
+            await self._ambiguous(job, channel, exc, fields)
         else:
             await self.fail(job, exc.code or "upstream_rejected", exc.message)
         return None
+
+    async def _ambiguous(self, job: Job, channel: Channel, exc: UpstreamError,
+                         fields: dict[str, Any]) -> None:
+        """The upstream may have the job: fail (and so refund) it, never send it again.
+
+        If the upstream did start it, it may bill us for a job the client is not
+        charged for; the warning and the ``reconcile`` event are what an operator
+        reconciles against the upstream's own usage records.
+        """
+        log.warning("job %s may exist upstream on %s without an id (%s); failed without "
+                    "resubmitting: reconcile against the upstream's usage", job.id,
+                    channel.name, exc.message, extra={**fields, "reconcile": True})
+        failed = await self.lifecycle.move(
+            job, State.FAILED, event="submit_ambiguous", error_code="upstream_submit_ambiguous",
+            error_message="The upstream did not answer the submission clearly; the job was "
+                          "not resubmitted to avoid running it twice.",
+            channel_id=job.channel_id, next_poll_at=None, lease_owner=None, lease_until=None)
+        if failed is not None:
+            async with self.lifecycle.db.begin() as conn:
+                await repo.log_event(conn, job.id, "reconcile", state=failed.state.value,
+                                     detail={"channel_id": channel.id, "channel": channel.name,
+                                             "credential_id": job.credential_id,
+                                             "reason": exc.message})
+
+    async def _cool_down_after(self, channel: Channel, cred_id: str, exc: UpstreamError) -> None:
+        """Move what failed to the back of the routing order for a while.
+
+        429 and a rejected key are about one key; a refused connection or a 5xx is the
+        endpoint itself, whichever key is used.
+        """
+        t = now()
+        async with self.lifecycle.db.begin() as conn:
+            if exc.kind == ErrorKind.UNAVAILABLE or not cred_id:
+                await set_channel(conn, channel.id, cooldown_until=t + _DOWN_COOLDOWN)
+            else:
+                pause = _AUTH_COOLDOWN if exc.kind == ErrorKind.AUTH else (exc.retry_after or 5.0)
+                await set_credential(conn, cred_id, cooldown_until=t + pause)
+                others = [c for c in channel.credential_ids if c != cred_id
+                          and channel.key_cooldowns.get(c, 0.0) <= t]
+                if exc.kind == ErrorKind.RATE_LIMITED and not others:
+                    await set_channel(conn, channel.id, cooldown_until=t + pause)
+        self.directory.invalidate()
 
     async def _cool_down(self, channel: Channel, seconds: float) -> None:
         async with self.lifecycle.db.begin() as conn:
@@ -297,10 +354,8 @@ class Driver:
                          size=job.rendered_size)
         video = self._tmp_path(job.id, "mp4")
         try:
-            media = await self._copy_variants(job, provider, cred, up, video)
-            info = await asyncio.to_thread(probe, video)
+            media, info = await self._copy_variants(job, provider, cred, up, video)
         except UpstreamError as exc:
-            video.unlink(missing_ok=True)
             if exc.kind == ErrorKind.NOT_FOUND:
                 await self.fail(job, "upstream_content_expired",
                                 "The upstream finished but its file could not be fetched.")
@@ -308,27 +363,42 @@ class Driver:
                 await self.later(job, self._poll_delay(job), poll_count=job.poll_count + 1)
             return
         except ValueError as exc:
-            video.unlink(missing_ok=True)
             await self.fail(job, "invalid_upstream_media", str(exc))
             return
-        video.unlink(missing_ok=True)
+        finally:
+            video.unlink(missing_ok=True)
         t = now()
+        seconds, size = self._rendered(job, info)
         done = await self.lifecycle.move(
             job, State.COMPLETED, media=media, progress=100, completed_at=t,
             expires_at=t + self.settings.retention_days * 86400,
-            rendered_seconds=job.rendered_seconds or info.seconds,
-            rendered_size=job.rendered_size or f"{info.width}x{info.height}",
+            rendered_seconds=seconds, rendered_size=size,
             next_poll_at=None, lease_owner=None, lease_until=None)
         if done is None:  # deleted meanwhile: do not leave orphaned files behind
             await self.storage.delete_prefix(media_prefix(job.id))
         else:
             log.info("job %s completed", job.id, extra={"job_id": job.id})
 
+    @staticmethod
+    def _rendered(job: Job, info: VideoInfo) -> tuple[float, str]:
+        """What billing charges for: what the upstream says it rendered, else what was
+        asked. The file's own duration is only a cross-check (containers round)."""
+        seconds = job.rendered_seconds if job.rendered_seconds else float(job.seconds)
+        size = job.rendered_size or job.size
+        probed = f"{info.width}x{info.height}"
+        if abs(info.seconds - seconds) > 1.0 or probed != size:
+            log.warning("job %s: upstream reports %gs %s but the file is %.2fs %s", job.id,
+                        seconds, size, info.seconds, probed, extra={"job_id": job.id})
+        return seconds, size
+
     async def _copy_variants(self, job: Job, provider: Provider, cred: Credential,
-                             up: UpstreamJob, video: Path) -> dict[str, MediaRef]:
+                             up: UpstreamJob, video: Path) -> tuple[dict[str, MediaRef], VideoInfo]:
+        """Stream the video to a temp file, check it decodes, then store it and the
+        images (the upstream's own when it has them and they are images, else ours)."""
         with video.open("wb") as fh:
             async for chunk in provider.download(up, Variant.VIDEO, cred):
                 fh.write(chunk)
+        info = await asyncio.to_thread(probe, video)
         media: dict[str, MediaRef] = {}
         prefix = media_prefix(job.id)
         obj = await self.storage.put_file(prefix + _FILENAMES[Variant.VIDEO], video,
@@ -336,18 +406,35 @@ class Driver:
         media[Variant.VIDEO.value] = MediaRef(obj.key, obj.size, obj.etag, obj.content_type)
         for variant in (Variant.THUMBNAIL, Variant.SPRITESHEET):
             key = prefix + _FILENAMES[variant]
+            ref = None
             if variant in provider.native_variants:
-                try:
-                    obj = await self.storage.put_stream(
-                        key, provider.download(up, variant, cred), _CONTENT_TYPES[variant])
-                    media[variant.value] = MediaRef(obj.key, obj.size, obj.etag,
-                                                    obj.content_type)
-                    continue
-                except UpstreamError as exc:
-                    log.info("no native %s for %s (%r): deriving it", variant, job.id, exc,
-                             extra={"job_id": job.id})
-            media[variant.value] = await self._derive(job, video, variant, key)
-        return media
+                ref = await self._native(job, provider, cred, up, variant, key)
+            media[variant.value] = ref or await self._derive(job, video, variant, key)
+        return media, info
+
+    async def _native(self, job: Job, provider: Provider, cred: Credential, up: UpstreamJob,
+                      variant: Variant, key: str) -> MediaRef | None:
+        """The upstream's own image, stored under the type its bytes show; None if it
+        has none or sends something that is not an image."""
+        path = self._tmp_path(job.id, "img")
+        try:
+            with path.open("wb") as fh:
+                async for chunk in provider.download(up, variant, cred):
+                    fh.write(chunk)
+            with path.open("rb") as fh:
+                mime = image_type(fh.read(16))
+            if mime is None:
+                log.info("native %s of %s is not an image: deriving it", variant, job.id,
+                         extra={"job_id": job.id})
+                return None
+            obj = await self.storage.put_file(key, path, mime)
+            return MediaRef(obj.key, obj.size, obj.etag, obj.content_type)
+        except UpstreamError as exc:
+            log.info("no native %s for %s (%r): deriving it", variant, job.id, exc,
+                     extra={"job_id": job.id})
+            return None
+        finally:
+            path.unlink(missing_ok=True)
 
     async def _derive(self, job: Job, video: Path, variant: Variant, key: str) -> MediaRef:
         out = self._tmp_path(job.id, "webp")
@@ -358,3 +445,14 @@ class Driver:
         finally:
             out.unlink(missing_ok=True)
         return MediaRef(obj.key, obj.size, obj.etag, obj.content_type)
+
+
+def image_type(head: bytes) -> str | None:
+    """The MIME type of a WEBP, JPEG or PNG by its first bytes; None for anything else."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    return None

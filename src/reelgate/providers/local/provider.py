@@ -181,6 +181,13 @@ class LocalProvider:
         except UpstreamError:
             return None
 
+    async def check(self, credential: Credential) -> None:
+        """The renderer needs only a writable work directory."""
+        try:
+            await asyncio.to_thread(self.work_dir.mkdir, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UpstreamError(ErrorKind.UNAVAILABLE, f"work directory unusable: {exc}") from exc
+
     async def aclose(self) -> None:
         for render in self._renders.values():
             render.cancel.set()
