@@ -7,35 +7,11 @@ by another process and can only have been seen through the database.
 from __future__ import annotations
 
 import json
-import subprocess
-from collections.abc import Iterator
 
 import httpx
 import openai
-import pytest
 
-from tests.support.server import REELGATE, GatewayProcess
-
-
-@pytest.fixture(scope="module")
-def split(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
-    """An API-only gateway plus one worker process on the same SQLite data dir."""
-    api = GatewayProcess(tmp_path_factory.mktemp("split"), args=("--no-worker",),
-                         env={"REELGATE_LOG_JSON": "1"})
-    api.start()
-    log_path = api.data_dir / "worker.log"
-    with log_path.open("ab") as log:
-        worker = subprocess.Popen([*REELGATE, "worker"], env=api.full_env(), stdout=log,
-                                  stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        yield api
-    finally:
-        worker.terminate()
-        try:
-            worker.wait(20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-        api.stop()
+from tests.support.server import GatewayProcess
 
 
 def read_events(url: str, key: str, timeout: float = 90.0) -> list[tuple[str, dict[str, object]]]:

@@ -6,6 +6,7 @@ delivery retried with backoff and then dead within the test, and a replay succee
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections.abc import Iterator
@@ -139,7 +140,7 @@ def test_failing_receiver_is_retried_with_backoff_then_dead_then_replayed(
             assert unwrap(req, endpoint["secret"]).data.id == video.id
         # exponential backoff: 0.2 s doubling with ±25 % jitter; a retry may come late
         # (a busy machine) but never before its time
-        gaps = [b.at - a.at for a, b in zip(attempts, attempts[1:], strict=False)]
+        gaps = [b.at - a.at for a, b in itertools.pairwise(attempts)]
         for i, gap in enumerate(gaps):
             assert gap >= min(1.0, 0.2 * 2**i) * 0.75 * 0.95, gaps
         assert gaps[-1] > gaps[0], gaps
