@@ -77,25 +77,23 @@ _DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         id="veo-3.1",
         owned_by="google",
         quality="high",
-        prices={
-            LANDSCAPE_720: usd("0.40"),
-            PORTRAIT_720: usd("0.40"),
-            "1920x1080": usd("0.40"),
-            "1080x1920": usd("0.40"),
-        },
+        # 720p only: the Gemini API renders 1080p at 8 s alone, a pairing the
+        # catalog's flat size x seconds grid cannot say, so it is left out
+        prices={LANDSCAPE_720: usd("0.40"), PORTRAIT_720: usd("0.40")},
         seconds=("4", "6", "8"),
         default_size=LANDSCAPE_720,
         default_seconds="8",
         supports_remix=False,
-        description="Google Veo 3.1 (Gemini API)",
+        description="Google Veo 3.1 (Gemini API), 16:9 or 9:16 at 720p",
     ),
     ModelSpec(
         id="seedance-1.0-pro",
         owned_by="bytedance",
         quality="standard",
         prices={
-            "864x480": usd("0.02"),
-            "480x864": usd("0.02"),
+            # Ark takes a resolution and a ratio; these are the sizes those name
+            "854x480": usd("0.02"),
+            "480x854": usd("0.02"),
             LANDSCAPE_720: usd("0.05"),
             PORTRAIT_720: usd("0.05"),
             "1920x1080": usd("0.12"),
