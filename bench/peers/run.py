@@ -1,0 +1,182 @@
+"""reelgate vs LiteLLM proxy on one fake upstream, one machine, one run.
+
+    make bench-peers                     # full run, writes bench/results/peers.md
+    make bench-peers ARGS=--quick        # < 2 min sanity check (100 MiB download only)
+    python bench/peers/run.py --help
+
+Starts the fake OpenAI upstream (bench/peers/upstream.py), installs LiteLLM proxy
+into bench/.venv-litellm on first use, then measures each gateway in turn with the
+same code (bench/peers/suite.py) and prints a table with ratios. Everything it starts
+runs in its own process group and is stopped on exit, errors and Ctrl-C included.
+This is a benchmark: it asserts nothing about speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:  # run as a script: make `bench.peers` and `tests` importable
+    sys.path.insert(0, str(REPO))
+
+from bench.peers import load  # noqa: E402
+from bench.peers.bigfile import make_big_mp4, parse_size  # noqa: E402
+from bench.peers.peers import (  # noqa: E402
+    LitellmPeer,
+    Peer,
+    ReelgatePeer,
+    install_litellm,
+)
+from bench.peers.procs import Proc  # noqa: E402
+from bench.peers.report import LL, RG, machine, render, versions  # noqa: E402
+from bench.peers.suite import Plan, Upstream, run_suite  # noqa: E402
+
+RESULTS = REPO / "bench" / "results"
+UPSTREAM_KEY = "sk-bench-upstream"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true",
+                   help="short runs and the 100 MiB download only (under 2 minutes)")
+    p.add_argument("--seconds", type=float, help="length of each retrieve run (default 15)")
+    p.add_argument("--sizes", help="download sizes, comma separated (default 100m,1g)")
+    p.add_argument("--out", type=Path, help="markdown output (default "
+                   "bench/results/peers.md, or peers-quick.md with --quick)")
+    p.add_argument("--poll-after-ms", type=int, default=0,
+                   help="openai-poll-after-ms the fake upstream sends (default: none)")
+    p.add_argument("--keep", action="store_true", help="keep the work directory and logs")
+    return p.parse_args(argv)
+
+
+def make_plan(args: argparse.Namespace) -> Plan:
+    if args.quick:
+        plan = Plan(seconds=4.0, create_seconds=3.0, warmup=1.0)
+        sizes = args.sizes or "100m"
+    else:
+        plan = Plan()
+        sizes = args.sizes or "100m,1g"
+    if args.seconds:
+        plan.seconds = args.seconds
+    plan.sizes = {s.strip(): parse_size(s) for s in sizes.split(",") if s.strip()}
+    plan.probe_size = max(plan.sizes, key=lambda k: plan.sizes[k]) if plan.sizes else ""
+    return plan
+
+
+def ensure_wrk() -> None:
+    """wrk from Debian packages when missing and we may install (else: httpx fallback)."""
+    if load.have_wrk() or shutil.which("apt-get") is None or os.geteuid() != 0:
+        return
+    print("installing wrk (apt-get)...", flush=True)
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    if subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], **quiet).returncode != 0:
+        subprocess.run(["apt-get", "update", "-qq"], **quiet)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], **quiet)
+
+
+def start_upstream(work: Path, big: dict[str, Path], poll_after_ms: int) -> tuple[Proc, str]:
+    argv = [sys.executable, "-m", "bench.peers.upstream", "--key", UPSTREAM_KEY,
+            "--poll-after-ms", str(poll_after_ms)]
+    for name, path in big.items():
+        argv += ["--big", f"{name}={path}"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = Proc("upstream", argv, env=env, log=work / "upstream.log", cwd=REPO)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for line in proc.tail(10_000).splitlines():
+            if line.startswith("base_url="):
+                return proc, line.removeprefix("base_url=").strip()
+        if not proc.alive():
+            break
+        time.sleep(0.1)
+    raise RuntimeError(f"fake upstream did not start:\n{proc.tail()}")
+
+
+def big_files(work: Path, sizes: dict[str, int]) -> dict[str, Path]:
+    from tests.fakes.media import render_mp4
+
+    clip = render_mp4(1280, 720, 4.0)
+    out = {}
+    for name, size in sizes.items():
+        print(f"writing a {size / (1 << 20):.0f} MiB MP4 for the download test", flush=True)
+        out[name] = make_big_mp4(work / f"big-{name}.mp4", size, clip)
+    return out
+
+
+def measure(peer: Peer, up: Upstream, plan: Plan) -> dict[str, Any]:
+    up.reset()
+    peer.prepare()
+    try:
+        t = time.monotonic()
+        peer.start()
+        startup = time.monotonic() - t
+        results = run_suite(peer, up, plan, log=lambda m: print(m, flush=True))
+    finally:
+        peer.stop()
+    results["startup_s"] = startup
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    plan = make_plan(args)
+    out = args.out or RESULTS / ("peers-quick.md" if args.quick else "peers.md")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks
+    work = Path(tempfile.mkdtemp(prefix="reelgate-peers-"))
+    started = time.monotonic()
+    procs: list[Proc] = []
+    try:
+        ensure_wrk()
+        litellm_bin = install_litellm(work / "litellm-install.log")
+        upstream, upstream_url = start_upstream(work, big_files(work, plan.sizes),
+                                                args.poll_after_ms)
+        procs.append(upstream)
+        up = Upstream(upstream_url.removesuffix("/v1"))
+        data: dict[str, Any] = {
+            "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "command": "make bench-peers" + (" ARGS=--quick" if args.quick else ""),
+            "mode": "quick" if args.quick else "full",
+            "tool": "wrk" if load.have_wrk() else "httpx (wrk not installed)",
+            "machine": machine(),
+            "versions": {RG: versions(sys.executable, ["reelgate", "uvicorn", "httpx"]),
+                         LL: versions(str(litellm_bin / "python"),
+                                      ["litellm", "uvicorn", "httpx"])},
+            "plan": {"seconds": plan.seconds, "create_seconds": plan.create_seconds,
+                     "warmup": plan.warmup, "sizes": plan.sizes},
+            "results": {},
+        }
+        rg = ReelgatePeer(work, upstream_url, UPSTREAM_KEY)
+        data["results"][RG] = measure(rg, up, plan)
+        ll = LitellmPeer(work, litellm_bin, upstream_url, UPSTREAM_KEY)
+        data["results"][LL] = measure(ll, up, plan)
+        text = render(data)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+        out.with_suffix(".raw").write_text(json.dumps(data, indent=2))
+        print("\n" + text)
+        print(f"written to {out} (raw data: {out.with_suffix('.raw')}) "
+              f"in {time.monotonic() - started:.0f} s")
+        return 0
+    finally:
+        for proc in procs:
+            proc.stop()
+        if args.keep:
+            print(f"work directory kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

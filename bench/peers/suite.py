@@ -1,0 +1,188 @@
+"""One gateway through every measurement, with the same code for both.
+
+Order matters and is the same for both: fixtures (an in-flight job, a completed
+one, the big ones), retrieves, downloads, then creates last (the thousands of jobs
+they leave behind keep reelgate's poller busy, which would tax later phases).
+Before each measurement the gateway is left to settle until its CPU is idle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import httpx
+from bench.peers.load import download, load, pct
+from bench.peers.peers import UPSTREAM_MODEL, Peer
+from bench.peers.procs import RssSampler, tree_cpu_seconds, tree_rss_bytes
+
+__all__ = ["Plan", "Upstream", "run_suite"]
+
+_SIZE = "1280x720"
+
+
+@dataclass
+class Plan:
+    seconds: float = 15.0  # per load run
+    create_seconds: float = 10.0
+    warmup: float = 3.0
+    retrieve_concurrency: tuple[int, ...] = (1, 64)
+    create_concurrency: tuple[int, ...] = (1, 32)
+    sizes: dict[str, int] = field(default_factory=dict)  # name -> bytes
+    probe_size: str = ""  # the download during which retrieves are probed
+
+
+class Upstream:
+    """The fake upstream's control endpoints."""
+
+    def __init__(self, url: str) -> None:
+        self.http = httpx.Client(base_url=url, timeout=30)
+
+    def counts(self) -> dict[str, int]:
+        data: dict[str, int] = self.http.get("/_bench/counts").json()
+        return data
+
+    def configure(self, **values: Any) -> None:
+        self.http.post("/_config", json=values).raise_for_status()
+
+    def reset(self) -> None:
+        self.http.post("/_reset").raise_for_status()
+
+
+def _delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    return {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)}
+
+
+def settle(pid: int, *, below: float = 0.05, window: float = 1.0, timeout: float = 60.0) -> float:
+    """Wait until the tree uses less than ``below`` of a core over ``window`` seconds."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        cpu = tree_cpu_seconds(pid)
+        time.sleep(window)
+        if (tree_cpu_seconds(pid) - cpu) / window < below:
+            break
+    return time.monotonic() - start
+
+
+def _body(prompt: str) -> dict[str, str]:
+    return {"model": UPSTREAM_MODEL, "prompt": prompt, "seconds": "4", "size": _SIZE}
+
+
+def _create(client: httpx.Client, prompt: str) -> str:
+    resp = client.post("/videos", json=_body(prompt))
+    if resp.status_code != 200:
+        raise RuntimeError(f"create failed: {resp.status_code} {resp.text[:500]}")
+    vid: str = resp.json()["id"]
+    return vid
+
+
+def _wait_status(client: httpx.Client, ids: list[str], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    pending = set(ids)
+    while pending and time.monotonic() < deadline:
+        for vid in list(pending):
+            video = client.get(f"/videos/{vid}").json()
+            if video.get("status") == "completed":
+                pending.discard(vid)
+            elif video.get("status") == "failed":
+                raise RuntimeError(f"{vid} failed: {json.dumps(video)[:500]}")
+        time.sleep(0.5)
+    if pending:
+        raise RuntimeError(f"not completed within {timeout:.0f} s: {sorted(pending)}")
+
+
+def _wait_count(up: Upstream, key: str, target: int, timeout: float) -> float:
+    start = time.monotonic()
+    while up.counts().get(key, 0) < target and time.monotonic() - start < timeout:
+        time.sleep(0.1)
+    return time.monotonic() - start
+
+
+def _fixtures(peer: Peer, up: Upstream, client: httpx.Client, plan: Plan) -> dict[str, str]:
+    up.configure(complete_after=1e9)
+    before = up.counts().get("POST create", 0)
+    ids = {"in-flight": _create(client, "bench in-flight job")}
+    _wait_count(up, "POST create", before + 1, 60)  # reelgate submits in the background
+    up.configure(complete_after=0.2)
+    ids["completed"] = _create(client, "bench completed job")
+    for name in plan.sizes:
+        ids[name] = _create(client, f"[big:{name}] bench download")
+    _wait_count(up, "POST create", before + 2 + len(plan.sizes), 60)
+    up.configure(complete_after=1e9)  # everything created from now on stays in flight
+    _wait_status(client, [v for k, v in ids.items() if k != "in-flight"], 900)
+    return ids
+
+
+def _measure_load(peer: Peer, up: Upstream, url: str, concurrency: int, seconds: float,
+                  warmup: float, body: str | None = None) -> dict[str, Any]:
+    if warmup > 0:
+        load(url, key=peer.key, concurrency=concurrency, seconds=warmup, body=body)
+    settle(peer.pid)
+    cpu, counts = tree_cpu_seconds(peer.pid), up.counts()
+    result = load(url, key=peer.key, concurrency=concurrency, seconds=seconds, body=body)
+    drain = 0.0
+    if body is not None:  # a create is done when the upstream has it (reelgate: later)
+        drain = _wait_count(up, "POST create", counts.get("POST create", 0) + result.ok, 120)
+    used = tree_cpu_seconds(peer.pid) - cpu
+    upstream = _delta(up.counts(), counts)
+    out = asdict(result)
+    out.update(rps=result.rps, cpu_s=used, drain_s=drain, upstream=upstream,
+               cpu_per_1k=used / result.requests * 1000 if result.requests else 0.0)
+    return out
+
+
+def _measure_download(peer: Peer, up: Upstream, url: str, probe_url: str | None,
+                      size: int) -> dict[str, Any]:
+    settle(peer.pid)
+    cpu, counts = tree_cpu_seconds(peer.pid), up.counts()
+    with RssSampler(peer.pid) as rss:
+        dl, probe = asyncio.run(download(url, peer.key, probe_url=probe_url))
+    if dl.status != 200 or dl.bytes != size:
+        raise RuntimeError(f"{peer.name}: download got {dl.status}, {dl.bytes} of {size} bytes")
+    out: dict[str, Any] = {
+        "bytes": dl.bytes, "ttfb_ms": dl.ttfb_s * 1000, "total_s": dl.total_s,
+        "mb_per_s": dl.mb_per_s, "rss_before": rss.baseline, "rss_peak": rss.peak,
+        "rss_growth": rss.growth, "cpu_s": tree_cpu_seconds(peer.pid) - cpu,
+        "upstream": _delta(up.counts(), counts),
+    }
+    if probe_url is not None:
+        lat = probe.latencies_ms
+        out["probe"] = {"sent": len(lat) + probe.unanswered, "p50_ms": pct(lat, 0.5),
+                        "p99_ms": pct(lat, 0.99), "max_ms": max(lat, default=0.0),
+                        "errors": probe.errors, "unanswered": probe.unanswered}
+    return out
+
+
+def run_suite(peer: Peer, up: Upstream, plan: Plan, log: Any = print) -> dict[str, Any]:
+    """Every measurement for ``peer`` (already started); returns plain JSON data."""
+    headers = {"Authorization": f"Bearer {peer.key}"}
+    results: dict[str, Any] = {"load": {}, "downloads": {}}
+    with httpx.Client(base_url=peer.base_url, headers=headers, timeout=600) as client:
+        log(f"[{peer.name}] creating fixture jobs")
+        ids = _fixtures(peer, up, client, plan)
+        settle(peer.pid)
+        results["idle_rss"] = tree_rss_bytes(peer.pid)
+        for label in ("in-flight", "completed"):
+            url = f"{peer.base_url}/videos/{ids[label]}"
+            for c in plan.retrieve_concurrency:
+                name = f"retrieve {label} c={c}"
+                log(f"[{peer.name}] {name}")
+                results["load"][name] = _measure_load(peer, up, url, c, plan.seconds,
+                                                      plan.warmup)
+        probe_url = f"{peer.base_url}/videos/{ids['completed']}"
+        for size_name, size in plan.sizes.items():
+            log(f"[{peer.name}] download {size_name}")
+            results["downloads"][size_name] = _measure_download(
+                peer, up, f"{peer.base_url}/videos/{ids[size_name]}/content",
+                probe_url if size_name == plan.probe_size else None, size)
+        for c in plan.create_concurrency:
+            name = f"create c={c}"
+            log(f"[{peer.name}] {name}")
+            body = json.dumps(_body("bench create"))
+            results["load"][name] = _measure_load(peer, up, f"{peer.base_url}/videos", c,
+                                                  plan.create_seconds, min(plan.warmup, 1.0),
+                                                  body=body)
+    return results
