@@ -1,0 +1,64 @@
+"""One live gateway with no local channel, and every fake upstream, for this package.
+
+Each test starts from a clean slate: every channel disabled, every fake reset; and
+ends by cancelling the jobs it left running and checking that no fake saw a job
+touched with a key other than the one that created it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import openai
+import pytest
+
+from tests.support.server import GatewayProcess
+from tests.upstreams.support import ADMIN_TOKEN, KINDS, Admin, Upstream, start_upstream
+
+
+@pytest.fixture(scope="package")
+def upstreams() -> Iterator[dict[str, Upstream]]:
+    running = {kind: start_upstream(kind) for kind in KINDS}
+    yield running
+    for up in running.values():
+        up.server.stop()
+
+
+@pytest.fixture(scope="package")
+def upstream_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    gw = GatewayProcess(tmp_path_factory.mktemp("upstream-gateway"), env={
+        "REELGATE_LOCAL_CHANNEL": "off",
+        "REELGATE_ADMIN_TOKEN": ADMIN_TOKEN,
+        "REELGATE_POLL_MIN_SECONDS": "0.2",
+        "REELGATE_POLL_MAX_SECONDS": "1",
+    })
+    gw.start()
+    yield gw
+    gw.stop()
+
+
+@pytest.fixture(scope="package")
+def admin(upstream_gateway: GatewayProcess) -> Iterator[Admin]:
+    api = Admin(upstream_gateway.root_url)
+    yield api
+    api.close()
+
+
+@pytest.fixture(scope="package")
+def sdk(upstream_gateway: GatewayProcess) -> openai.OpenAI:
+    key = upstream_gateway.create_key("upstream-tests", tenant="upstream-tests")
+    return openai.OpenAI(api_key=key, base_url=upstream_gateway.base_url, max_retries=0)
+
+
+@pytest.fixture(autouse=True)
+def clean_slate(upstreams: dict[str, Upstream], admin: Admin,
+                sdk: openai.OpenAI) -> Iterator[None]:
+    admin.disable_all()
+    for up in upstreams.values():
+        up.restore()
+    yield
+    for video in sdk.videos.list(limit=100).data:
+        if video.status in ("queued", "in_progress"):
+            sdk.videos.delete(video.id)
+    for up in upstreams.values():
+        assert up.fake.wrong_key == [], (up.kind, up.fake.wrong_key)

@@ -1,0 +1,216 @@
+"""Helpers for the upstream tests: the fakes on loopback, the admin API, waiting."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import openai
+from openai.types import Video
+
+from tests.fakes import FakeServer, FakeUpstream, OpenAIFake, RecordedRequest, SeedanceFake, VeoFake
+from tests.fakes.core import FakeJob
+
+ADMIN_TOKEN = "rg-admin-upstream-tests"
+AZURE_API_VERSION = "2025-04-01-preview"
+
+#: fake kind -> (keys the fake accepts, the reelgate provider, options for the channel)
+KINDS: dict[str, tuple[tuple[str, ...], str, dict[str, Any]]] = {
+    "openai": (("sk-oa-1", "sk-oa-2"), "openai", {}),
+    "openai_b": (("sk-ob-1",), "openai", {}),
+    "azure": (("az-key-1", "az-key-2"), "openai",
+              {"mode": "azure", "api_version": AZURE_API_VERSION}),
+    "relay": (("relay-key-1", "relay-key-2"), "openai", {"mode": "relay"}),
+    "veo": (("goog-key-1",), "veo", {}),
+    "seedance": (("ark-key-1",), "seedance", {}),
+}
+
+#: provider under test -> (public model, size, seconds) that each fake renders quickly
+SHAPES: dict[str, tuple[str, str, str]] = {
+    "openai": ("sora-2", "1280x720", "4"),
+    "azure": ("sora-2", "720x1280", "4"),
+    "relay": ("sora-2", "1280x720", "4"),
+    "veo": ("veo-3.1", "1280x720", "4"),
+    "seedance": ("seedance-1.0-pro", "1280x720", "5"),
+}
+MODEL_MAPS: dict[str, dict[str, str]] = {
+    "openai": {"sora-2": "sora-2", "sora-2-pro": "sora-2-pro"},
+    "azure": {"sora-2": "my-sora-deployment", "sora-2-pro": "my-sora-pro-deployment"},
+    "relay": {"sora-2": "sora-2", "sora-2-pro": "sora-2-pro"},
+    "veo": {"veo-3.1": "veo-3.1-generate-preview"},
+    "seedance": {"seedance-1.0-pro": "seedance-1-0-pro-250528"},
+}
+COMPLETE_AFTER = 0.6
+
+
+def make_fake(kind: str) -> FakeUpstream:
+    keys = KINDS[kind][0]
+    if kind in ("openai", "openai_b"):
+        return OpenAIFake("openai", keys=keys, complete_after=COMPLETE_AFTER)
+    if kind == "azure":
+        return OpenAIFake("azure", keys=keys, complete_after=COMPLETE_AFTER,
+                          api_version=AZURE_API_VERSION)
+    if kind == "relay":
+        return OpenAIFake("relay", keys=keys, complete_after=COMPLETE_AFTER)
+    if kind == "veo":
+        return VeoFake(keys=keys, complete_after=COMPLETE_AFTER)
+    return SeedanceFake(keys=keys, complete_after=COMPLETE_AFTER)
+
+
+@dataclass
+class Upstream:
+    """One fake upstream running on loopback for the whole test package."""
+
+    kind: str
+    fake: FakeUpstream
+    server: FakeServer
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return self.fake.base_url(self.server.url)
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return KINDS[self.kind][0]
+
+    def restore(self) -> None:
+        """Forget jobs, faults and logs; put every setting back the way it started."""
+        self.fake.reset()
+        self.fake.keys = set(self.keys)
+        for name, value in self.defaults.items():
+            setattr(self.fake, name, value)
+
+    def job(self, prompt: str) -> FakeJob:
+        """The upstream's record of the job created with ``prompt`` (prompts are unique)."""
+        found = [j for j in self.fake.jobs.values() if j.prompt == prompt]
+        assert len(found) == 1, (prompt, [j.prompt for j in self.fake.jobs.values()])
+        return found[0]
+
+    def calls(self, method: str | None = None, *, touching: str | None = None,
+              path_suffix: str | None = None) -> list[RecordedRequest]:
+        """Recorded requests, by method and/or naming an upstream job id in the path."""
+        out = []
+        for r in self.fake.requests:
+            if r.path.startswith("/_"):
+                continue
+            if method and r.method != method:
+                continue
+            if touching and touching.rsplit("/", 1)[-1] not in r.path:
+                continue
+            if path_suffix and not r.path.endswith(path_suffix):
+                continue
+            out.append(r)
+        return out
+
+    def creates(self) -> list[RecordedRequest]:
+        return [r for r in self.calls("POST") if "remix" not in r.path]
+
+
+def start_upstream(kind: str) -> Upstream:
+    fake = make_fake(kind)
+    server = FakeServer(fake).start()
+    defaults = {name: getattr(fake, name) for name in
+                ("complete_after", "content_ttl", "moderation_words")}
+    for name in ("content_endpoint", "snap_durations", "unknown_poll"):
+        if hasattr(fake, name):
+            defaults[name] = getattr(fake, name)
+    return Upstream(kind, fake, server, defaults)
+
+
+class Admin:
+    """The admin HTTP API of a live gateway."""
+
+    def __init__(self, root_url: str, token: str = ADMIN_TOKEN) -> None:
+        self.http = httpx.Client(base_url=f"{root_url}/admin/api",
+                                 headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+    def _ok(self, response: httpx.Response) -> Any:
+        assert response.status_code < 300, (response.status_code, response.text)
+        return response.json()
+
+    def add_channel(self, up: Upstream, *, name: str | None = None,
+                    keys: tuple[str, ...] | None = None, base_url: str | None = None,
+                    models: dict[str, str] | None = None, **fields: Any) -> dict[str, Any]:
+        provider_kind = "openai" if up.kind == "openai_b" else up.kind
+        options = {**KINDS[up.kind][2], **fields.pop("options", {})}
+        body = {
+            "name": name or f"{up.kind}-{secrets.token_hex(3)}", "provider": KINDS[up.kind][1],
+            "base_url": base_url or up.base_url, "keys": list(keys or up.keys[:1]),
+            "models": models or MODEL_MAPS[provider_kind], "options": options, **fields,
+        }
+        result: dict[str, Any] = self._ok(self.http.post("/channels", json=body))
+        return result
+
+    def channels(self) -> list[dict[str, Any]]:
+        data: list[dict[str, Any]] = self._ok(self.http.get("/channels"))["data"]
+        return data
+
+    def channel(self, ref: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._ok(self.http.get(f"/channels/{ref}"))
+        return result
+
+    def patch(self, ref: str, **fields: Any) -> dict[str, Any]:
+        result: dict[str, Any] = self._ok(self.http.patch(f"/channels/{ref}", json=fields))
+        return result
+
+    def disable(self, ref: str) -> None:
+        self._ok(self.http.post(f"/channels/{ref}/disable"))
+
+    def disable_all(self) -> None:
+        for ch in self.channels():
+            if ch["enabled"]:
+                self.disable(ch["id"])
+
+    def test(self, ref: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._ok(self.http.post(f"/channels/{ref}/test"))
+        return result
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def unique(text: str) -> str:
+    """A prompt nobody else uses, so the fake's record of it can be found again."""
+    return f"{text} #{secrets.token_hex(4)}"
+
+
+def wait_for(client: openai.OpenAI, video_id: str, done: Callable[[Video], bool],
+             timeout: float = 30.0) -> Video:
+    deadline = time.monotonic() + timeout
+    while True:
+        video = client.videos.retrieve(video_id)
+        if done(video):
+            return video
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{video_id} still {video.status} after {timeout}s")
+        time.sleep(0.15)
+
+
+def finished(client: openai.OpenAI, video_id: str, timeout: float = 30.0) -> Video:
+    return wait_for(client, video_id, lambda v: v.status in ("completed", "failed"), timeout)
+
+
+def _check(up: Upstream, calls: list[RecordedRequest], key: str) -> int:
+    for r in calls:
+        public = r.path.startswith(up.fake.public_prefixes) if up.fake.public_prefixes else False
+        expected = None if public else key
+        assert r.credential == expected, (up.kind, r.method, r.path, r.credential, expected)
+    return len(calls)
+
+
+def assert_keys(up: Upstream, upstream_id: str, key: str) -> int:
+    """Every call naming the job used ``key``; calls to its CDN/storage host used none.
+
+    Returns how many calls there were, so a test can insist there were some.
+    """
+    return _check(up, up.calls(touching=upstream_id), key)
+
+
+def assert_all_keys(up: Upstream, key: str) -> int:
+    """Like :func:`assert_keys` for every call the fake saw in this test."""
+    return _check(up, up.calls(), key)

@@ -1,0 +1,104 @@
+"""Each upstream through the gateway with the official SDK: the happy path end to end.
+
+create -> poll -> download (the file decodes at the size and duration asked for),
+thumbnail and spritesheet served from our storage, remix where the upstream has it,
+and delete of a running job reaching the upstream with the job's own key.
+"""
+
+from __future__ import annotations
+
+import openai
+import pytest
+
+from tests.integration.helpers import decode_info
+from tests.upstreams.support import (
+    SHAPES,
+    Admin,
+    Upstream,
+    assert_all_keys,
+    assert_keys,
+    finished,
+    unique,
+    wait_for,
+)
+
+PROVIDERS = ("openai", "azure", "relay", "veo", "seedance")
+
+
+@pytest.mark.parametrize("kind", PROVIDERS)
+def test_create_poll_download(kind: str, upstreams: dict[str, Upstream], admin: Admin,
+                              sdk: openai.OpenAI) -> None:
+    up = upstreams[kind]
+    channel = admin.add_channel(up)
+    model, size, seconds = SHAPES[kind]
+    prompt = unique(f"{kind}: a red fox in the snow")
+    video = sdk.videos.create(model=model, prompt=prompt, size=size, seconds=seconds)  # type: ignore[arg-type]
+    assert video.status == "queued" and video.id.startswith("video_")
+    done = finished(sdk, video.id)
+    assert done.status == "completed", done.error
+    assert (done.model, done.size, done.seconds, done.progress) == (model, size, seconds, 100)
+
+    data = sdk.videos.download_content(video.id).read()
+    width, height, duration, _ = decode_info(data)
+    assert f"{width}x{height}" == size
+    assert duration == pytest.approx(float(seconds), abs=0.1)
+    for variant in ("thumbnail", "spritesheet"):
+        image = sdk.videos.download_content(video.id, variant=variant)
+        kind_header = image.response.headers["content-type"]
+        assert kind_header in ("image/webp", "image/jpeg"), kind_header
+        body = image.read()
+        assert body[8:12] == b"WEBP" if kind_header == "image/webp" else body[:3] == b"\xff\xd8\xff"
+
+    upstream_job = up.job(prompt)
+    assert upstream_job.creator == up.keys[0]
+    assert upstream_job.model == channel["models"][model]  # the model map was applied
+    assert len(up.creates()) == 1
+    assert assert_keys(up, upstream_job.id, up.keys[0]) >= 1
+    assert assert_all_keys(up, up.keys[0]) >= 3  # create, polls, download
+
+
+@pytest.mark.parametrize("kind", ("openai", "azure", "relay"))
+def test_remix_runs_on_the_same_channel_and_key(kind: str, upstreams: dict[str, Upstream],
+                                                admin: Admin, sdk: openai.OpenAI) -> None:
+    up = upstreams[kind]
+    admin.add_channel(up, keys=up.keys)  # two keys: the remix must use the source's one
+    model, size, seconds = SHAPES[kind]
+    prompt = unique(f"{kind}: a lighthouse at dusk")
+    source = sdk.videos.create(model=model, prompt=prompt, size=size, seconds=seconds)  # type: ignore[arg-type]
+    assert finished(sdk, source.id).status == "completed"
+    creator = up.job(prompt).creator
+
+    remix_prompt = unique("the same lighthouse, at dawn")
+    remix = sdk.videos.remix(source.id, prompt=remix_prompt)
+    assert remix.remixed_from_video_id == source.id
+    done = finished(sdk, remix.id)
+    assert done.status == "completed", done.error
+    width, height, duration, _ = decode_info(sdk.videos.download_content(remix.id).read())
+    assert (f"{width}x{height}", duration) == (size, pytest.approx(float(seconds), abs=0.1))
+
+    upstream_remix = up.job(remix_prompt)
+    assert upstream_remix.extra["remix_of"] == up.job(prompt).id
+    assert upstream_remix.creator == creator
+    [remix_call] = up.calls("POST", path_suffix="/remix")
+    assert remix_call.credential == creator
+
+
+@pytest.mark.parametrize("kind", PROVIDERS)
+def test_delete_of_a_running_job_reaches_the_upstream(
+    kind: str, upstreams: dict[str, Upstream], admin: Admin, sdk: openai.OpenAI
+) -> None:
+    up = upstreams[kind]
+    up.fake.complete_after = 30.0  # still running when we delete it
+    admin.add_channel(up)
+    model, size, seconds = SHAPES[kind]
+    prompt = unique(f"{kind}: a slow sunset")
+    video = sdk.videos.create(model=model, prompt=prompt, size=size, seconds=seconds)  # type: ignore[arg-type]
+    wait_for(sdk, video.id, lambda v: any(j.prompt == prompt for j in up.fake.jobs.values()))
+    upstream_id = up.job(prompt).id
+
+    deleted = sdk.videos.delete(video.id)
+    assert deleted.deleted and deleted.id == video.id
+    [call] = up.calls("DELETE", touching=upstream_id)
+    assert call.credential == up.keys[0] and call.status == 200
+    with pytest.raises(openai.NotFoundError):
+        sdk.videos.retrieve(video.id)
