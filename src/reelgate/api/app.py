@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from reelgate import __version__
-from reelgate.api import admin, billing, events, health, metrics, models, videos
+from reelgate.api import admin, admin_ui, billing, events, health, metrics, models, videos
 from reelgate.api.body import BodyLimit
 from reelgate.api.errors import install_error_handlers
 from reelgate.bootstrap import Gateway
@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
     app.include_router(events.router)
     app.include_router(metrics.router)
     app.include_router(admin.build_router())
+    admin_ui.install(app)
     max_body = settings.max_upload_bytes * 4 // 3 + (1 << 20)
     app.add_middleware(BodyLimit, max_bytes=max_body)
     app.add_middleware(RateLimitHeaders)

@@ -1,0 +1,78 @@
+"""Signing in and out of the admin UI with the admin token."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from reelgate.api.admin_ui.session import (
+    LOGIN_COOKIE,
+    check_csrf,
+    clear_session,
+    current_session,
+    login_token,
+    remember_login_token,
+    require_session,
+    start_session,
+)
+from reelgate.api.admin_ui.views import gateway, page
+
+__all__ = ["router", "safe_next"]
+
+router = APIRouter()
+
+
+def safe_next(target: str | None) -> str:
+    """Only ever redirect to a page of this UI, never to another site."""
+    if target and target.startswith("/admin/") and not target.startswith("/admin//") \
+            and "\\" not in target and not target.startswith("/admin/login"):
+        return target
+    return "/admin/jobs"
+
+
+def _login_page(request: Request, next_: str, error: str | None, status: int = 200) -> Response:
+    token = login_token(request)
+    response = page(request, "login.html", None, status, next=next_, error=error,
+                    login_csrf=token)
+    remember_login_token(request, response, token)
+    return response
+
+
+@router.get("/admin")
+async def home() -> Response:
+    return RedirectResponse("/admin/jobs", status_code=303)
+
+
+@router.get("/admin/login")
+async def login_form(request: Request, next: str | None = None) -> Response:
+    if current_session(request) is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return _login_page(request, safe_next(next), None)
+
+
+@router.post("/admin/login")
+async def login(
+    request: Request,
+    token: Annotated[str, Form(max_length=500)] = "",
+    csrf: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    check_csrf(request.cookies.get(LOGIN_COOKIE), csrf)
+    expected = gateway(request).admin_token
+    if not token or not hmac.compare_digest(token.encode(), expected.encode()):
+        return _login_page(request, safe_next(next), "That is not the admin token.", 401)
+    response = RedirectResponse(safe_next(next), status_code=303)
+    start_session(request, response)
+    return response
+
+
+@router.post("/admin/logout")
+async def logout(request: Request,
+                 csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
+    check_csrf(require_session(request).csrf, csrf)
+    response = RedirectResponse("/admin/login", status_code=303)
+    clear_session(response)
+    return response

@@ -1,0 +1,219 @@
+"""The job explorer, a job's page (player, media, timeline), and the playground.
+
+The playground creates jobs through the same :class:`VideoService` as ``POST
+/v1/videos``, on behalf of a key the operator picks, so limits and billing apply as
+for that key; the key's secret is never needed, stored or shown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+from starlette.datastructures import UploadFile
+
+from reelgate.api.admin.jobs import (
+    STATUS_FILTERS,
+    JobFilter,
+    find_job,
+    parse_time,
+    search_jobs,
+    timeline,
+)
+from reelgate.api.admin_ui.session import Session, check_csrf, require_session
+from reelgate.api.admin_ui.views import gateway, page
+from reelgate.api.events import job_events, sse_response
+from reelgate.auth.repository import Principal
+from reelgate.errors import APIError, InvalidRequest, NotFound, PayloadTooLarge
+from reelgate.ids import now
+from reelgate.jobs.requests import ReferenceUpload, parse_create, sniff_image
+from reelgate.media.responder import media_response
+from reelgate.media.storage import StoredObject
+from reelgate.store.tables import api_keys, channels, tenants
+from reelgate.webhooks import repository as wh_repo
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/admin")
+
+_VARIANTS = {"video": "mp4", "thumbnail": "webp", "spritesheet": "webp"}
+_PAGE_SIZES = (25, 50, 100, 200)
+
+
+async def _choices(conn: AsyncConnection) -> dict[str, list[str]]:
+    tenant_names = [r[0] for r in await conn.execute(select(tenants.c.name)
+                                                     .order_by(tenants.c.name))]
+    channel_names = [r[0] for r in await conn.execute(select(channels.c.name)
+                                                      .order_by(channels.c.name))]
+    return {"tenants": tenant_names, "channels": channel_names}
+
+
+def _local_input(value: float | None) -> str:
+    """A time for an ``<input type=datetime-local>`` (UTC)."""
+    if value is None:
+        return ""
+    return dt.datetime.fromtimestamp(value, dt.UTC).strftime("%Y-%m-%dT%H:%M")
+
+
+@router.get("/jobs")
+async def explorer(
+    request: Request,
+    status: Annotated[str, Query(max_length=20)] = "",
+    model: Annotated[str, Query(max_length=100)] = "",
+    tenant: Annotated[str, Query(max_length=200)] = "",
+    channel: Annotated[str, Query(max_length=200)] = "",
+    since: Annotated[str, Query(max_length=40)] = "",
+    until: Annotated[str, Query(max_length=40)] = "",
+    after: Annotated[str, Query(max_length=40)] = "",
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Response:
+    session = require_session(request)
+    gw = gateway(request)
+    f = JobFilter(status or None, model or None, tenant or None, channel or None,
+                  parse_time(since, "since"), parse_time(until, "until"))
+    async with gw.db.read() as conn:
+        rows, has_more = await search_jobs(conn, f, after=after or None, limit=limit)
+        choices = await _choices(conn)
+    query = {k: v for k, v in dict(status=status, model=model, tenant=tenant, channel=channel,
+                                   since=since, until=until, limit=str(limit)).items() if v}
+    next_query = {**query, "after": rows[-1].job.id} if has_more and rows else None
+    return page(request, "jobs.html", session, section="jobs", rows=rows, filters=f,
+                has_more=has_more, query=query, next_query=next_query,
+                statuses=list(STATUS_FILTERS), models=[m.id for m in gw.catalog],
+                since_input=_local_input(f.since), until_input=_local_input(f.until),
+                limit=limit, page_sizes=_PAGE_SIZES, first_page=not after,
+                tenants=choices["tenants"], channels=choices["channels"])
+
+
+@router.get("/jobs/{job_id}")
+async def job_page(job_id: str, request: Request) -> Response:
+    session = require_session(request)
+    async with gateway(request).db.read() as conn:
+        row = await find_job(conn, job_id)
+        events = await timeline(conn, job_id)
+        deliveries = await wh_repo.list_deliveries(conn, job_id=job_id, limit=100)
+    return page(request, "job.html", session, section="jobs", row=row, job=row.job,
+                events=events, deliveries=deliveries)
+
+
+@router.get("/jobs/{job_id}/events")
+async def job_stream(job_id: str, request: Request) -> StreamingResponse:
+    """The same live stream as ``/v1/videos/{id}/events``, for any tenant's job."""
+    require_session(request)
+    db = gateway(request).db
+    async with db.read() as conn:
+        await find_job(conn, job_id)
+    return sse_response(job_events(db, job_id, tenant_id=None))
+
+
+@router.api_route("/media/{job_id}/{variant}", methods=["GET", "HEAD"])
+async def media(job_id: str, variant: str, request: Request) -> Response:
+    """A job's video, thumbnail or spritesheet, with Range so the player can seek."""
+    require_session(request)
+    if variant not in _VARIANTS:
+        raise NotFound(f"No variant '{variant}'.", param="variant")
+    gw = gateway(request)
+    async with gw.db.read() as conn:
+        row = await find_job(conn, job_id)
+    ref = row.job.media.get(variant)
+    if ref is None:
+        raise NotFound(f"Job '{job_id}' has no '{variant}' content (status "
+                       f"'{row.job.status}').", param="variant", code="video_not_ready")
+    obj = StoredObject(ref.key, ref.size, ref.etag, ref.content_type)
+    try:
+        return await media_response(gw.storage, obj, request, max_age=0,
+                                    filename=f"{job_id}.{_VARIANTS[variant]}")
+    except FileNotFoundError as exc:
+        raise NotFound(f"The content of job '{job_id}' is missing from storage.",
+                       param="job_id", code="content_missing") from exc
+
+
+# --- playground ----------------------------------------------------------------------
+
+
+async def _usable_keys(conn: AsyncConnection) -> list[Any]:
+    t = now()
+    query = (select(api_keys, tenants.c.name.label("tenant_name"))
+             .join(tenants, tenants.c.id == api_keys.c.tenant_id)
+             .where(api_keys.c.revoked_at.is_(None))
+             .order_by(tenants.c.name, api_keys.c.name))
+    return [r for r in await conn.execute(query)
+            if r.expires_at is None or r.expires_at > t]
+
+
+def _principal(row: Any) -> Principal:
+    return Principal(
+        key_id=row.id, key_name=row.name, tenant_id=row.tenant_id, tenant_name=row.tenant_name,
+        allowed_models=tuple(row.allowed_models) if row.allowed_models else None,
+        spend_cap_micros=row.spend_cap_micros, max_in_flight=row.max_in_flight,
+        creates_per_minute=row.creates_per_minute, polls_per_minute=row.polls_per_minute,
+        expires_at=row.expires_at)
+
+
+async def _playground(request: Request, session: Session, *, job_id: str | None = None,
+                      error: str | None = None, form: dict[str, str] | None = None,
+                      status: int = 200) -> Response:
+    gw = gateway(request)
+    async with gw.db.read() as conn:
+        keys = await _usable_keys(conn)
+    models = [{"id": m.id, "sizes": list(m.sizes), "seconds": list(m.seconds),
+               "default_size": m.default_size, "default_seconds": m.default_seconds}
+              for m in gw.catalog]
+    return page(request, "playground.html", session, status, section="playground", keys=keys,
+                models=models, job_id=job_id, error=error, form=form or {})
+
+
+@router.get("/playground")
+async def playground(request: Request,
+                     job: Annotated[str | None, Query(max_length=40)] = None) -> Response:
+    session = require_session(request)
+    if job is not None:
+        async with gateway(request).db.read() as conn:
+            await find_job(conn, job)
+    return await _playground(request, session, job_id=job)
+
+
+async def _reference(upload: object, max_bytes: int) -> ReferenceUpload | None:
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return None
+    data = await upload.read(max_bytes + 1)
+    if not data:
+        return None
+    if len(data) > max_bytes:
+        raise PayloadTooLarge(f"The reference image is larger than {max_bytes} bytes.",
+                              param="input_reference")
+    return sniff_image(data)
+
+
+@router.post("/playground")
+async def run_playground(request: Request) -> Response:
+    session = require_session(request)
+    gw = gateway(request)
+    try:
+        form = await request.form(max_files=1, max_fields=16)
+    except Exception as exc:  # python-multipart raises several types for broken bodies
+        raise InvalidRequest(f"Malformed form body: {exc}.", code="invalid_form") from exc
+    check_csrf(session.csrf, form.get("csrf"))
+    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    try:
+        async with gw.db.read() as conn:
+            keys = {r.id: r for r in await _usable_keys(conn)}
+        key = keys.get(fields.get("key_id", ""))
+        if key is None:
+            raise InvalidRequest("Choose an active API key to run the job as.", param="key_id")
+        reference = await _reference(form.get("input_reference"),
+                                     gw.settings.max_upload_bytes)
+        params = parse_create(
+            {k: fields[k] for k in ("prompt", "model", "size", "seconds") if fields.get(k)},
+            reference, gw.catalog, max_prompt_chars=gw.settings.max_prompt_chars)
+        job = await gw.videos.create(_principal(key), params)
+    except APIError as exc:
+        return await _playground(request, session, error=exc.message, form=fields,
+                                 status=exc.status)
+    finally:
+        await form.close()
+    return RedirectResponse(f"/admin/playground?job={job.id}", status_code=303)
