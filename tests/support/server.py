@@ -81,7 +81,8 @@ class GatewayProcess:
 
     def __post_init__(self) -> None:
         # one database for the life of this object, so a restart finds its jobs again
-        self.env = {**database_env(), **self.env}
+        if "REELGATE_DATABASE_URL" not in self.env:
+            self.env = {**database_env(), **self.env}
 
     @property
     def base_url(self) -> str:

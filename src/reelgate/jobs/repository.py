@@ -142,14 +142,19 @@ async def release(conn: AsyncConnection, job: Job, *, next_poll_at: float | None
                             next_poll_at=next_poll_at, **changes)
 
 
-def _due(t: float) -> ColumnElement[bool]:
-    """Active, due, not leased, and not on a channel that is cooling down after a 429."""
+def _not_cooling(t: float) -> ColumnElement[bool]:
+    """Not on a channel that is cooling down after a 429 (unrouted jobs never are)."""
     cooling = exists().where(channels.c.id == jobs.c.channel_id, channels.c.cooldown_until > t)
+    return or_(jobs.c.channel_id.is_(None), ~cooling)
+
+
+def _due(t: float) -> ColumnElement[bool]:
+    """Active, due, not leased, and its channel may be asked now."""
     return and_(
         jobs.c.state.in_([s.value for s in ACTIVE]),
         jobs.c.next_poll_at <= t,
         or_(jobs.c.lease_until.is_(None), jobs.c.lease_until < t),
-        or_(jobs.c.channel_id.is_(None), ~cooling),
+        _not_cooling(t),
     )
 
 
@@ -179,13 +184,14 @@ async def claim_stale(
     polled_before: float,
 ) -> Job | None:
     """Lease one in-progress job nobody holds whose last poll is older than
-    ``polled_before`` (for a client's inline refresh); None if it is not (any more)."""
+    ``polled_before`` and whose channel is not cooling down (for a client's inline
+    refresh); None if it is not (any more)."""
     t = now()
     last = func.coalesce(jobs.c.last_polled_at, jobs.c.started_at, jobs.c.created_at)
     claimed = await _lease(
         conn, jobs.c.id == job_id,
         and_(jobs.c.state == State.IN_PROGRESS.value, jobs.c.deleted_at.is_(None),
-             last < polled_before,
+             last < polled_before, _not_cooling(t),
              or_(jobs.c.lease_until.is_(None), jobs.c.lease_until < t)),
         worker_id=worker_id, until=t + lease_seconds)
     return claimed[0] if claimed else None

@@ -90,7 +90,7 @@ class Worker:
         #: ids of the jobs this worker is driving, whose leases it keeps alive
         self._held: set[str] = set()
         self._last_housekeeping = 0.0
-        self._last_renewal = now()
+        self._renewer: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -120,9 +120,6 @@ class Worker:
         if t - self._last_housekeeping > self.settings.housekeeping_seconds:
             self._last_housekeeping = t
             await self.housekeeping()
-        if t - self._last_renewal > self.settings.lease_seconds / 3:
-            self._last_renewal = t
-            await self.renew_leases()
         free = self.settings.worker_concurrency - len(self._inflight)
         if free <= 0:
             await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED,
@@ -144,7 +141,19 @@ class Worker:
         self._inflight.add(task)
         task.add_done_callback(self._inflight.discard)
         task.add_done_callback(lambda _t: self._held.discard(job.id))
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.create_task(self._keep_leases(), name="lease-renewal")
         return task
+
+    async def _keep_leases(self) -> None:
+        """Renew the leases of held jobs every third of a lease, while there are any
+        (also in API processes, whose inline refreshes hold leases without a loop)."""
+        while self._held:
+            await asyncio.sleep(self.settings.lease_seconds / 3)
+            try:
+                await self.renew_leases()
+            except Exception:
+                log.warning("lease renewal failed", exc_info=True)
 
     async def renew_leases(self) -> None:
         held = list(self._held)
@@ -159,10 +168,13 @@ class Worker:
             try:
                 channel = await self.directory.channel(job.channel_id) if job.channel_id else None
                 async with self.gate.slot(channel):
+                    if channel is not None and channel.cooldown_until > now():
+                        # a 429 arrived after the claim (seen in this process): wait it out
+                        await self._hand_back(job, channel.cooldown_until)
+                        return
                     wait = self.gate.reserve(channel, self.settings.lease_seconds / 4)
-                    if wait is None:  # the channel's budget is spent for a while: hand back
-                        await self.lifecycle.move(job, None, lease_owner=None, lease_until=None,
-                                                  next_poll_at=now() + 1.0)
+                    if wait is None:  # the channel's budget is spent for a while
+                        await self._hand_back(job, now() + 1.0)
                         return
                     if wait > 0:
                         await asyncio.sleep(wait)
@@ -170,6 +182,11 @@ class Worker:
             except Exception:
                 log.exception("step of %s failed; retrying later", job.id)
                 await self._retry_later(job.id)
+
+    async def _hand_back(self, job: Job, due: float) -> None:
+        """Release a claimed job untouched (no poll counted), due again at ``due``."""
+        await self.lifecycle.move(job, None, lease_owner=None, lease_until=None,
+                                  next_poll_at=due)
 
     async def _retry_later(self, job_id: str) -> None:
         with contextlib.suppress(Exception):
