@@ -164,19 +164,22 @@ async def claim_due(
 ) -> list[Job]:
     """Lease up to ``limit`` due jobs in one statement, oldest due first.
 
-    One ``UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING *`` whatever the batch
-    size. PostgreSQL: the inner SELECT takes ``FOR UPDATE SKIP LOCKED``, so workers on
-    many machines claim disjoint batches without waiting on each other. SQLite: the
-    write transaction (``BEGIN IMMEDIATE``) already serialises claimers. The version
-    bump makes every snapshot taken before the claim stale, so a previous holder whose
+    ``WITH picked AS MATERIALIZED (SELECT id ... LIMIT n) UPDATE jobs ... FROM picked
+    RETURNING *``, whatever the batch size. PostgreSQL: the SELECT takes ``FOR UPDATE
+    SKIP LOCKED``, so workers on many machines claim disjoint batches without waiting
+    on each other; it is a materialized CTE rather than ``id IN (subquery)``, which
+    PostgreSQL may re-run and so lease more than ``n`` rows. SQLite: the write
+    transaction (``BEGIN IMMEDIATE``) already serialises claimers. The version bump
+    makes every snapshot taken before the claim stale, so a previous holder whose
     lease ran out cannot move the job any more.
     """
     t = now()
     pick = select(jobs.c.id).where(_due(t)).order_by(jobs.c.next_poll_at).limit(limit)
     if skip_locked:
         pick = pick.with_for_update(skip_locked=True)
-    return await _lease(conn, jobs.c.id.in_(pick.scalar_subquery()), _due(t),
-                        worker_id=worker_id, until=t + lease_seconds)
+    picked = pick.cte("picked").prefix_with("MATERIALIZED", dialect="postgresql")
+    return await _lease(conn, jobs.c.id == picked.c.id, worker_id=worker_id,
+                        until=t + lease_seconds)
 
 
 async def claim_stale(
