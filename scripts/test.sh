@@ -16,6 +16,13 @@ if [[ "${REELGATE_TEST_POSTGRES:-1}" != 0 ]]; then
   export REELGATE_TEST_POSTGRES_URL
 fi
 
+if [[ ! -x /usr/bin/chromium ]]; then  # the admin UI's browser tests drive Debian Chromium
+  echo "== apt-get install chromium"
+  SUDO=""; [[ $(id -u) != 0 ]] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
 echo "== pytest (SQLite)"
 REELGATE_TEST_DATABASE=sqlite $BIN/pytest -q -p no:cacheprovider "$@"
 if [[ -n "${REELGATE_TEST_POSTGRES_URL:-}" ]]; then

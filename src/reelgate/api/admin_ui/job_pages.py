@@ -96,8 +96,10 @@ async def job_page(job_id: str, request: Request) -> Response:
         row = await find_job(conn, job_id)
         events = await timeline(conn, job_id)
         deliveries = await wh_repo.list_deliveries(conn, job_id=job_id, limit=100)
+        endpoints = await wh_repo.list_endpoints(conn, tenant_id=row.job.tenant_id)
     return page(request, "job.html", session, section="jobs", row=row, job=row.job,
-                events=events, deliveries=deliveries)
+                events=events, deliveries=deliveries,
+                endpoint_labels={e.id: e.url for e in endpoints})
 
 
 @router.get("/jobs/{job_id}/events")
@@ -171,10 +173,13 @@ async def _playground(request: Request, session: Session, *, job_id: str | None 
 async def playground(request: Request,
                      job: Annotated[str | None, Query(max_length=40)] = None) -> Response:
     session = require_session(request)
-    if job is not None:
+    form: dict[str, str] = {}
+    if job is not None:  # keep the choices that made this job, to tweak and run again
         async with gateway(request).db.read() as conn:
-            await find_job(conn, job)
-    return await _playground(request, session, job_id=job)
+            made = (await find_job(conn, job)).job
+        form = {"key_id": made.key_id, "prompt": made.prompt, "model": made.model,
+                "size": made.size, "seconds": str(made.seconds)}
+    return await _playground(request, session, job_id=job, form=form)
 
 
 async def _reference(upload: object, max_bytes: int) -> ReferenceUpload | None:

@@ -20,9 +20,13 @@ from reelgate.routing import channels as channel_repo
 from reelgate.store.tables import prices, tenants
 from reelgate.webhooks import repository as wh_repo
 
-__all__ = ["router"]
+__all__ = ["endpoint_labels", "router"]
 
 router = APIRouter(prefix="/admin")
+
+
+def endpoint_labels(endpoints: list[wh_repo.Endpoint]) -> dict[str, str]:
+    return {e.id: f"{e.tenant_name}: {e.url}" for e in endpoints}
 
 
 @router.get("/channels")
@@ -87,7 +91,8 @@ async def webhooks_page(request: Request) -> Response:
         endpoints = await wh_repo.list_endpoints(conn)
         recent = await wh_repo.list_deliveries(conn, limit=100)
     return page(request, "webhooks.html", session, section="webhooks", endpoints=endpoints,
-                deliveries=recent, title="Recent deliveries")
+                deliveries=recent, title="Recent deliveries",
+                endpoint_labels=endpoint_labels(endpoints))
 
 
 @router.get("/dead-letters")
@@ -95,9 +100,9 @@ async def dead_letters(request: Request) -> Response:
     session = require_session(request)
     async with gateway(request).db.read() as conn:
         dead = await wh_repo.list_deliveries(conn, status=wh_repo.DEAD, limit=500)
-        endpoints = {e.id: e for e in await wh_repo.list_endpoints(conn)}
+        endpoints = await wh_repo.list_endpoints(conn)
     return page(request, "dead.html", session, section="dead", deliveries=dead,
-                endpoints=endpoints)
+                endpoint_labels=endpoint_labels(endpoints))
 
 
 @router.post("/webhooks/deliveries/{delivery_id}/replay")
