@@ -12,12 +12,19 @@ from pathlib import Path
 
 import httpx
 import openai
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.integration.helpers import png, wait_done
-from tests.support.server import GatewayProcess
+from tests.support.server import TEST_DATABASE, GatewayProcess
 from tests.ui.conftest import ADMIN_TOKEN, sign_in, wait_js
 from tests.webhooks.receiver import Receiver
+
+# The pages run the same queries on either database (the HTTP tests cover both);
+# the browser only needs to see them once.
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(TEST_DATABASE == "postgres",
+                                 reason="browser tests run on the SQLite pass only")]
 
 
 def test_sign_in_playground_plays_and_explorer_finds_the_job(

@@ -1,4 +1,4 @@
-"""The outbox and the dispatcher in process, on a real SQLite database.
+"""The outbox and the dispatcher in process, on a real database (SQLite or PostgreSQL).
 
 Deliveries commit with the job change or not at all; an event is enqueued once per
 endpoint; the URL is checked again at delivery time; backoff doubles up to its cap.
@@ -25,6 +25,7 @@ from reelgate.store.tables import webhook_deliveries
 from reelgate.webhooks import repository as repo
 from reelgate.webhooks.dispatcher import Dispatcher, DispatchSettings, retry_delay
 from reelgate.webhooks.hooks import WebhookHooks
+from tests.support.server import database_env
 from tests.webhooks.receiver import Receiver
 
 
@@ -44,9 +45,10 @@ class ExplodingHook:
 
 @pytest.fixture()
 async def gw(tmp_path: Path) -> AsyncIterator[Gateway]:
-    settings = Settings.from_env(
-        data_dir=tmp_path, database_url=f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}",
-        storage_url=str(tmp_path / "media"), run_worker=False)
+    url = database_env().get("REELGATE_DATABASE_URL",  # PostgreSQL on that test pass
+                             f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+    settings = Settings.from_env(data_dir=tmp_path, database_url=url,
+                                 storage_url=str(tmp_path / "media"), run_worker=False)
     gateway = await Gateway.start(settings)
     try:
         await gateway.bootstrap_key()  # tenant "default"
