@@ -30,7 +30,7 @@ def upstream_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gatew
         "REELGATE_LOCAL_CHANNEL": "off",
         "REELGATE_ADMIN_TOKEN": ADMIN_TOKEN,
         "REELGATE_POLL_MIN_SECONDS": "0.2",
-        "REELGATE_POLL_MAX_SECONDS": "1",
+        "REELGATE_POLL_MAX_SECONDS": "0.5",
     })
     gw.start()
     yield gw

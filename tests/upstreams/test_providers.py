@@ -32,7 +32,7 @@ def test_create_poll_download(kind: str, upstreams: dict[str, Upstream], admin: 
     channel = admin.add_channel(up)
     model, size, seconds = SHAPES[kind]
     prompt = unique(f"{kind}: a red fox in the snow")
-    video = sdk.videos.create(model=model, prompt=prompt, size=size, seconds=seconds)  # type: ignore[arg-type]
+    video = sdk.videos.create(model=model, prompt=prompt, size=size, seconds=seconds)
     assert video.status == "queued" and video.id.startswith("video_")
     done = finished(sdk, video.id)
     assert done.status == "completed", done.error
@@ -64,7 +64,7 @@ def test_remix_runs_on_the_same_channel_and_key(kind: str, upstreams: dict[str, 
     admin.add_channel(up, keys=up.keys)  # two keys: the remix must use the source's one
     model, size, seconds = SHAPES[kind]
     prompt = unique(f"{kind}: a lighthouse at dusk")
-    source = sdk.videos.create(model=model, prompt=prompt, size=size, seconds=seconds)  # type: ignore[arg-type]
+    source = sdk.videos.create(model=model, prompt=prompt, size=size, seconds=seconds)
     assert finished(sdk, source.id).status == "completed"
     creator = up.job(prompt).creator
 
@@ -92,7 +92,7 @@ def test_delete_of_a_running_job_reaches_the_upstream(
     admin.add_channel(up)
     model, size, seconds = SHAPES[kind]
     prompt = unique(f"{kind}: a slow sunset")
-    video = sdk.videos.create(model=model, prompt=prompt, size=size, seconds=seconds)  # type: ignore[arg-type]
+    video = sdk.videos.create(model=model, prompt=prompt, size=size, seconds=seconds)
     wait_for(sdk, video.id, lambda v: any(j.prompt == prompt for j in up.fake.jobs.values()))
     upstream_id = up.job(prompt).id
 

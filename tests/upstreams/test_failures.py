@@ -1,0 +1,181 @@
+"""Upstreams misbehaving, through a live gateway: what the client sees each time.
+
+Moderation ends a job with a code; 5xx, garbage JSON and unknown status words while
+polling are ridden out; a create the upstream may have taken without saying so is
+failed once and never sent again; content the upstream has expired is still ours.
+"""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import openai
+import pytest
+
+from tests.integration.helpers import decode_info
+from tests.support.server import GatewayProcess
+from tests.upstreams.support import (
+    SHAPES,
+    Admin,
+    Upstream,
+    assert_all_keys,
+    finished,
+    unique,
+)
+
+PROVIDERS = ("openai", "azure", "relay", "veo", "seedance")
+MODERATION_CODES = {
+    "openai": "moderation_blocked", "azure": "moderation_blocked", "relay": "moderation_blocked",
+    "veo": "moderation_blocked", "seedance": "OutputVideoSensitiveContentDetected",
+}
+
+
+def _create(sdk: openai.OpenAI, kind: str, prompt: str) -> str:
+    model, size, seconds = SHAPES[kind]
+    return sdk.videos.create(model=model, prompt=prompt, size=size, seconds=seconds).id
+
+
+@pytest.mark.parametrize("kind", PROVIDERS)
+def test_moderation_fails_the_job_with_a_code(kind: str, upstreams: dict[str, Upstream],
+                                              admin: Admin, sdk: openai.OpenAI) -> None:
+    up = upstreams[kind]
+    admin.add_channel(up)
+    video_id = _create(sdk, kind, unique("something forbidden"))
+    done = finished(sdk, video_id)
+    assert done.status == "failed"
+    assert done.error is not None
+    assert done.error.code == MODERATION_CODES[kind] and done.error.message
+    with pytest.raises(openai.NotFoundError):
+        sdk.videos.download_content(video_id)
+    assert len(up.creates()) == 1
+
+
+@pytest.mark.parametrize("kind", PROVIDERS)
+def test_polling_rides_out_5xx_garbage_and_unknown_words(
+    kind: str, upstreams: dict[str, Upstream], admin: Admin, sdk: openai.OpenAI,
+    upstream_gateway: GatewayProcess,
+) -> None:
+    up = upstreams[kind]
+    up.fake.complete_after = 1.0
+    admin.add_channel(up)
+    # faults apply to the next matching requests in this order: the job's polls
+    op_path = "operations" if kind == "veo" else None
+    up.fake.fail_next(500, method="GET", path=op_path)
+    up.fake.fail_next(503, method="GET", path=op_path)
+    up.fake.malformed_next(method="GET", path=op_path)
+    if kind != "veo":  # Veo has no status word to garble
+        up.fake.status_word_next("mystery", method="GET")
+    prompt = unique(f"{kind}: stormy sea")
+    video_id = _create(sdk, kind, prompt)
+    seen = []
+    while (video := sdk.videos.retrieve(video_id)).status not in ("completed", "failed"):
+        seen.append(video.status)
+        time.sleep(0.1)
+    assert video.status == "completed", (video.error, seen)
+    assert set(seen) <= {"queued", "in_progress"}
+    faults = [r.fault for r in up.calls("GET")]
+    assert faults.count("status") == 2 and faults.count("malformed") == 1, faults
+    if kind != "veo":
+        assert faults.count("status_word") == 1, faults
+        log = upstream_gateway.log_path.read_text() if upstream_gateway.log_path else ""
+        assert "unknown status 'mystery'" in log
+    width, height, _, _ = decode_info(sdk.videos.download_content(video_id).read())
+    assert f"{width}x{height}" == SHAPES[kind][1]
+    assert_all_keys(up, up.keys[0])
+
+
+def test_relay_unknown_status_is_kept_in_progress(upstreams: dict[str, Upstream], admin: Admin,
+                                                  sdk: openai.OpenAI) -> None:
+    """The relay fake answers its own word ``unknown`` on each job's second poll."""
+    up = upstreams["relay"]
+    up.fake.complete_after = 1.5
+    admin.add_channel(up)
+    prompt = unique("relay: a paper boat")
+    video_id = _create(sdk, "relay", prompt)
+    assert finished(sdk, video_id).status == "completed"
+    assert up.job(prompt).polls >= 3  # so the "unknown" answer was seen and outlived
+
+
+@pytest.mark.parametrize(("kind", "fault"), [(k, "slow") for k in PROVIDERS]
+                         + [("openai", "drop"), ("seedance", "drop")])
+def test_ambiguous_create_is_failed_once_and_never_resent(
+    kind: str, fault: str, upstreams: dict[str, Upstream], admin: Admin, sdk: openai.OpenAI,
+    upstream_gateway: GatewayProcess,
+) -> None:
+    """The upstream creates the job but the answer never arrives: no second create,
+    not on this channel and not on the next one (both point at the same upstream)."""
+    up = upstreams[kind]
+    admin.add_channel(up, priority=10, options={"read_timeout": 0.5})
+    admin.add_channel(up, priority=0)
+    if fault == "slow":
+        up.fake.slow_next(2.0, method="POST")
+    else:
+        up.fake.drop_next(method="POST")
+    prompt = unique(f"{kind}: a {fault} create")
+    video_id = _create(sdk, kind, prompt)
+    done = finished(sdk, video_id)
+    assert done.status == "failed"
+    assert done.error is not None and done.error.code == "upstream_submit_ambiguous"
+    assert len(up.creates()) == 1
+    assert up.job(prompt)  # the upstream did create it: that is the ambiguity
+    log = upstream_gateway.log_path.read_text() if upstream_gateway.log_path else ""
+    assert any(video_id in line and "reconcile" in line for line in log.splitlines())
+
+
+@pytest.mark.parametrize("kind", ("openai", "seedance"))
+def test_unreadable_create_answer_is_ambiguous(kind: str, upstreams: dict[str, Upstream],
+                                               admin: Admin, sdk: openai.OpenAI) -> None:
+    up = upstreams[kind]
+    admin.add_channel(up, priority=10)
+    admin.add_channel(up, priority=0)
+    up.fake.malformed_next(method="POST")
+    done = finished(sdk, _create(sdk, kind, unique(f"{kind}: garbled")))
+    assert done.error is not None and done.error.code == "upstream_submit_ambiguous"
+    assert len(up.creates()) == 1
+
+
+@pytest.mark.parametrize("kind", ("openai", "relay", "veo", "seedance"))
+def test_content_outlives_the_upstreams_expiry(kind: str, upstreams: dict[str, Upstream],
+                                               admin: Admin, sdk: openai.OpenAI) -> None:
+    up = upstreams[kind]
+    up.fake.content_ttl = 1.0
+    admin.add_channel(up)
+    prompt = unique(f"{kind}: a fleeting moment")
+    video_id = _create(sdk, kind, prompt)
+    assert finished(sdk, video_id).status == "completed"
+    job = up.job(prompt)
+    time.sleep(max(0.0, job.completed_at + 1.2 - time.time()))
+    assert up.fake.content_expired(job)
+    if kind == "openai":  # the upstream itself says so
+        gone = httpx.get(f"{up.base_url}/videos/{job.id}/content",
+                         headers={"Authorization": f"Bearer {up.keys[0]}"})
+        assert gone.status_code == 404 and "expire" in gone.text
+    data = sdk.videos.download_content(video_id).read()
+    width, height, duration, _ = decode_info(data)
+    assert f"{width}x{height}" == SHAPES[kind][1]
+    assert duration == pytest.approx(float(SHAPES[kind][2]), abs=0.1)
+
+
+def test_content_expired_before_the_copy_fails_the_job(upstreams: dict[str, Upstream],
+                                                       admin: Admin, sdk: openai.OpenAI) -> None:
+    up = upstreams["seedance"]
+    up.fake.content_ttl = 0.0  # the CDN link is dead the moment the task succeeds
+    admin.add_channel(up)
+    done = finished(sdk, _create(sdk, "seedance", unique("seedance: too late")))
+    assert done.status == "failed"
+    assert done.error is not None and done.error.code == "upstream_content_expired"
+    assert [r.status for r in up.calls("GET") if r.path.startswith("/cdn/")] == [403]
+
+
+def test_seedance_bills_what_it_rendered(upstreams: dict[str, Upstream], admin: Admin,
+                                         sdk: openai.OpenAI) -> None:
+    """Asked for 5 s, the upstream rendered 10 s: the video says 10 s, and is 10 s."""
+    up = upstreams["seedance"]
+    up.fake.snap_durations = [10]
+    admin.add_channel(up)
+    video_id = _create(sdk, "seedance", unique("seedance: a long take"))
+    done = finished(sdk, video_id)
+    assert done.status == "completed" and done.seconds == "10"
+    _, _, duration, _ = decode_info(sdk.videos.download_content(video_id).read())
+    assert duration == pytest.approx(10.0, abs=0.1)
