@@ -8,12 +8,15 @@ import pytest
 
 from reelgate.bootstrap import Gateway
 from tests.billing.support import redis_server, settings_for
+from tests.support.server import TEST_DATABASE, create_database
 
 
 @pytest.fixture(scope="module")
 async def gw(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Gateway]:
-    """Gateway.start on SQLite in a temp dir: the same hooks and pricer as `serve`."""
-    gateway = await Gateway.start(settings_for(tmp_path_factory.mktemp("billing-db")))
+    """Gateway.start with the same hooks and pricer as `serve`, on a fresh database:
+    SQLite in a temp dir, or a new PostgreSQL database on the PostgreSQL pass."""
+    url = create_database() if TEST_DATABASE == "postgres" else None
+    gateway = await Gateway.start(settings_for(tmp_path_factory.mktemp("billing-db"), url))
     yield gateway
     await gateway.close()
 

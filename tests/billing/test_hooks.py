@@ -268,3 +268,30 @@ async def test_topup_reference_is_idempotent(gw: Gateway) -> None:
         cap = (await conn.execute(select(api_keys.c.spent_micros)
                                   .where(api_keys.c.id == p.key_id))).scalar()
     assert cap == 0
+
+
+async def test_concurrent_creates_respect_in_flight_and_spend_caps(gw: Gateway) -> None:
+    p = await make_principal(gw, prepaid=False, max_in_flight=3)
+    results = await asyncio.gather(*(gw.videos.create(p, params(seconds=4))
+                                     for _ in range(10)), return_exceptions=True)
+    assert sum(not isinstance(r, BaseException) for r in results) == 3
+    assert all(isinstance(r, InFlightLimit) for r in results if isinstance(r, BaseException))
+    q = await make_principal(gw, prepaid=False, spend_cap_micros=2_000_000)
+    results = await asyncio.gather(*(gw.videos.create(q, params(seconds=4))
+                                     for _ in range(10)), return_exceptions=True)
+    assert sum(not isinstance(r, BaseException) for r in results) == 5
+
+
+async def test_creates_and_settlements_interleave_without_deadlock(gw: Gateway) -> None:
+    """Creates lock tenant then key; so do settlements and refunds (PostgreSQL pass)."""
+    p = await make_principal(gw, topup=100 * USD, max_in_flight=50,
+                             spend_cap_micros=100 * USD)
+    running = [await drive_to(gw, await gw.videos.create(p, params(seconds=4)))
+               for _ in range(8)]
+    work = [gw.lifecycle.move(j, State.COMPLETED) if i % 2 else fail(gw, j)
+            for i, j in enumerate(running)]
+    work += [gw.videos.create(p, params(seconds=4)) for _ in range(8)]
+    results = await asyncio.gather(*work)
+    assert all(r is not None for r in results)
+    assert await balance(gw, p.tenant_id) == 100 * USD - 4 * 400_000 - 8 * 400_000
+    assert await verified(gw, p.tenant_id)

@@ -82,15 +82,18 @@ async def _create(gw: Gateway, p: Principal, plan: Plan, key: str) -> Outcome:
     out = Outcome(plan)
     req = params(model, size, plan.seconds)
     idem = key if plan.duplicate_create else None
-    try:
-        attempts = [gw.videos.create(p, req, idempotency_key=idem, request_hash="h")
-                    for _ in range(2 if plan.duplicate_create else 1)]
-        jobs = await asyncio.gather(*attempts)
-    except (InsufficientQuota, SpendCapExceeded) as exc:
-        out.refused = exc.code
-        return out
-    assert len({j.id for j in jobs}) == 1, "a duplicate create made a second job"
-    out.job = jobs[0]
+    attempts = [gw.videos.create(p, req, idempotency_key=idem, request_hash="h")
+                for _ in range(2 if plan.duplicate_create else 1)]
+    results = await asyncio.gather(*attempts, return_exceptions=True)
+    jobs = [r for r in results if isinstance(r, Job)]
+    for r in results:
+        if isinstance(r, (InsufficientQuota, SpendCapExceeded)):
+            out.refused = r.code
+        elif isinstance(r, BaseException):
+            raise r
+    if jobs:  # a duplicate may be refused while its twin got through, never both paid
+        assert len({j.id for j in jobs}) == 1, "a duplicate create made a second job"
+        out.job = jobs[0]
     return out
 
 

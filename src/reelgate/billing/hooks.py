@@ -62,8 +62,8 @@ async def _add_spend(conn: AsyncConnection, key_id: str, amount: int, *,
                      enforce_cap: bool) -> bool:
     """Move the key's spend counter; with ``enforce_cap`` only within its cap.
 
-    The UPDATE also locks the key's row on PostgreSQL, which serialises one key's
-    creates so its in-flight count (checked after this) is race-free too.
+    On PostgreSQL the conditional UPDATE waits for the key's row lock and re-checks
+    the cap on the newest row, so concurrent creates cannot overshoot it.
     """
     stmt = update(api_keys).where(api_keys.c.id == key_id)
     if enforce_cap:
@@ -80,11 +80,9 @@ class BillingHooks:
         self.pricer = pricer
 
     async def on_created(self, conn: AsyncConnection, job: Job, principal: Principal) -> None:
+        # Row locks in one order everywhere (job, tenant, key), so that a create and a
+        # settlement of the same tenant can never deadlock on PostgreSQL.
         price = job.price_micros
-        if not await _add_spend(conn, principal.key_id, price, enforce_cap=True):
-            raise SpendCapExceeded(
-                f"This job costs {format_usd(price)}, which would exceed the API key's spend "
-                f"cap of {format_usd(principal.spend_cap_micros or 0)}.")
         funded = await ledger.debit_if_funded(
             conn, job.tenant_id, Kind.RESERVE, price, f"reserve:{job.id}", job_id=job.id,
             key_id=principal.key_id,
@@ -93,6 +91,10 @@ class BillingHooks:
             raise InsufficientQuota(
                 f"You exceeded your current quota: this job costs {format_usd(price)} and "
                 "the balance does not cover it. Top up the balance and try again.")
+        if not await _add_spend(conn, principal.key_id, price, enforce_cap=True):
+            raise SpendCapExceeded(
+                f"This job costs {format_usd(price)}, which would exceed the API key's spend "
+                f"cap of {format_usd(principal.spend_cap_micros or 0)}.")
 
     async def on_transition(self, conn: AsyncConnection, before: Job, after: Job) -> None:
         if after.state == State.COMPLETED and before.state != State.COMPLETED:

@@ -2,9 +2,10 @@
 
 Runs as a :class:`reelgate.jobs.hooks.JobHooks` inside the create transaction, after
 the job row is written, so the count of in-flight jobs includes the new one and a
-refusal rolls it back. On PostgreSQL the key's row is locked first, so two creates of
-one key in two processes cannot both see room for one more; SQLite write
-transactions are serialised already.
+refusal rolls it back. On PostgreSQL the tenant's row is locked first (billing takes
+the same lock next, in the same order as settlements do, so nothing can deadlock),
+so two creates of one key in two processes cannot both see room for one more; SQLite
+write transactions are serialised already.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from reelgate.auth.repository import Principal
 from reelgate.billing.errors import InFlightLimit, ModelNotAllowed
 from reelgate.jobs import repository as jobs_repo
 from reelgate.jobs.model import Job
-from reelgate.store.tables import api_keys
+from reelgate.store.tables import tenants
 
 __all__ = ["KeyPolicyHooks"]
 
@@ -33,8 +34,11 @@ class KeyPolicyHooks:
         if cap is None:
             return
         if conn.dialect.name == "postgresql":
-            await conn.execute(select(api_keys.c.id).where(api_keys.c.id == principal.key_id)
-                               .with_for_update())
+            # NO KEY UPDATE: the same lock as billing's balance UPDATE; a plain FOR UPDATE
+            # would conflict with the key-share locks of concurrent job inserts (their
+            # foreign key to tenants) and deadlock
+            await conn.execute(select(tenants.c.id).where(tenants.c.id == job.tenant_id)
+                               .with_for_update(key_share=True))
         running = await jobs_repo.count_active(conn, key_id=principal.key_id)
         if running > cap:
             raise InFlightLimit(f"This API key already has {cap} unfinished video job(s), "
