@@ -7,6 +7,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 echo "== ruff"; $BIN/ruff check src tests bench
+
+# redis-server for the shared rate-limit tests (the tests start their own on 127.0.0.1)
+if ! command -v redis-server >/dev/null 2>&1; then
+  if [[ $(id -u) -eq 0 ]]; then
+    echo "== installing redis-server (Debian package)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q redis-server >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q redis-server >/dev/null; }
+  else
+    echo "redis-server is missing and we are not root: apt-get install redis-server" >&2
+  fi
+fi
 echo "== mypy --strict src"; $BIN/mypy src
 
 if [[ "${REELGATE_TEST_POSTGRES:-1}" != 0 ]]; then
