@@ -56,13 +56,18 @@ class Snapshot:
 
 
 async def _jobs(conn: AsyncConnection, snap: Snapshot) -> None:
-    name = func.coalesce(channels.c.name, "")
+    # group by plain columns (NULL for "no channel") and name the gaps in Python, so the
+    # GROUP BY never repeats an expression with its own bound parameters (PostgreSQL
+    # refuses to match those)
+    name = channels.c.name
     joined = jobs.outerjoin(channels, channels.c.id == jobs.c.channel_id)
     live = jobs.c.deleted_at.is_(None)
     rows = await conn.execute(
         select(jobs.c.state, jobs.c.model, name, func.count())
         .select_from(joined).where(live).group_by(jobs.c.state, jobs.c.model, name))
-    snap.jobs = {(str(s), str(m), str(c)): int(n) for s, m, c, n in rows}
+    for state, model, chan, n in rows:
+        key = (str(state), str(model), chan or "")
+        snap.jobs[key] = snap.jobs.get(key, 0) + int(n)
     t = now()
     rows = await conn.execute(
         select(jobs.c.state, func.count()).where(
@@ -71,14 +76,17 @@ async def _jobs(conn: AsyncConnection, snap: Snapshot) -> None:
         ).group_by(jobs.c.state))
     snap.due = {str(s): int(n) for s, n in rows}
     rows = await conn.execute(
-        select(name, func.coalesce(jobs.c.error_code, "unknown"), func.count())
+        select(name, jobs.c.error_code, func.count())
         .select_from(joined).where(jobs.c.state == State.FAILED.value)
-        .group_by(name, func.coalesce(jobs.c.error_code, "unknown")))
-    snap.failures = {(str(c), str(code)): int(n) for c, code, n in rows}
+        .group_by(name, jobs.c.error_code))
+    for chan, code, n in rows:
+        fkey = (chan or "", code or "unknown")
+        snap.failures[fkey] = snap.failures.get(fkey, 0) + int(n)
     rows = await conn.execute(
         select(name, func.coalesce(func.sum(jobs.c.poll_count), 0))
         .select_from(joined).group_by(name))
-    snap.polls = {str(c): int(n) for c, n in rows}
+    for chan, n in rows:
+        snap.polls[chan or ""] = snap.polls.get(chan or "", 0) + int(n)
 
 
 async def _durations(conn: AsyncConnection, snap: Snapshot) -> None:
