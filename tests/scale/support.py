@@ -193,6 +193,17 @@ class Deployment:
     def query(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:
         return query(self.database_url, sql, **params)
 
+    def execute(self, sql: str, **params: Any) -> None:
+        async def run() -> None:
+            db = Database(self.database_url)
+            try:
+                async with db.begin() as conn:
+                    await conn.execute(text(sql), params)
+            finally:
+                await db.dispose()
+
+        in_thread(run())
+
     def wait_for(self, sql: str, want: Any, timeout: float = 60.0,
                  **params: Any) -> list[tuple[Any, ...]]:
         """Poll ``sql`` until its first column of the first row equals ``want``."""

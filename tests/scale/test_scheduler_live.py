@@ -9,49 +9,26 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import openai
-import pytest
 
 from tests.fakes import OpenAIFake
 from tests.integration.helpers import decode_info, wait_done
 from tests.scale.support import Deployment, WorkerProcess
 
-ENV = {"REELGATE_LEASE_SECONDS": "2", "REELGATE_POLL_MIN_SECONDS": "0.3",
-       "REELGATE_POLL_MAX_SECONDS": "1", "REELGATE_IDLE_SECONDS": "0.2",
-       "REELGATE_JOB_TIMEOUT_SECONDS": "5", "REELGATE_HOUSEKEEPING_SECONDS": "0.5",
-       "REELGATE_STALE_REFRESH_SECONDS": "1", "REELGATE_REFRESH_TIMEOUT_SECONDS": "1"}
 POLL = re.compile(r"^/v1/videos/(video_[0-9a-f]+)$")
 
 
-@pytest.fixture(scope="module")
-def dep(tmp_path_factory: pytest.TempPathFactory,
-        upstream: tuple[OpenAIFake, str]) -> Iterator[Deployment]:
-    deployment = Deployment(tmp_path_factory.mktemp("live"), env=ENV)
-    deployment.add_fake_channel(upstream[1])
-    deployment.add_worker()
-    deployment.add_apis(1)
-    yield deployment
-    deployment.stop()
-
-
-@pytest.fixture(scope="module")
-def client(dep: Deployment) -> openai.OpenAI:
-    return openai.OpenAI(api_key=dep.create_key(), base_url=dep.apis[0].base_url,
-                         max_retries=0)
-
-
-def _create(dep: Deployment, client: openai.OpenAI, fake: OpenAIFake, prompt: str, *,
+def _create(live: Deployment, live_client: openai.OpenAI, fake: OpenAIFake, prompt: str, *,
             upstream_seconds: float) -> tuple[str, str]:
     """A job the upstream takes ``upstream_seconds`` to finish: (our id, upstream id)."""
     before, fake.complete_after = fake.complete_after, upstream_seconds
     try:
-        vid = client.videos.create(model="sora-2", prompt=prompt, seconds="4",
-                                   size="1280x720").id
-        rows = dep.wait_for("SELECT state, upstream_id FROM jobs WHERE id = :id",
-                            "in_progress", timeout=30, id=vid)
+        vid = live_client.videos.create(model="sora-2", prompt=prompt, seconds="4",
+                                        size="1280x720").id
+        rows = live.wait_for("SELECT state, upstream_id FROM jobs WHERE id = :id",
+                             "in_progress", timeout=30, id=vid)
         return vid, str(rows[0][1])
     finally:
         fake.complete_after = before
@@ -64,31 +41,34 @@ def _polls(fake: OpenAIFake, upstream_id: str, since: float = 0.0) -> list[float
 
 
 def test_a_job_stuck_past_the_limit_fails_with_timeout_and_is_refunded(
-    dep: Deployment, client: openai.OpenAI, upstream: tuple[OpenAIFake, str]
+    live: Deployment, live_client: openai.OpenAI, upstream: tuple[OpenAIFake, str]
 ) -> None:
     fake, _ = upstream
-    vid, _ = _create(dep, client, fake, "never ends", upstream_seconds=3600.0)
-    done = wait_done(client, vid, timeout=30)
+    vid, _ = _create(live, live_client, fake, "never ends", upstream_seconds=3600.0)
+    assert live_client.videos.retrieve(vid).status in ("queued", "in_progress")
+    # let time pass: the job is now older than the deployment's limit (30 s)
+    live.execute("UPDATE jobs SET created_at = created_at - 31 WHERE id = :id", id=vid)
+    done = wait_done(live_client, vid, timeout=30)
     assert done.status == "failed"
     assert done.error is not None and done.error.code == "timeout"
-    assert "5 seconds" in done.error.message
-    kinds = sorted(k for (k,) in dep.query("SELECT kind FROM ledger WHERE job_id = :id", id=vid))
+    assert "30 seconds" in done.error.message
+    kinds = sorted(k for (k,) in live.query("SELECT kind FROM ledger WHERE job_id = :id", id=vid))
     assert kinds == ["refund", "reserve"]
-    amounts = dep.query("SELECT sum(amount_micros) FROM ledger WHERE job_id = :id", id=vid)
+    amounts = live.query("SELECT sum(amount_micros) FROM ledger WHERE job_id = :id", id=vid)
     assert amounts == [(0,)]
 
 
 def test_upstream_429_cools_the_channel_down_instead_of_failing_jobs(
-    dep: Deployment, client: openai.OpenAI, upstream: tuple[OpenAIFake, str]
+    live: Deployment, live_client: openai.OpenAI, upstream: tuple[OpenAIFake, str]
 ) -> None:
     fake, _ = upstream
     fake.clear_faults()
     start = time.time()
     fake.rate_limit_next(2, retry_after=2, method="GET", path=POLL.pattern)
-    ids = [client.videos.create(model="sora-2", prompt=f"throttled {i}", seconds="4",
-                                size="1280x720").id for i in range(3)]
+    ids = [live_client.videos.create(model="sora-2", prompt=f"throttled {i}", seconds="4",
+                                     size="1280x720").id for i in range(3)]
     for vid in ids:
-        done = wait_done(client, vid, timeout=60)
+        done = wait_done(live_client, vid, timeout=60)
         assert done.status == "completed", done
     limited = [r.time for r in fake.requests if r.time >= start and r.status == 429]
     assert len(limited) == 2
@@ -100,49 +80,49 @@ def test_upstream_429_cools_the_channel_down_instead_of_failing_jobs(
 
 
 def test_a_stale_job_is_refreshed_by_get_once_for_many_callers_without_any_worker(
-    dep: Deployment, client: openai.OpenAI, upstream: tuple[OpenAIFake, str]
+    live: Deployment, live_client: openai.OpenAI, upstream: tuple[OpenAIFake, str]
 ) -> None:
     fake, _ = upstream
     fake.clear_faults()
-    vid, upstream_id = _create(dep, client, fake, "refresh me", upstream_seconds=3600.0)
-    worker = dep.workers[0]
-    worker.kill9()  # from now on only client GETs can advance the job
+    vid, upstream_id = _create(live, live_client, fake, "refresh me", upstream_seconds=3600.0)
+    worker = live.workers[0]
+    worker.kill9()  # from now on only live_client GETs can advance the job
     try:
         time.sleep(2.5)  # past the stale bound (1 s) and any lease the worker held (2 s)
         burst_start = time.time()
         with ThreadPoolExecutor(20) as pool:
-            seen = list(pool.map(lambda _: client.videos.retrieve(vid).status, range(20)))
+            seen = list(pool.map(lambda _: live_client.videos.retrieve(vid).status, range(20)))
         assert set(seen) <= {"queued", "in_progress"}
         assert len(_polls(fake, upstream_id, burst_start)) == 1  # twenty GETs, one poll
 
-        # a slow upstream does not hold a client's GET beyond the refresh bound (1 s)
+        # a slow upstream does not hold a live_client's GET beyond the refresh bound (1 s)
         fake.jobs[upstream_id].complete_after = 0.0
         fake.slow_next(4.0, method="GET", path=POLL.pattern)
         time.sleep(1.2)
         t0 = time.monotonic()
-        assert client.videos.retrieve(vid).status in ("queued", "in_progress")
+        assert live_client.videos.retrieve(vid).status in ("queued", "in_progress")
         assert time.monotonic() - t0 < 2.5
         # the slow poll carries on in the API process and completes the job
-        done = wait_done(client, vid, timeout=30)
+        done = wait_done(live_client, vid, timeout=30)
         assert done.status == "completed", done
-        assert decode_info(client.videos.download_content(vid).read())[:2] == (1280, 720)
+        assert decode_info(live_client.videos.download_content(vid).read())[:2] == (1280, 720)
         assert len(_polls(fake, upstream_id, burst_start)) == 2
     finally:
         replacement = WorkerProcess(worker.data_dir, worker.env)
         replacement.start()
-        dep.workers[0] = replacement
+        live.workers[0] = replacement
 
 
 def test_a_fresh_or_finished_job_is_never_polled_by_get(
-    dep: Deployment, client: openai.OpenAI, upstream: tuple[OpenAIFake, str]
+    live: Deployment, live_client: openai.OpenAI, upstream: tuple[OpenAIFake, str]
 ) -> None:
     fake, _ = upstream
-    vid = client.videos.create(model="sora-2", prompt="plain", seconds="4",
-                               size="1280x720").id
-    done = wait_done(client, vid, timeout=60)
+    vid = live_client.videos.create(model="sora-2", prompt="plain", seconds="4",
+                                    size="1280x720").id
+    done = wait_done(live_client, vid, timeout=60)
     assert done.status == "completed", done
-    upstream_id = dep.query("SELECT upstream_id FROM jobs WHERE id = :id", id=vid)[0][0]
+    upstream_id = live.query("SELECT upstream_id FROM jobs WHERE id = :id", id=vid)[0][0]
     since = time.time()
     for _ in range(5):
-        client.videos.retrieve(vid)
+        live_client.videos.retrieve(vid)
     assert _polls(fake, upstream_id, since) == []
