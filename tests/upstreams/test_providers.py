@@ -102,3 +102,24 @@ def test_delete_of_a_running_job_reaches_the_upstream(
     assert call.credential == up.keys[0] and call.status == 200
     with pytest.raises(openai.NotFoundError):
         sdk.videos.retrieve(video.id)
+
+
+@pytest.mark.parametrize(("model", "size", "seconds", "param"), [
+    ("veo-3.1", "1920x1080", "8", "size"),  # Veo renders 1080p at 8 s only: not offered
+    ("veo-3.1", "1280x720", "5", "seconds"),
+    ("seedance-1.0-pro", "1280x720", "4", "seconds"),
+    ("seedance-1.0-pro", "1024x1792", "5", "size"),
+])
+def test_what_an_upstream_cannot_render_is_a_400(
+    model: str, size: str, seconds: str, param: str, upstreams: dict[str, Upstream],
+    admin: Admin, sdk: openai.OpenAI,
+) -> None:
+    up = upstreams["veo" if model == "veo-3.1" else "seedance"]
+    admin.add_channel(up)
+    with pytest.raises(openai.BadRequestError) as caught:
+        sdk.videos.create(model=model, prompt=unique("impossible"), size=size,
+                          seconds=seconds)
+    assert caught.value.status_code == 400
+    assert isinstance(caught.value.body, dict) and caught.value.body["param"] == param
+    assert up.calls() == []
+
