@@ -139,12 +139,15 @@ class Deployment:
             **self.env,
         }
 
-    def add_apis(self, count: int, extra: Mapping[str, str] | None = None
-                 ) -> list[GatewayProcess]:
-        """Start ``count`` API processes (``serve --no-worker``) in parallel."""
+    def add_apis(self, count: int, extra: Mapping[str, str] | None = None, *,
+                 each: list[Mapping[str, str]] | None = None) -> list[GatewayProcess]:
+        """Start ``count`` API processes (``serve --no-worker``) in parallel; ``each``
+        gives the n-th one extra settings of its own."""
         first = len(self.apis)
+        own = each or [{}] * count
         new = [GatewayProcess(self.root / f"api{first + n}",
-                              env={**self.shared_env(), **(extra or {})}, args=("--no-worker",))
+                              env={**self.shared_env(), **(extra or {}), **own[n]},
+                              args=("--no-worker",))
                for n in range(count)]
         self.apis.extend(new)
         with ThreadPoolExecutor(count) as pool:
