@@ -12,6 +12,7 @@ process tree that /proc measurements follow).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
 import subprocess
@@ -105,9 +106,7 @@ class ReelgatePeer(Peer):
 
     def _add_channel(self) -> None:
         """With ``reelgate channels add`` when this checkout has it, else in Python."""
-        probe = subprocess.run([sys.executable, "-m", "reelgate", "channels", "add", "--help"],
-                               env=self.env, capture_output=True, timeout=60)
-        if probe.returncode == 0:
+        if importlib.util.find_spec("reelgate.cli.channels") is not None:
             self._cli("channels", "add", "bench-upstream", "--provider", "openai",
                       "--base-url", self.upstream_url, "--mode", "openai", "--key-stdin",
                       stdin=self.upstream_key + "\n")

@@ -63,7 +63,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def make_plan(args: argparse.Namespace) -> Plan:
     if args.quick:
-        plan = Plan(seconds=4.0, create_seconds=3.0, warmup=1.0)
+        plan = Plan(seconds=3.0, create_seconds=2.0, warmup=0.5, settle_window=0.5)
         sizes = args.sizes or "100m"
     else:
         plan = Plan()
@@ -115,6 +115,13 @@ def big_files(work: Path, sizes: dict[str, int]) -> dict[str, Path]:
     return out
 
 
+_T0 = time.monotonic()
+
+
+def _log(message: str) -> None:
+    print(f"{time.monotonic() - _T0:6.1f}s {message}", flush=True)
+
+
 def measure(peer: Peer, up: Upstream, plan: Plan) -> dict[str, Any]:
     up.reset()
     peer.prepare()
@@ -122,7 +129,7 @@ def measure(peer: Peer, up: Upstream, plan: Plan) -> dict[str, Any]:
         t = time.monotonic()
         peer.start()
         startup = time.monotonic() - t
-        results = run_suite(peer, up, plan, log=lambda m: print(m, flush=True))
+        results = run_suite(peer, up, plan, log=_log)
     finally:
         peer.stop()
     results["startup_s"] = startup

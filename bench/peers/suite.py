@@ -29,6 +29,7 @@ class Plan:
     seconds: float = 15.0  # per load run
     create_seconds: float = 10.0
     warmup: float = 3.0
+    settle_window: float = 1.0  # idle CPU needed before each measurement
     retrieve_concurrency: tuple[int, ...] = (1, 64)
     create_concurrency: tuple[int, ...] = (1, 32)
     sizes: dict[str, int] = field(default_factory=dict)  # name -> bytes
@@ -56,7 +57,7 @@ def _delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
     return {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)}
 
 
-def settle(pid: int, *, below: float = 0.05, window: float = 1.0, timeout: float = 60.0) -> float:
+def settle(pid: int, *, below: float = 0.05, window: float = 1.0, timeout: float = 30.0) -> float:
     """Wait until the tree uses less than ``below`` of a core over ``window`` seconds."""
     start = time.monotonic()
     while time.monotonic() - start < timeout:
@@ -94,9 +95,18 @@ def _wait_status(client: httpx.Client, ids: list[str], timeout: float) -> None:
         raise RuntimeError(f"not completed within {timeout:.0f} s: {sorted(pending)}")
 
 
-def _wait_count(up: Upstream, key: str, target: int, timeout: float) -> float:
+def _wait_count(up: Upstream, key: str, target: int, timeout: float,
+                quiet: float = 0.0) -> float:
+    """Wait until the fake has seen ``target`` calls of ``key``, and then (with
+    ``quiet``) until no new one arrived for that long; returns the seconds waited."""
     start = time.monotonic()
-    while up.counts().get(key, 0) < target and time.monotonic() - start < timeout:
+    last, changed = -1, time.monotonic()
+    while time.monotonic() - start < timeout:
+        seen = up.counts().get(key, 0)
+        if seen != last:
+            last, changed = seen, time.monotonic()
+        if seen >= target and time.monotonic() - changed >= quiet:
+            break
         time.sleep(0.1)
     return time.monotonic() - start
 
@@ -116,27 +126,62 @@ def _fixtures(peer: Peer, up: Upstream, client: httpx.Client, plan: Plan) -> dic
     return ids
 
 
-def _measure_load(peer: Peer, up: Upstream, url: str, concurrency: int, seconds: float,
-                  warmup: float, body: str | None = None) -> dict[str, Any]:
+def _measure_load(peer: Peer, up: Upstream, plan: Plan, url: str, concurrency: int,
+                  seconds: float, warmup: float, body: str | None = None) -> dict[str, Any]:
     if warmup > 0:
         load(url, key=peer.key, concurrency=concurrency, seconds=warmup, body=body)
-    settle(peer.pid)
+    settle(peer.pid, window=plan.settle_window)
     cpu, counts = tree_cpu_seconds(peer.pid), up.counts()
     result = load(url, key=peer.key, concurrency=concurrency, seconds=seconds, body=body)
-    drain = 0.0
-    if body is not None:  # a create is done when the upstream has it (reelgate: later)
-        drain = _wait_count(up, "POST create", counts.get("POST create", 0) + result.ok, 120)
+    drain, done = 0.0, result.requests
+    if body is not None:
+        # A create costs what it takes until the upstream has the job (reelgate submits
+        # in the background), so CPU is read after that, and divided by the jobs that
+        # reached the upstream (which also counts requests wrk abandoned at the end).
+        drain = _wait_count(up, "POST create", counts.get("POST create", 0) + result.ok,
+                            120, quiet=1.0)
+        done = up.counts().get("POST create", 0) - counts.get("POST create", 0)
     used = tree_cpu_seconds(peer.pid) - cpu
-    upstream = _delta(up.counts(), counts)
     out = asdict(result)
-    out.update(rps=result.rps, cpu_s=used, drain_s=drain, upstream=upstream,
-               cpu_per_1k=used / result.requests * 1000 if result.requests else 0.0)
+    out.update(rps=result.rps, cpu_s=used, drain_s=drain, upstream=_delta(up.counts(), counts),
+               cpu_per_1k=used / done * 1000 if done else 0.0)
     return out
 
 
-def _measure_download(peer: Peer, up: Upstream, url: str, probe_url: str | None,
+def _calls_per_request(up: Upstream, client: httpx.Client, ids: dict[str, str],
+                       n: int = 40) -> dict[str, Any]:
+    """Upstream calls per client call, from ``n`` sequential calls of each kind.
+
+    Sequential, so nothing is in flight when the fake's counters are read. Whatever
+    reelgate polls on its own schedule meanwhile is counted too (it is a real cost).
+    """
+    out: dict[str, Any] = {}
+    probes = {
+        "retrieve in-flight": ("GET", f"/videos/{ids['in-flight']}", "GET retrieve"),
+        "retrieve completed": ("GET", f"/videos/{ids['completed']}", "GET retrieve"),
+        "content (small video)": ("GET", f"/videos/{ids['completed']}/content", "GET content"),
+    }
+    for label, (method, path, kind) in probes.items():
+        before, started = up.counts(), time.monotonic()
+        count = n if kind == "GET retrieve" else max(3, n // 10)
+        for _ in range(count):
+            client.request(method, path).raise_for_status()
+        delta = _delta(up.counts(), before)
+        out[label] = {"calls": count, "upstream": delta, "seconds": time.monotonic() - started,
+                      "per_call": delta.get(kind, 0) / count}
+    before, count = up.counts(), max(5, n // 4)
+    for _ in range(count):
+        _create(client, "bench create (counted)")
+    _wait_count(up, "POST create", before.get("POST create", 0) + count, 60, quiet=0.5)
+    delta = _delta(up.counts(), before)
+    out["create"] = {"calls": count, "upstream": delta,
+                     "per_call": delta.get("POST create", 0) / count}
+    return out
+
+
+def _measure_download(peer: Peer, up: Upstream, plan: Plan, url: str, probe_url: str | None,
                       size: int) -> dict[str, Any]:
-    settle(peer.pid)
+    settle(peer.pid, window=plan.settle_window)
     cpu, counts = tree_cpu_seconds(peer.pid), up.counts()
     with RssSampler(peer.pid) as rss:
         dl, probe = asyncio.run(download(url, peer.key, probe_url=probe_url))
@@ -163,26 +208,28 @@ def run_suite(peer: Peer, up: Upstream, plan: Plan, log: Any = print) -> dict[st
     with httpx.Client(base_url=peer.base_url, headers=headers, timeout=600) as client:
         log(f"[{peer.name}] creating fixture jobs")
         ids = _fixtures(peer, up, client, plan)
-        settle(peer.pid)
+        settle(peer.pid, window=plan.settle_window)
         results["idle_rss"] = tree_rss_bytes(peer.pid)
         for label in ("in-flight", "completed"):
             url = f"{peer.base_url}/videos/{ids[label]}"
             for c in plan.retrieve_concurrency:
                 name = f"retrieve {label} c={c}"
                 log(f"[{peer.name}] {name}")
-                results["load"][name] = _measure_load(peer, up, url, c, plan.seconds,
-                                                      plan.warmup)
+                results["load"][name] = _measure_load(peer, up, plan, url, c,
+                                                      plan.seconds, plan.warmup)
+        log(f"[{peer.name}] upstream calls per client call")
+        results["calls"] = _calls_per_request(up, client, ids)
         probe_url = f"{peer.base_url}/videos/{ids['completed']}"
         for size_name, size in plan.sizes.items():
             log(f"[{peer.name}] download {size_name}")
             results["downloads"][size_name] = _measure_download(
-                peer, up, f"{peer.base_url}/videos/{ids[size_name]}/content",
+                peer, up, plan, f"{peer.base_url}/videos/{ids[size_name]}/content",
                 probe_url if size_name == plan.probe_size else None, size)
         for c in plan.create_concurrency:
             name = f"create c={c}"
             log(f"[{peer.name}] {name}")
             body = json.dumps(_body("bench create"))
-            results["load"][name] = _measure_load(peer, up, f"{peer.base_url}/videos", c,
-                                                  plan.create_seconds, min(plan.warmup, 1.0),
-                                                  body=body)
+            results["load"][name] = _measure_load(peer, up, plan, f"{peer.base_url}/videos",
+                                                  c, plan.create_seconds,
+                                                  min(plan.warmup, 1.0), body=body)
     return results
