@@ -207,6 +207,20 @@ class Deployment:
 
         in_thread(run())
 
+    def terminal_entries(self) -> dict[str, int]:
+        """Per job, how often its event log enters a terminal state from a live one
+        (a job that is finished exactly once shows 1; leaving it again counts too)."""
+        rows = self.query("SELECT job_id, state FROM job_events WHERE state IS NOT NULL "
+                          "ORDER BY job_id, id")
+        entries: dict[str, int] = {}
+        last: dict[str, str] = {}
+        for job_id, state in rows:
+            was_terminal = last.get(job_id) in ("completed", "failed")
+            if (state in ("completed", "failed")) != was_terminal:
+                entries[job_id] = entries.get(job_id, 0) + 1
+            last[job_id] = state
+        return entries
+
     def wait_for(self, sql: str, want: Any, timeout: float = 60.0,
                  **params: Any) -> list[tuple[Any, ...]]:
         """Poll ``sql`` until its first column of the first row equals ``want``."""
