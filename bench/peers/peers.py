@@ -71,8 +71,20 @@ class Peer:
     def prepare(self) -> None:
         """One-time setup before :meth:`start` (not part of the start-up time)."""
 
-    def start(self) -> None:
+    health_url = ""
+    start_timeout = 60.0
+
+    def spawn(self) -> None:
+        """Start the process (returns at once; see :meth:`wait_ready`)."""
         raise NotImplementedError
+
+    def wait_ready(self) -> None:
+        assert self.proc is not None
+        _wait_http(self.health_url, self.proc, self.start_timeout)
+
+    def start(self) -> None:
+        self.spawn()
+        self.wait_ready()
 
     @property
     def pid(self) -> int:
@@ -92,6 +104,7 @@ class ReelgatePeer(Peer):
         self.data = work / "reelgate-data"
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
+        self.health_url = f"http://127.0.0.1:{self.port}/healthz"
         self.env = _clean_env(REELGATE_DATA_DIR=str(self.data), REELGATE_LOCAL_CHANNEL="off",
                               REELGATE_PORT=str(self.port))
         self.upstream_url = upstream_url
@@ -138,11 +151,10 @@ class ReelgatePeer(Peer):
         self._add_channel()
         self.key = self._cli("keys", "create", "--name", "bench").strip().splitlines()[-1]
 
-    def start(self) -> None:
+    def spawn(self) -> None:
         self.proc = Proc("reelgate", [sys.executable, "-m", "reelgate", "serve",
                                       "--port", str(self.port)],
                          env=self.env, log=self.work / "reelgate.log", cwd=self.work)
-        _wait_http(f"http://127.0.0.1:{self.port}/healthz", self.proc, 60)
 
 
 def install_litellm(log: Path) -> Path:
@@ -170,6 +182,8 @@ class LitellmPeer(Peer):
         self.bin_dir = bin_dir
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
+        self.health_url = f"http://127.0.0.1:{self.port}/health/liveliness"
+        self.start_timeout = 180.0
         self.key = "sk-" + secrets.token_hex(16)  # a known default key is refused
         self.config = work / "litellm.yaml"
         self.config.write_text(
@@ -182,8 +196,7 @@ class LitellmPeer(Peer):
         self.env = _clean_env(LITELLM_MASTER_KEY=self.key, LITELLM_LOCAL_MODEL_COST_MAP="True",
                               BENCH_UPSTREAM_KEY=upstream_key)
 
-    def start(self) -> None:
+    def spawn(self) -> None:
         self.proc = Proc("litellm", [str(self.bin_dir / "litellm"), "--config", str(self.config),
                                      "--host", "127.0.0.1", "--port", str(self.port)],
                          env=self.env, log=self.work / "litellm.log", cwd=self.work)
-        _wait_http(f"http://127.0.0.1:{self.port}/health/liveliness", self.proc, 180)

@@ -6,6 +6,7 @@ rates, LiteLLM / reelgate for latencies, CPU and memory. Above 1 means reelgate 
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import platform
 import subprocess
@@ -37,8 +38,16 @@ def machine() -> dict[str, str]:
             "os": f"{platform.system()} {platform.release()}", "loadavg_at_start": load}
 
 
-def versions(python: str, packages: list[str]) -> dict[str, str]:
-    """Versions as seen by another interpreter (each gateway has its own venv)."""
+def versions(python: str | None, packages: list[str]) -> dict[str, str]:
+    """Versions as seen by ``python`` (each gateway has its own venv; None: this one)."""
+    if python is None:
+        found = {"python": platform.python_version()}
+        for name in packages:
+            try:
+                found[name] = importlib.metadata.version(name)
+            except importlib.metadata.PackageNotFoundError:
+                found[name] = "-"
+        return found
     code = ("import sys, importlib.metadata as m\n"
             "print('python', sys.version.split()[0])\n"
             "for p in sys.argv[1:]:\n"
@@ -156,6 +165,14 @@ def _targets(rg: dict[str, Any], ll: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _startup_row(rg: dict[str, Any], ll: dict[str, Any]) -> str:
+    a, b = rg.get("startup_s"), ll.get("startup_s")
+    if a is None or b is None:
+        return "| start-up to first healthy answer, s | - | - | not measured in quick mode |"
+    return (f"| start-up to first healthy answer, s | {a:.1f} | {b:.1f} "
+            f"| {ratio(a, b, higher_is_better=False)} |")
+
+
 def render(data: dict[str, Any]) -> str:
     """The whole report from the runner's JSON-able ``data``."""
     rg, ll = data["results"][RG], data["results"][LL]
@@ -211,8 +228,7 @@ def render(data: dict[str, Any]) -> str:
         "",
         "| | reelgate | LiteLLM | ratio |",
         "|---|---:|---:|---:|",
-        f"| start-up to first healthy answer, s | {rg['startup_s']:.1f} | {ll['startup_s']:.1f} "
-        f"| {ratio(rg['startup_s'], ll['startup_s'], higher_is_better=False)} |",
+        _startup_row(rg, ll),
         f"| idle RSS after the fixtures, MiB | {rg['idle_rss'] / MB:.0f} "
         f"| {ll['idle_rss'] / MB:.0f} "
         f"| {ratio(rg['idle_rss'], ll['idle_rss'], higher_is_better=False)} |",

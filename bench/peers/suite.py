@@ -30,6 +30,7 @@ class Plan:
     create_seconds: float = 10.0
     warmup: float = 3.0
     settle_window: float = 1.0  # idle CPU needed before each measurement
+    sequential_calls: int = 40  # per kind, to count upstream calls per client call
     retrieve_concurrency: tuple[int, ...] = (1, 64)
     create_concurrency: tuple[int, ...] = (1, 32)
     sizes: dict[str, int] = field(default_factory=dict)  # name -> bytes
@@ -218,7 +219,7 @@ def run_suite(peer: Peer, up: Upstream, plan: Plan, log: Any = print) -> dict[st
                 results["load"][name] = _measure_load(peer, up, plan, url, c,
                                                       plan.seconds, plan.warmup)
         log(f"[{peer.name}] upstream calls per client call")
-        results["calls"] = _calls_per_request(up, client, ids)
+        results["calls"] = _calls_per_request(up, client, ids, plan.sequential_calls)
         probe_url = f"{peer.base_url}/videos/{ids['completed']}"
         for size_name, size in plan.sizes.items():
             log(f"[{peer.name}] download {size_name}")
