@@ -219,6 +219,7 @@ def run_suite(peer: Peer, up: Upstream, plan: Plan, log: Any = print) -> dict[st
                 results["load"][name] = _measure_load(peer, up, plan, url, c,
                                                       plan.seconds, plan.warmup)
         log(f"[{peer.name}] upstream calls per client call")
+        settle(peer.pid, window=plan.settle_window)  # requests wrk left behind finish first
         results["calls"] = _calls_per_request(up, client, ids, plan.sequential_calls)
         probe_url = f"{peer.base_url}/videos/{ids['completed']}"
         for size_name, size in plan.sizes.items():
