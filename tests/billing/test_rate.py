@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
@@ -83,12 +84,15 @@ async def test_redis_concurrent_hits_never_exceed_the_limit(redis_url: str) -> N
             await c.aclose()
 
 
-async def test_redis_down_fails_open(tmp_path: object) -> None:
+async def test_redis_down_fails_open_and_says_so_once(
+        caplog: pytest.LogCaptureFixture) -> None:
     from tests.billing.support import free_port
 
     lim = RedisLimiter(f"redis://127.0.0.1:{free_port()}/0")
     try:
-        decision = await lim.hit("k", 1)
-        assert decision.allowed
+        with caplog.at_level(logging.WARNING, logger="reelgate.limits.rate"):
+            assert (await lim.hit("k", 1)).allowed
+            assert (await lim.hit("k", 1)).allowed  # no limit without Redis, not an outage
+        assert sum("Redis unavailable" in r.message for r in caplog.records) == 1
     finally:
         await lim.aclose()

@@ -105,14 +105,17 @@ class RedisLimiter:
         self.client = aioredis.Redis.from_url(url, socket_timeout=2.0,
                                               socket_connect_timeout=2.0)
         self._script = self.client.register_script(_SCRIPT)
+        self._warned_at = -math.inf
 
     async def hit(self, bucket: str, limit: int, period: float = PERIOD) -> Decision:
         try:
             raw = await self._script(keys=[self.prefix + bucket],
                                      args=[int(period * 1000), limit])
         except Exception as exc:  # redis errors and OSError alike: fail open
-            log.warning("rate limiter: Redis unavailable (%s); letting the request through",
-                        exc)
+            if time.monotonic() - self._warned_at > 30:  # once per 30 s, not per request
+                self._warned_at = time.monotonic()
+                log.warning("rate limiter: Redis unavailable (%s); letting requests through",
+                            exc)
             return Decision(True, limit, limit, 0.0, 0.0)
         allowed, remaining, reset_ms, retry_ms = (int(v) for v in raw)
         return Decision(bool(allowed), limit, remaining, reset_ms / 1000, retry_ms / 1000)
