@@ -82,10 +82,13 @@ def ensure_wrk() -> None:
     if load.have_wrk() or shutil.which("apt-get") is None or os.geteuid() != 0:
         return
     print("installing wrk (apt-get)...", flush=True)
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    if subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], **quiet).returncode != 0:
-        subprocess.run(["apt-get", "update", "-qq"], **quiet)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], **quiet)
+    def apt(*args: str) -> int:
+        return subprocess.run(["apt-get", *args], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL).returncode
+
+    if apt("install", "-y", "-qq", "wrk") != 0:
+        apt("update", "-qq")
+        apt("install", "-y", "-qq", "wrk")
 
 
 def start_upstream(work: Path, big: dict[str, Path], poll_after_ms: int) -> tuple[Proc, str]:
