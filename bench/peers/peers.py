@@ -1,7 +1,8 @@
 """The two gateways under test, each started as its users would start it.
 
 * reelgate: ``reelgate serve`` (SQLite, a fresh data dir, its in-process worker),
-  one channel to the fake upstream, one API key; everything else default.
+  one channel to the fake upstream (``reelgate channels add``), one API key
+  (``reelgate keys create``); everything else default.
 * LiteLLM proxy: installed with pip into its own venv (``bench/.venv-litellm``),
   started with the documented no-database config, a random master key from the
   environment and ``LITELLM_LOCAL_MODEL_COST_MAP=True``; everything else default.
@@ -12,7 +13,6 @@ process tree that /proc measurements follow).
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import secrets
 import subprocess
@@ -117,38 +117,11 @@ class ReelgatePeer(Peer):
             raise RuntimeError(f"reelgate {' '.join(args)} failed:\n{out.stdout}{out.stderr}")
         return out.stdout
 
-    def _add_channel(self) -> None:
-        """With ``reelgate channels add`` when this checkout has it, else in Python."""
-        if importlib.util.find_spec("reelgate.cli.channels") is not None:
-            self._cli("channels", "add", "bench-upstream", "--provider", "openai",
-                      "--base-url", self.upstream_url, "--mode", "openai", "--key-stdin",
-                      stdin=self.upstream_key + "\n")
-            return
-        code = (
-            "import asyncio, sys\n"
-            "from reelgate.bootstrap import Gateway\n"
-            "from reelgate.config import Settings\n"
-            "from reelgate.routing.channels import add_channel, add_credential\n"
-            "async def go():\n"
-            "    gw = await Gateway.start(Settings.from_env(local_channel='off'))\n"
-            "    try:\n"
-            "        async with gw.db.begin() as conn:\n"
-            "            cid = await add_channel(conn, name='bench-upstream', provider='openai',"
-            " base_url=sys.argv[1], options={'mode': 'openai'})\n"
-            "            await add_credential(conn, gw.box, cid, sys.stdin.read().strip())\n"
-            "    finally:\n"
-            "        await gw.close()\n"
-            "asyncio.run(go())\n"
-        )
-        out = subprocess.run([sys.executable, "-c", code, self.upstream_url], env=self.env,
-                             input=self.upstream_key, capture_output=True, text=True,
-                             timeout=120)
-        if out.returncode != 0:
-            raise RuntimeError(f"adding the channel failed:\n{out.stdout}{out.stderr}")
-
     def prepare(self) -> None:
         self.data.mkdir(parents=True, exist_ok=True)
-        self._add_channel()
+        self._cli("channels", "add", "bench-upstream", "--provider", "openai",
+                  "--base-url", self.upstream_url, "--mode", "openai", "--key-stdin",
+                  stdin=self.upstream_key + "\n")
         self.key = self._cli("keys", "create", "--name", "bench").strip().splitlines()[-1]
 
     def spawn(self) -> None:
