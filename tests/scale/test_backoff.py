@@ -29,6 +29,7 @@ def test_delay_is_shorter_near_the_expected_finish_and_follows_upstream_hints() 
     assert next_delay(10, minimum=2, maximum=30, remaining=0.1, rng=rng) >= 1.6
     assert next_delay(10, minimum=2, maximum=30, hint=5, rng=rng) <= 6.0
     assert next_delay(0, minimum=2, maximum=30, hint=600, rng=rng) <= 36  # capped
+    assert next_delay(0, minimum=2, maximum=30, hint=0.05, rng=rng) >= 0.4  # floored
 
 
 def test_token_bucket_paces_requests_and_refuses_long_waits() -> None:

@@ -19,14 +19,16 @@ def next_delay(
 
     Grows geometrically from ``minimum`` to ``maximum`` (2 s to 30 s by default), so a
     long render costs a handful of polls, not hundreds. ``hint`` is the upstream's own
-    advice and wins (capped at ``maximum``); ``remaining``, an estimate of the time to
+    advice and wins, within ``[minimum / 4, maximum]``: an upstream (or a relay) that
+    says "poll again in 200 ms" must not turn ten thousand jobs into fifty thousand
+    requests a second. ``remaining``, an estimate of the time to
     completion, pulls the next poll closer when the job is about to finish. Jitter
     (±20 %) spreads thousands of jobs submitted together over time instead of polling
     them in lockstep.
     """
     uniform = (rng or random).uniform
     if hint is not None:
-        base = min(max(hint, 0.2), maximum)
+        base = min(max(hint, minimum / 4, 0.1), maximum)
     else:
         base = min(maximum, minimum * (1.5 ** min(poll_count, 20)))
         if remaining is not None and remaining > 0:

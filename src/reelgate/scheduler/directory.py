@@ -8,6 +8,7 @@ it, whatever happened to the channel or the key since.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -44,16 +45,25 @@ class ChannelDirectory:
         self.ttl = ttl
         self._factory = factory or _default_factory
         self._channels: list[Channel] = []
-        self._loaded_at = 0.0
+        self._loaded_at = float("-inf")
+        self._reloading = asyncio.Lock()
         self._providers: dict[str, tuple[Channel, Provider]] = {}
         self._creds: dict[str, Credential] = {}
         self._retired: list[Provider] = []
 
     async def channels(self, *, fresh: bool = False) -> list[Channel]:
-        if fresh or time.monotonic() - self._loaded_at > self.ttl:
-            async with self.db.read() as conn:
-                self._channels = await chrepo.list_channels(conn)
-            self._loaded_at = time.monotonic()
+        asked = time.monotonic()
+        if not fresh and asked - self._loaded_at <= self.ttl:
+            return self._channels
+        # single flight: the many jobs a worker drives at once share one reload
+        async with self._reloading:
+            stale = (self._loaded_at < asked if fresh
+                     else time.monotonic() - self._loaded_at > self.ttl)
+            if stale:
+                started = time.monotonic()
+                async with self.db.read() as conn:
+                    self._channels = await chrepo.list_channels(conn)
+                self._loaded_at = started
         return self._channels
 
     async def channel(self, channel_id: str) -> Channel | None:
@@ -63,7 +73,7 @@ class ChannelDirectory:
         return found
 
     def invalidate(self) -> None:
-        self._loaded_at = 0.0
+        self._loaded_at = float("-inf")
 
     async def provider(self, channel: Channel) -> Provider:
         """The channel's provider, rebuilt only when what it talks to changed.
