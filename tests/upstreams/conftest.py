@@ -13,7 +13,14 @@ import openai
 import pytest
 
 from tests.support.server import GatewayProcess
-from tests.upstreams.support import ADMIN_TOKEN, KINDS, Admin, Upstream, start_upstream
+from tests.upstreams.support import (
+    ADMIN_TOKEN,
+    KINDS,
+    Admin,
+    Upstream,
+    create_key,
+    start_upstream,
+)
 
 
 @pytest.fixture(scope="package")
@@ -46,7 +53,7 @@ def admin(upstream_gateway: GatewayProcess) -> Iterator[Admin]:
 
 @pytest.fixture(scope="package")
 def sdk(upstream_gateway: GatewayProcess) -> openai.OpenAI:
-    key = upstream_gateway.create_key("upstream-tests", tenant="upstream-tests")
+    key = create_key(upstream_gateway, "upstream-tests", tenant="upstream-tests")
     return openai.OpenAI(api_key=key, base_url=upstream_gateway.base_url, max_retries=0)
 
 

@@ -11,9 +11,12 @@ from typing import Any
 import httpx
 import openai
 from openai.types import Video
+from typer.testing import CliRunner
 
+from reelgate.cli import app as reelgate_cli
 from tests.fakes import FakeServer, FakeUpstream, OpenAIFake, RecordedRequest, SeedanceFake, VeoFake
 from tests.fakes.core import FakeJob
+from tests.support.server import GatewayProcess
 
 ADMIN_TOKEN = "rg-admin-upstream-tests"
 AZURE_API_VERSION = "2025-04-01-preview"
@@ -214,3 +217,15 @@ def assert_keys(up: Upstream, upstream_id: str, key: str) -> int:
 def assert_all_keys(up: Upstream, key: str) -> int:
     """Like :func:`assert_keys` for every call the fake saw in this test."""
     return _check(up, up.calls(), key)
+
+
+def gateway_env(gw: GatewayProcess) -> dict[str, str]:
+    return {k: v for k, v in gw.full_env().items() if k.startswith("REELGATE_")}
+
+
+def create_key(gw: GatewayProcess, name: str, tenant: str = "default") -> str:
+    """``reelgate keys create`` in this process: interpreter start-up costs seconds."""
+    result = CliRunner().invoke(reelgate_cli, ["keys", "create", "--name", name,
+                                               "--tenant", tenant], env=gateway_env(gw))
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip().splitlines()[-1]
