@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+from typing import Any
 
 import typer
 import uvicorn
@@ -47,8 +49,27 @@ def serve(
                    f"http://{settings.host}:{settings.port}/v1/models\n")
     from reelgate.api.app import create_app
 
+    if workers > 1:
+        # each uvicorn process builds its own app (and worker) from the environment
+        os.environ.update(REELGATE_HOST=settings.host, REELGATE_PORT=str(settings.port),
+                          REELGATE_RUN_WORKER="1" if settings.run_worker else "0")
+        uvicorn.run("reelgate.api.app:create_app", factory=True, workers=workers,
+                    host=settings.host, port=settings.port, log_level="info",
+                    access_log=False, log_config=_log_config(settings))
+        return
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
                 log_level="info", access_log=False)
+
+
+def _log_config(settings: Settings) -> dict[str, Any]:
+    """setup_logging's configuration, for uvicorn to apply in each spawned process."""
+    fmt: dict[str, str] = ({"()": "reelgate.logs.JsonFormatter"} if settings.log_json
+                           else {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"})
+    return {"version": 1, "disable_existing_loggers": False,
+            "formatters": {"default": fmt},
+            "handlers": {"default": {"class": "logging.StreamHandler",
+                                     "formatter": "default"}},
+            "root": {"level": "INFO", "handlers": ["default"]}}
 
 
 async def _first_key(settings: Settings) -> str | None:
