@@ -48,7 +48,16 @@ postgres_start() {
   bin=$(pg_bin)
   port=${port:-$(free_port)}
   mkdir -p "$dir/data" "$dir/sock"
-  [[ $(id -u) -eq 0 ]] && chown -R postgres:postgres "$dir"
+  if [[ $(id -u) -eq 0 ]]; then
+    chown -R postgres:postgres "$dir"
+    # the server runs as postgres: let it pass through private parents (e.g. mktemp -d)
+    local up
+    up=$(cd "$dir/.." && pwd)
+    while [[ "$up" != "/" ]]; do
+      su postgres -s /bin/sh -c "test -x '$up'" || chmod o+x "$up"
+      up=$(dirname "$up")
+    done
+  fi
   as_pg "'$bin/initdb' -D '$dir/data' -U postgres --auth=trust -E UTF8 --no-sync >'$dir/initdb.log' 2>&1"
   as_pg "'$bin/pg_ctl' -D '$dir/data' -l '$dir/pg.log' -w -t 60 start -o \"-p $port -k '$dir/sock' -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400\" >&2"
   echo "$port" >"$dir/port"
