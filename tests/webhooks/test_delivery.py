@@ -10,7 +10,6 @@ import itertools
 import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -192,8 +191,8 @@ def test_admin_api_rejects_bad_endpoints_with_openai_errors(
     assert (err["code"], err["param"]) == (code, param)
 
 
-def test_admin_api_auth_listing_and_removal(gw: GatewayProcess, tmp_path: Path) -> None:
-    sdk(gw, "listing")
+def test_admin_api_auth_listing_and_removal(gw: GatewayProcess) -> None:
+    assert admin(gw, "POST", "/tenants", json={"name": "listing"}).status_code == 201
     assert httpx.get(f"{gw.root_url}/admin/api/webhooks").status_code == 401
     made = admin(gw, "POST", "/webhooks", json={
         "tenant": "listing", "url": "http://127.0.0.1:9/x", "allow_private": True,
