@@ -47,7 +47,7 @@ MODEL_MAPS: dict[str, dict[str, str]] = {
     "veo": {"veo-3.1": "veo-3.1-generate-preview"},
     "seedance": {"seedance-1.0-pro": "seedance-1-0-pro-250528"},
 }
-COMPLETE_AFTER = 0.6
+COMPLETE_AFTER = 0.3
 
 
 def make_fake(kind: str) -> FakeUpstream:

@@ -7,6 +7,8 @@ and delete of a running job reaching the upstream with the job's own key.
 
 from __future__ import annotations
 
+import time
+
 import openai
 import pytest
 
@@ -98,6 +100,10 @@ def test_delete_of_a_running_job_reaches_the_upstream(
 
     deleted = sdk.videos.delete(video.id)
     assert deleted.deleted and deleted.id == video.id
+    # at once when the gateway knew the upstream id, else as soon as the submit returns
+    deadline = time.monotonic() + 10
+    while not up.calls("DELETE", touching=upstream_id) and time.monotonic() < deadline:
+        time.sleep(0.05)
     [call] = up.calls("DELETE", touching=upstream_id)
     assert call.credential == up.keys[0] and call.status == 200
     with pytest.raises(openai.NotFoundError):
@@ -123,3 +129,26 @@ def test_what_an_upstream_cannot_render_is_a_400(
     assert isinstance(caught.value.body, dict) and caught.value.body["param"] == param
     assert up.calls() == []
 
+
+
+def test_delete_during_the_submit_cancels_the_upstream_job(
+    upstreams: dict[str, Upstream], admin: Admin, sdk: openai.OpenAI
+) -> None:
+    """The client deletes while the create is in flight: once the upstream answers, the
+    job it made is cancelled, since nobody would ever poll it or pay for it."""
+    up = upstreams["openai"]
+    up.fake.complete_after = 30.0
+    admin.add_channel(up)
+    up.fake.slow_next(1.5, method="POST")
+    prompt = unique("deleted mid-submit")
+    video = sdk.videos.create(model="sora-2", prompt=prompt, size="1280x720", seconds="4")
+    deadline = time.monotonic() + 10
+    while not up.creates() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    sdk.videos.delete(video.id)  # the create is still waiting for its answer
+    upstream_id = up.job(prompt).id
+    while not up.calls("DELETE", touching=upstream_id) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [call] = up.calls("DELETE", touching=upstream_id)
+    assert call.credential == up.keys[0]
+    assert upstream_id not in up.fake.jobs

@@ -102,7 +102,7 @@ def test_a_rejected_key_is_skipped_and_cooled_down(upstreams: dict[str, Upstream
 def test_two_keys_each_job_keeps_its_own(upstreams: dict[str, Upstream], admin: Admin,
                                          sdk: openai.OpenAI) -> None:
     up = upstreams["openai"]
-    up.fake.complete_after = 1.5
+    up.fake.complete_after = 2.5  # the first is still running when the second is routed
     admin.add_channel(up, keys=up.keys)
     prompts = [unique("two keys, first"), unique("two keys, second")]
     ids = []

@@ -263,7 +263,7 @@ class Driver:
             await set_channel(conn, channel.id, cooldown_until=now() + seconds)
         self.directory.invalidate()
 
-    async def _accepted(self, job: Job, up: UpstreamJob) -> None:
+    async def _accepted(self, job: Job, up: UpstreamJob, *, retry: bool = True) -> None:
         t = now()
         moved = await self.lifecycle.move(
             job, State.IN_PROGRESS, upstream_id=up.upstream_id, upstream_status=up.status.value,
@@ -273,6 +273,31 @@ class Driver:
             log.info("job %s accepted upstream as %s", job.id, up.upstream_id,
                      extra={"job_id": job.id})
             await self._apply(moved, up)
+            return
+        # The job changed while the upstream was taking it: a client deleted it, or our
+        # lease ran out. Record the upstream id if it is still ours to record, else
+        # cancel the upstream job, which nobody would ever poll or pay for.
+        latest = await self.lifecycle.reload(job.id)
+        if (retry and latest is not None and latest.state == State.SUBMITTING
+                and latest.deleted_at is None and not latest.upstream_id):
+            await self._accepted(latest, up, retry=False)
+        elif latest is None or not latest.upstream_id:
+            await self._cancel_orphan(job, up)
+
+    async def _cancel_orphan(self, job: Job, up: UpstreamJob) -> None:
+        fields = {"job_id": job.id, "channel_id": job.channel_id,
+                  "upstream_id": up.upstream_id}
+        try:
+            channel = await self.directory.channel(job.channel_id or "")
+            if channel is not None:
+                provider = await self.directory.provider(channel)
+                await provider.delete(up.upstream_id,
+                                      await self.directory.credential(job.credential_id))
+            log.info("job %s went away while submitting; cancelled %s upstream", job.id,
+                     up.upstream_id, extra=fields)
+        except (UpstreamError, LookupError) as exc:
+            log.warning("job %s went away while submitting; could not cancel %s upstream: "
+                        "%r", job.id, up.upstream_id, exc, extra={**fields, "reconcile": True})
 
     # --- recover / poll ------------------------------------------------------------
 
