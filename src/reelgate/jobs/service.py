@@ -102,12 +102,12 @@ class VideoService:
                 job = await repo.insert(conn, values)
                 for hook in self.hooks:
                     await hook.on_created(conn, job, principal)
-        except IntegrityError:
-            if idempotency_key is None:
-                raise
-            if ref_key is not None:  # the losing duplicate's upload belongs to no job
+        except BaseException as exc:
+            if ref_key is not None:  # a refused create's upload belongs to no job
                 await self.storage.delete_prefix(ref_key)
-            return await self._idempotent_replay(principal, idempotency_key, request_hash)
+            if isinstance(exc, IntegrityError) and idempotency_key is not None:
+                return await self._idempotent_replay(principal, idempotency_key, request_hash)
+            raise
         self.wake_worker()
         return job
 
