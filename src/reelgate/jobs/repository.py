@@ -122,17 +122,18 @@ async def transition(
     if "media" in changes and isinstance(changes["media"], dict):
         changes["media"] = media_json(changes["media"])
     values = {**changes, "state": target.value, "version": job.version + 1, "updated_at": now()}
-    res = await conn.execute(
+    row = (await conn.execute(  # RETURNING: the new row without a second round trip
         update(jobs).where(jobs.c.id == job.id, jobs.c.version == job.version).values(**values)
-    )
-    if res.rowcount != 1:
+        .returning(*jobs.c)
+    )).first()
+    if row is None:
         return None
     if target != job.state or event:
         detail = {k: v for k, v in changes.items() if k in ("error_code", "error_message",
                                                            "channel_id", "upstream_id")}
         await log_event(conn, job.id, event or f"state:{target.value}", state=target.value,
                         progress=changes.get("progress", job.progress), detail=detail or None)
-    return await get(conn, job.id, include_deleted=True)
+    return Job.from_row(row)
 
 
 async def release(conn: AsyncConnection, job: Job, *, next_poll_at: float | None,
