@@ -134,3 +134,29 @@ def test_retry_delay_doubles_with_jitter_up_to_the_cap() -> None:
         nominal = min(3600, 5 * 2 ** (n - 1))
         assert 0.75 * nominal <= d <= 1.25 * nominal
     assert max(delays) <= 3600 * 1.25
+
+
+async def test_progress_events_are_told_in_ten_percent_steps(gw: Gateway) -> None:
+    await gw.webhooks.register(tenant="default", url="http://127.0.0.1:9/p",
+                               events=["video.progress"], allow_private=True)
+    secret = await _second_key(gw)
+    job = await new_job(gw, secret)
+    moved = await gw.lifecycle.move(job, State.SUBMITTING)
+    assert moved is not None
+    job = await gw.lifecycle.move(moved, State.IN_PROGRESS, upstream_status="in_progress")
+    assert job is not None
+    for pct in (3, 7, 12, 15, 48, 49, 51):
+        nxt = await gw.lifecycle.move(job, None, progress=pct)
+        assert nxt is not None
+        job = nxt
+    payloads = [d.payload for d in await deliveries(gw) if d.event_type == "video.progress"]
+    told = sorted(int(p.split('"progress":')[1].split("}")[0].split(",")[0]) for p in payloads
+                  if '"in_progress"' in p)
+    assert told == [0, 12, 48, 51]
+
+
+async def _second_key(gw: Gateway) -> str:
+    async with gw.db.begin() as conn:
+        tenant = await auth_repo.ensure_tenant(conn, "default")
+        _, secret = await auth_repo.create_key(conn, tenant, "progress")
+    return secret

@@ -30,7 +30,7 @@ class Lifecycle:
         """Apply the change if nobody else changed the job first; None if we lost."""
         async with self.db.begin() as conn:
             after = await repo.transition(conn, job, state, event=event, **changes)
-            if after is not None and after.state != job.state:
+            if after is not None and (after.state != job.state or after.progress != job.progress):
                 for hook in self.hooks:
                     await hook.on_transition(conn, job, after)
         return after

@@ -68,7 +68,9 @@ def transition_event(before: Job, after: Job) -> Event | None:
         return _event(after, COMPLETED, after.updated_at, COMPLETED)
     if after.state == State.FAILED:
         return _event(after, FAILED, after.updated_at, FAILED)
-    if after.state == before.state:
+    # progress ticks within a state are told in steps of 10 %, so a receiver is not flooded
+    same_step = after.progress // 10 == before.progress // 10
+    if after.state == before.state and (after.status != "in_progress" or same_step):
         return None
     # one per version: a job can pass through the same state twice (a rejected submit)
     return _event(after, PROGRESS, after.updated_at, f"{PROGRESS}:v{after.version}",
