@@ -222,4 +222,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # everything started was stopped by main()'s finally
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
