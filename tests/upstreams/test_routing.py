@@ -3,6 +3,7 @@ did not take the job, and every follow-up on the channel and key that created it
 
 from __future__ import annotations
 
+import itertools
 import socket
 import time
 
@@ -56,6 +57,20 @@ def test_429_on_create_fails_over_to_the_next_channel(upstreams: dict[str, Upstr
     second = _create(sdk, unique("the next job skips the throttled channel"))
     assert finished(sdk, second).status == "completed"
     assert len(a.calls()) == 1 and len(b.creates()) == 2
+
+
+def test_when_every_channel_says_429_the_job_waits_for_retry_after(
+    upstreams: dict[str, Upstream], admin: Admin, sdk: openai.OpenAI
+) -> None:
+    up = upstreams["openai"]
+    admin.add_channel(up)
+    up.fake.rate_limit_next(count=2, method="POST", retry_after=1)
+    video_id = _create(sdk, unique("throttled everywhere"))
+    assert finished(sdk, video_id).status == "completed"
+    posts = up.calls("POST")
+    assert [r.status for r in posts] == [429, 429, 200]
+    gaps = [b.time - a.time for a, b in itertools.pairwise(posts)]
+    assert all(gap >= 0.9 for gap in gaps), gaps  # Retry-After honoured, not hammered
 
 
 def test_refused_connection_fails_over(upstreams: dict[str, Upstream], admin: Admin,

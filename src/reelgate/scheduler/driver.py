@@ -146,7 +146,7 @@ class Driver:
             return
         request = SubmitRequest(job.id, job.model, job.prompt, job.size, job.seconds,
                                 await self._reference(job), await self._remix_source(job))
-        retry_after = 0.0
+        waits: list[float] = []  # when each candidate may take the job again
         down: set[str] = set()  # channels that refused the connection: skip their other keys
         for cand in cands:
             if cand.channel.id in down:
@@ -156,15 +156,17 @@ class Driver:
                 job, exc = outcome  # back in QUEUED with a new version: try the next one
                 if exc.kind == ErrorKind.UNAVAILABLE and exc.status_code is None:
                     down.add(cand.channel.id)
+                rate_limited = exc.kind == ErrorKind.RATE_LIMITED
+                waits.append((exc.retry_after or 5.0) if rate_limited else 0.0)
                 continue
             if isinstance(outcome, float):
-                retry_after = max(retry_after, outcome)
+                waits.append(outcome)
                 continue
             return  # accepted, failed or lost the race
         if now() - job.created_at > self.settings.job_timeout_seconds:
             await self.fail(job, "upstream_unavailable", "No upstream accepted the job in time.")
-        else:
-            await self.later(job, max(retry_after, self.settings.poll_min_seconds))
+        else:  # the soonest any candidate may say yes, so a throttled upstream is not hammered
+            await self.later(job, max(min(waits, default=0.0), self.settings.poll_min_seconds))
 
     async def _loads(self) -> dict[tuple[str, str], int]:
         """Jobs running per (channel, credential); pinned but unsent remixes do not count."""
