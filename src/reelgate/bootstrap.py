@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from reelgate.api.admin.auth import admin_token
 from reelgate.auth import repository as auth_repo
+from reelgate.auth.cache import PrincipalCache
 from reelgate.billing import BillingHooks, TablePricer
 from reelgate.catalog import CATALOG, Catalog
 from reelgate.config import Settings
@@ -50,6 +51,7 @@ class Gateway:
     worker: Worker
     hooks: list[JobHooks] = field(default_factory=list)
     admin_token: str = ""
+    principals: PrincipalCache = field(init=False)
     #: per-key request rates; shared through Redis when REELGATE_REDIS_URL is set
     limiter: RateLimiter = field(init=False)
     pricer: TablePricer = field(init=False)
@@ -81,6 +83,7 @@ class Gateway:
         videos.cancel_upstream = gw.cancel_upstream
         videos.refresh = Refresher(worker, settings).refresh
         gw.pricer, gw.limiter = pricer, limiter_from_url(settings.redis_url)
+        gw.principals = PrincipalCache(settings.auth_cache_seconds)
         gw.webhooks, gw.dispatcher = WebhookService(db), Dispatcher(db)
         await gw._ensure_local_channel()
         return gw

@@ -60,6 +60,8 @@ class Settings:
     worker_batch: int = 200
     worker_concurrency: int = 64
     stale_refresh_seconds: float = 10.0
+    #: how long an authenticated key is trusted without a database look-up
+    auth_cache_seconds: float = 2.0
     #: how long a client's GET waits for an inline refresh before answering from the DB
     refresh_timeout_seconds: float = 3.0
     #: an idle worker looks for due jobs at least this often (new jobs also wake it)
@@ -96,6 +98,7 @@ class Settings:
             job_timeout_seconds=float(_env("JOB_TIMEOUT_SECONDS", str(6 * 3600))),
             worker_concurrency=int(_env("WORKER_CONCURRENCY", "64")),
             stale_refresh_seconds=float(_env("STALE_REFRESH_SECONDS", "10")),
+            auth_cache_seconds=float(_env("AUTH_CACHE_SECONDS", "2")),
             refresh_timeout_seconds=float(_env("REFRESH_TIMEOUT_SECONDS", "3")),
             idle_seconds=float(_env("IDLE_SECONDS", "0.5")),
             housekeeping_seconds=float(_env("HOUSEKEEPING_SECONDS", "30")),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from reelgate.auth.repository import Principal, find_principal
+from reelgate.bootstrap import Gateway
 from reelgate.errors import AuthenticationError
 
 __all__ = ["principal"]
@@ -18,9 +19,13 @@ async def principal(request: Request) -> Principal:
         raise AuthenticationError(
             "You didn't provide an API key. Provide it in the Authorization header as "
             "'Bearer YOUR_KEY'.", code="missing_api_key")
-    gateway = request.app.state.gateway
-    async with gateway.db.read() as conn:
-        found = await find_principal(conn, token)
+    gateway: Gateway = request.app.state.gateway
+    found = gateway.principals.get(token)
+    if found is None:
+        async with gateway.db.read() as conn:
+            found = await find_principal(conn, token)
+        if found is not None:
+            gateway.principals.put(token, found)
     if found is None:
         raise AuthenticationError("Incorrect API key provided, or the key was revoked or "
                                   "has expired.")

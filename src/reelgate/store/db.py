@@ -2,8 +2,8 @@
 
 SQLite: WAL mode, and write transactions start with ``BEGIN IMMEDIATE`` so that the
 API and the in-process worker queue for the write lock (busy timeout) instead of
-failing on a lock upgrade; reads use a second engine with ordinary deferred
-transactions, which never block writers under WAL. PostgreSQL: one pooled engine.
+failing on a lock upgrade; reads use a second engine in autocommit, one WAL snapshot
+per statement, which never blocks writers. PostgreSQL: one pooled engine.
 Repositories take an ``AsyncConnection``.
 """
 
@@ -36,10 +36,6 @@ def _begin_immediate(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _begin_deferred(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN")
-
-
 class Database:
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
@@ -51,11 +47,12 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self.read_engine: AsyncEngine = self.engine
         if self.is_sqlite:
-            self.read_engine = create_async_engine(url)
-            pairs = ((self.engine, _begin_immediate), (self.read_engine, _begin_deferred))
-            for eng, begin in pairs:
-                event.listen(eng.sync_engine, "connect", _sqlite_connect)
-                event.listen(eng.sync_engine, "begin", begin)
+            # reads run each statement in autocommit (a WAL snapshot per statement):
+            # no BEGIN and no ROLLBACK round trips through aiosqlite's thread
+            self.read_engine = create_async_engine(url, pool_reset_on_return=None)
+            event.listen(self.engine.sync_engine, "connect", _sqlite_connect)
+            event.listen(self.engine.sync_engine, "begin", _begin_immediate)
+            event.listen(self.read_engine.sync_engine, "connect", _sqlite_connect)
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:

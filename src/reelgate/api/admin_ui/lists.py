@@ -58,6 +58,7 @@ async def revoke_key(key_id: str, request: Request,
     async with gateway(request).db.begin() as conn:
         if not await auth_repo.revoke_key(conn, key_id):
             raise NotFound(f"No active key '{key_id}'.", param="key_id")
+    gateway(request).principals.clear()  # after the commit, so no request re-caches it
     return RedirectResponse("/admin/keys", status_code=303)
 
 
