@@ -95,6 +95,7 @@ class Gateway:
         purpose), so a paying job never silently falls back to the demo renderer.
         """
         async with self.db.begin() as conn:
+            await self.db.exclusive(conn, "bootstrap")  # N processes may start at once
             await ensure_local_channel(conn, self.settings.local_channel)
 
     async def cancel_upstream(self, job: Job) -> None:
@@ -107,6 +108,7 @@ class Gateway:
     async def bootstrap_key(self, tenant: str = "default", name: str = "default") -> str | None:
         """The first time only: a tenant and a key, so `make serve` is usable at once."""
         async with self.db.begin() as conn:
+            await self.db.exclusive(conn, "bootstrap")
             if await auth_repo.list_keys(conn):
                 return None
             ten = await auth_repo.ensure_tenant(conn, tenant, unlimited=True)

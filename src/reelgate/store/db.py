@@ -9,11 +9,12 @@ Repositories take an ``AsyncConnection``.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -59,6 +60,17 @@ class Database:
         """A write transaction: committed on normal exit, rolled back on an exception."""
         async with self.engine.begin() as conn:
             yield conn
+
+    async def exclusive(self, conn: AsyncConnection, name: str) -> None:
+        """Serialise the rest of this write transaction with every other process doing
+        the same for ``name`` (start-up chores such as creating the first key, which
+        N processes started together would otherwise all try). PostgreSQL: a
+        transaction-scoped advisory lock; SQLite: write transactions are serial already.
+        """
+        if self.is_postgres:
+            key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big",
+                                 signed=True)
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
