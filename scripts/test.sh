@@ -37,6 +37,8 @@ fi
 echo "== pytest (SQLite)"
 REELGATE_TEST_DATABASE=sqlite $BIN/pytest -q -p no:cacheprovider "$@"
 if [[ -n "${REELGATE_TEST_POSTGRES_URL:-}" ]]; then
+  # again on PostgreSQL, without the suites that never touch a database
   echo "== pytest (PostgreSQL)"
-  REELGATE_TEST_DATABASE=postgres $BIN/pytest -q -p no:cacheprovider "$@"
+  REELGATE_TEST_DATABASE=postgres $BIN/pytest -q -p no:cacheprovider \
+    --ignore=tests/unit --ignore=tests/providers "$@"
 fi
