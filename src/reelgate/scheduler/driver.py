@@ -401,8 +401,11 @@ class Driver:
             expires_at=t + self.settings.retention_days * 86400,
             rendered_seconds=seconds, rendered_size=size,
             next_poll_at=None, lease_owner=None, lease_until=None)
-        if done is None:  # deleted meanwhile: do not leave orphaned files behind
-            await self.storage.delete_prefix(media_prefix(job.id))
+        if done is None:
+            latest = await self.lifecycle.reload(job.id)
+            if latest is None or latest.deleted_at is not None:  # deleted meanwhile:
+                await self.storage.delete_prefix(media_prefix(job.id))  # leave no orphans
+            # else another worker finished it after our lease ran out: its files stay
         else:
             log.info("job %s completed", job.id, extra={"job_id": job.id})
 

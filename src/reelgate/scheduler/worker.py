@@ -113,6 +113,8 @@ class Worker:
                     await asyncio.wait_for(self._wake.wait(), timeout=self.settings.idle_seconds)
         if self._inflight:
             await asyncio.wait(self._inflight, timeout=10)
+        if self._renewer is not None:  # leases of steps still running simply run out
+            self._renewer.cancel()
 
     async def tick(self) -> int:
         """Claim what is due and start driving it; returns how many jobs were claimed."""
