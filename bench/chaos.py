@@ -335,10 +335,12 @@ def main() -> int:
                         help="admin URL of a PostgreSQL server (postgresql+asyncpg://...); a "
                              "fresh database is created in it. Default: a throwaway cluster.")
     parser.add_argument("--json", type=Path, help="also write the report here")
+    parser.add_argument("--keep", type=Path,
+                        help="work in this directory and keep it (logs, media, SQLite)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="reelgate-chaos-") as tmp:
-        root = Path(tmp)
+        root = args.keep or Path(tmp)
         cluster = None
         admin = args.database_url
         if admin is None:

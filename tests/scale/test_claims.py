@@ -1,4 +1,5 @@
-"""Lease claims on a real database (SQLite, or PostgreSQL when the run uses it)."""
+"""Lease claims and renewals on a real database (SQLite, or PostgreSQL when the run
+uses it)."""
 
 from __future__ import annotations
 
@@ -8,17 +9,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import event, update
 
 from reelgate.auth import repository as auth_repo
+from reelgate.config import Settings
 from reelgate.ids import new_id, now
 from reelgate.jobs import repository as repo
+from reelgate.jobs.lifecycle import Lifecycle
 from reelgate.jobs.model import Job
 from reelgate.jobs.states import State
+from reelgate.media.local import LocalStorage
 from reelgate.routing import channels as chrepo
+from reelgate.routing.crypto import SecretBox
+from reelgate.scheduler.directory import ChannelDirectory
+from reelgate.scheduler.driver import Driver
+from reelgate.scheduler.worker import Worker
 from reelgate.store.db import Database
 from reelgate.store.migrate import upgrade
-from reelgate.store.tables import channels
+from reelgate.store.tables import channels, jobs
 from tests.scale.support import new_database_url
 
 
@@ -151,3 +160,57 @@ async def test_an_old_idempotency_key_is_freed_but_a_recent_one_is_kept(db: Data
         kept = await repo.get_by_idempotency_key(conn, new.tenant_id, "k-new")
     assert freed is not None and freed.idempotency_key is None
     assert kept is not None and kept.id == new.id
+
+
+class _SlowDriver(Driver):
+    """The real driver, except that a step holds its job longer than a lease."""
+
+    seconds = 0.0
+    seen: list[str]
+
+    async def step(self, job: Job) -> None:
+        self.seen.append(job.id)
+        await asyncio.sleep(self.seconds)
+        await self.lifecycle.move(job, None, lease_owner=None, lease_until=None,
+                                  next_poll_at=now() + 3600)
+
+
+def _worker(db: Database, tmp_path: Path, name: str, lease: float) -> tuple[Worker, _SlowDriver]:
+    settings = Settings(data_dir=tmp_path / name, database_url=db.url, worker_id=name,
+                        lease_seconds=lease, local_channel="off")
+    lifecycle = Lifecycle(db)
+    directory = ChannelDirectory(db, SecretBox(Fernet.generate_key()), settings)
+    storage = LocalStorage(tmp_path / "media")
+    worker = Worker(lifecycle, directory, storage, settings)
+    slow = _SlowDriver(lifecycle, directory, storage, settings)
+    slow.seconds, slow.seen = lease * 4, []
+    worker.driver = slow
+    return worker, slow
+
+
+async def test_a_busy_worker_keeps_its_leases_and_a_dead_one_loses_them(
+    db: Database, tmp_path: Path
+) -> None:
+    [job] = await _jobs(db, 1)
+    busy, busy_steps = _worker(db, tmp_path, "busy", lease=0.6)
+    other, other_steps = _worker(db, tmp_path, "other", lease=0.6)
+    assert await busy.tick() == 1
+    for _ in range(10):  # 2.4 s of step, four leases long: renewed, never taken over
+        await asyncio.sleep(0.2)
+        assert await other.tick() == 0
+    await asyncio.wait(busy._inflight, timeout=5)
+    assert busy_steps.seen == [job.id] and other_steps.seen == []
+    async with db.read() as conn:
+        done = await repo.get(conn, job.id)
+    assert done is not None and done.lease_owner is None and done.version == 2
+
+    async with db.begin() as conn:  # due again; claimed by a worker that then "dies"
+        await conn.execute(update(jobs).where(jobs.c.id == job.id).values(next_poll_at=now()))
+        held = await repo.claim_due(conn, worker_id="dead", limit=1, lease_seconds=0.6,
+                                    skip_locked=db.is_postgres)
+    assert [j.id for j in held] == [job.id]
+    assert await other.tick() == 0  # its lease is still running
+    await asyncio.sleep(0.7)
+    assert await other.tick() == 1  # ran out: taken over
+    await asyncio.wait(other._inflight, timeout=5)
+    assert other_steps.seen == [job.id]
