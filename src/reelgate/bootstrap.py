@@ -83,6 +83,8 @@ class Gateway:
         videos.cancel_upstream = gw.cancel_upstream
         videos.refresh = Refresher(worker, settings).refresh
         gw.pricer, gw.limiter = pricer, limiter_from_url(settings.redis_url)
+        if settings.redis_url:  # channel request rates shared by all workers, too
+            worker.gate.shared = gw.limiter
         gw.principals = PrincipalCache(settings.auth_cache_seconds)
         gw.webhooks, gw.dispatcher = WebhookService(db), Dispatcher(db)
         await gw._ensure_local_channel()

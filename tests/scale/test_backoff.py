@@ -1,15 +1,19 @@
-"""Poll backoff, channel request budgets and concurrency gates (no I/O)."""
+"""Poll backoff, channel request budgets and concurrency gates."""
 
 from __future__ import annotations
 
 import asyncio
 import random
+import time
+from pathlib import Path
 
 import pytest
 
+from reelgate.limits.rate import RedisLimiter
 from reelgate.routing.channels import Channel
 from reelgate.scheduler.backoff import TokenBucket, next_delay
 from reelgate.scheduler.worker import ChannelGate
+from tests.billing.support import redis_server
 
 
 def test_delay_grows_from_the_minimum_to_the_maximum_with_jitter() -> None:
@@ -79,3 +83,28 @@ def test_channel_gate_rate_is_rebuilt_when_the_channel_changes() -> None:
     assert gate.reserve(slow, 0.5) is None
     fast = _channel(rps=1000.0)
     assert gate.reserve(fast, 0.5) == 0.0
+
+
+async def test_channel_rate_is_shared_through_redis_across_processes(tmp_path: Path) -> None:
+    """Two gates (two worker processes) on one Redis draw from one budget per channel;
+    without Redis each has its own."""
+    channel = _channel(rps=20.0)
+    with redis_server(tmp_path / "redis") as url:
+        limiter = RedisLimiter(url)
+        try:
+            gates = [ChannelGate(shared=limiter), ChannelGate(shared=limiter)]
+            started = time.monotonic()
+            turns = await asyncio.gather(*(g.turn(channel, 5.0) for g in gates
+                                           for _ in range(20)))
+            shared_took = time.monotonic() - started
+            assert all(turns)
+            # 40 requests at 20/s with a burst of 20: the last waits about a second
+            assert 0.8 <= shared_took <= 3.0
+            assert not await gates[0].turn(channel, 0.01)  # budget spent: hand back
+        finally:
+            await limiter.aclose()
+    alone = [ChannelGate(), ChannelGate()]
+    started = time.monotonic()
+    assert all(await asyncio.gather(*(g.turn(channel, 5.0) for g in alone
+                                      for _ in range(20))))
+    assert time.monotonic() - started < 0.5  # each process had its own burst of 20

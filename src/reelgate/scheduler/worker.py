@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import time
 from collections.abc import AsyncIterator
 
 from sqlalchemy import and_, null, select
@@ -26,6 +28,7 @@ from reelgate.jobs.lifecycle import Lifecycle
 from reelgate.jobs.model import Job
 from reelgate.jobs.service import media_prefix
 from reelgate.jobs.states import ACTIVE, State
+from reelgate.limits.rate import RateLimiter
 from reelgate.media.storage import Storage
 from reelgate.routing.channels import Channel
 from reelgate.scheduler.backoff import TokenBucket
@@ -39,13 +42,16 @@ log = logging.getLogger(__name__)
 
 
 class ChannelGate:
-    """Per-channel concurrency and request-rate limits inside one process.
+    """Per-channel concurrency and request-rate limits.
 
-    Built lazily from each channel's row and rebuilt when the limits change. Limits
-    are per process: with M workers a channel sees at most M times the numbers.
+    Built lazily from each channel's row and rebuilt when the limits change.
+    ``max_concurrent`` is per process. ``requests_per_second`` is per process too,
+    unless a shared limiter (Redis, ``REELGATE_REDIS_URL``) is given: then every
+    worker on every machine draws from one budget per channel.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, shared: RateLimiter | None = None) -> None:
+        self.shared = shared
         self._sems: dict[str, tuple[int, asyncio.Semaphore]] = {}
         self._buckets: dict[str, tuple[float, TokenBucket]] = {}
 
@@ -62,7 +68,8 @@ class ChannelGate:
             yield
 
     def reserve(self, channel: Channel | None, max_wait: float) -> float | None:
-        """Seconds to wait for the channel's next request slot; None: come back later."""
+        """Seconds to wait for the channel's next request slot in this process; None:
+        longer than ``max_wait``, come back later."""
         rate = channel.requests_per_second if channel is not None else None
         if channel is None or not rate or rate <= 0:
             return 0.0
@@ -71,6 +78,29 @@ class ChannelGate:
             held = (rate, TokenBucket(rate))
             self._buckets[channel.id] = held
         return held[1].reserve(max_wait)
+
+    async def turn(self, channel: Channel | None, max_wait: float) -> bool:
+        """Wait for the channel's next request slot; False if that would take longer
+        than ``max_wait`` (the caller hands the job back for later instead)."""
+        rate = channel.requests_per_second if channel is not None else None
+        if channel is None or not rate or rate <= 0:
+            return True
+        if self.shared is None:
+            wait = self.reserve(channel, max_wait)
+            if wait is None:
+                return False
+            if wait > 0:
+                await asyncio.sleep(wait)
+            return True
+        burst = max(1, math.ceil(rate))  # one second's worth, then one every 1/rate s
+        deadline = time.monotonic() + max_wait
+        while True:
+            decision = await self.shared.hit(f"channel:{channel.id}", burst, burst / rate)
+            if decision.allowed:
+                return True
+            if time.monotonic() + decision.retry_after > deadline:
+                return False
+            await asyncio.sleep(decision.retry_after)
 
 
 class Worker:
@@ -174,12 +204,9 @@ class Worker:
                         # a 429 arrived after the claim (seen in this process): wait it out
                         await self._hand_back(job, channel.cooldown_until)
                         return
-                    wait = self.gate.reserve(channel, self.settings.lease_seconds / 4)
-                    if wait is None:  # the channel's budget is spent for a while
-                        await self._hand_back(job, now() + 1.0)
+                    if not await self.gate.turn(channel, self.settings.lease_seconds / 4):
+                        await self._hand_back(job, now() + 1.0)  # budget spent for a while
                         return
-                    if wait > 0:
-                        await asyncio.sleep(wait)
                     await self.driver.step(job)
             except Exception:
                 log.exception("step of %s failed; retrying later", job.id)
