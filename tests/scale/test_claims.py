@@ -214,3 +214,21 @@ async def test_a_busy_worker_keeps_its_leases_and_a_dead_one_loses_them(
     assert await other.tick() == 1  # ran out: taken over
     await asyncio.wait(other._inflight, timeout=5)
     assert other_steps.seen == [job.id]
+
+
+async def test_a_worker_that_stops_hands_its_jobs_over_at_once(
+    db: Database, tmp_path: Path
+) -> None:
+    [job] = await _jobs(db, 1)
+    leaving, steps = _worker(db, tmp_path, "leaving", lease=30.0)  # steps last 120 s
+    leaving.drain_seconds = 0.2
+    other, _ = _worker(db, tmp_path, "other", lease=30.0)
+    running = asyncio.create_task(leaving.run())
+    while not steps.seen:
+        await asyncio.sleep(0.05)
+    assert steps.seen == [job.id]
+    leaving.stop()
+    await asyncio.wait_for(running, timeout=10)
+    assert await other.tick() == 1  # not 30 s later, when the lease would have run out
+    for task in [*leaving._inflight, *other._inflight]:
+        task.cancel()

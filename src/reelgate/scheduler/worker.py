@@ -104,6 +104,9 @@ class ChannelGate:
 
 
 class Worker:
+    #: on stop, how long running steps may finish before their leases are released
+    drain_seconds = 10.0
+
     def __init__(self, lifecycle: Lifecycle, directory: ChannelDirectory, storage: Storage,
                  settings: Settings) -> None:
         self.lifecycle = lifecycle
@@ -142,9 +145,18 @@ class Worker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self.settings.idle_seconds)
         if self._inflight:
-            await asyncio.wait(self._inflight, timeout=10)
-        if self._renewer is not None:  # leases of steps still running simply run out
+            await asyncio.wait(self._inflight, timeout=self.drain_seconds)
+        if self._renewer is not None:
             self._renewer.cancel()
+        if self._held:  # steps still running when we go: let others have them at once
+            try:
+                async with self.db.begin() as conn:
+                    n = await repo.release_leases(conn, worker_id=self.settings.worker_id)
+                log.info("worker %s released %d leases on the way out",
+                         self.settings.worker_id, n)
+            except Exception:
+                log.warning("could not release leases; they run out by themselves",
+                            exc_info=True)
 
     async def tick(self) -> int:
         """Claim what is due and start driving it; returns how many jobs were claimed."""
