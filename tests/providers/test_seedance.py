@@ -47,11 +47,12 @@ async def test_rendered_duration_wins_over_requested() -> None:
         assert probe_mp4(await h.download(done)) == (854, 480, 5.0)
 
 
-async def test_moderation_keeps_ark_code() -> None:
+async def test_moderation_is_named_like_every_other_provider() -> None:
     async with harness(SeedanceFake(), "seedance") as h:
         done, _ = await h.until_done(await h.provider.submit(request("forbidden"), KEY_A))
         assert done.status is UpstreamStatus.FAILED
-        assert done.error_code == "OutputVideoSensitiveContentDetected" and done.error_message
+        assert done.error_code == "moderation_blocked"
+        assert done.error_message and "OutputVideoSensitiveContentDetected" in done.error_message
 
 
 @pytest.mark.parametrize(

@@ -25,10 +25,7 @@ from tests.upstreams.support import (
 )
 
 PROVIDERS = ("openai", "azure", "relay", "veo", "seedance")
-MODERATION_CODES = {
-    "openai": "moderation_blocked", "azure": "moderation_blocked", "relay": "moderation_blocked",
-    "veo": "moderation_blocked", "seedance": "OutputVideoSensitiveContentDetected",
-}
+MODERATION_CODES = dict.fromkeys(PROVIDERS, "moderation_blocked")
 
 
 def _create(sdk: openai.OpenAI, kind: str, prompt: str) -> str:

@@ -59,6 +59,24 @@ def test_create_poll_download(kind: str, upstreams: dict[str, Upstream], admin: 
     assert assert_all_keys(up, up.keys[0]) >= 3  # create, polls, download
 
 
+def test_delete_of_a_completed_job_tidies_the_upstream_copy(
+    upstreams: dict[str, Upstream], admin: Admin, sdk: openai.OpenAI
+) -> None:
+    up = upstreams["openai"]
+    admin.add_channel(up)
+    model, size, seconds = SHAPES["openai"]
+    prompt = unique("openai: done, then deleted")
+    video = sdk.videos.create(model=model, prompt=prompt, size=size, seconds=seconds)
+    assert finished(sdk, video.id).status == "completed"
+    upstream_id = up.job(prompt).id
+    assert sdk.videos.delete(video.id).deleted
+    deadline = time.monotonic() + 10  # done in the background: the client does not wait
+    while not up.calls("DELETE", touching=upstream_id) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [call] = up.calls("DELETE", touching=upstream_id)
+    assert call.credential == up.keys[0]
+
+
 @pytest.mark.parametrize("kind", ("openai", "azure", "relay"))
 def test_remix_runs_on_the_same_channel_and_key(kind: str, upstreams: dict[str, Upstream],
                                                 admin: Admin, sdk: openai.OpenAI) -> None:

@@ -7,6 +7,7 @@ and write is scoped to the caller's tenant, so another tenant's job is "not foun
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -66,6 +67,7 @@ class VideoService:
         self.lifecycle = Lifecycle(db, self.hooks)
         self.wake_worker = wake_worker or (lambda: None)
         self.cancel_upstream: CancelUpstream | None = None
+        self._background: set[asyncio.Task[None]] = set()
         self.refresh: Refresh | None = None
 
     async def create(
@@ -174,13 +176,22 @@ class VideoService:
             after = await self.lifecycle.move(job, target, event="deleted", **changes)
             if after is not None:
                 break  # else the worker moved it meanwhile: look again
-        if job.state in ACTIVE and job.upstream_id and self.cancel_upstream is not None:
-            try:
-                await self.cancel_upstream(job)
-            except Exception:  # best effort: the job is already failed and refunded here
-                log.warning("upstream cancel failed for %s", job.id, exc_info=True)
+        if job.upstream_id and self.cancel_upstream is not None:
+            if job.state in ACTIVE:  # stop the render now: it may cost the upstream money
+                await self._delete_upstream(job)
+            else:  # only tidying up the upstream's copy: the client need not wait
+                task = asyncio.create_task(self._delete_upstream(job))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
         await self.storage.delete_prefix(media_prefix(job.id))
         return after
+
+    async def _delete_upstream(self, job: Job) -> None:
+        assert self.cancel_upstream is not None
+        try:
+            await self.cancel_upstream(job)
+        except Exception:  # best effort: the job is already failed and refunded here
+            log.warning("upstream delete failed for %s", job.id, exc_info=True)
 
     async def content(self, principal: Principal, job_id: str, variant: str) -> MediaRef:
         job = await self.get(principal, job_id)

@@ -170,6 +170,9 @@ class SeedanceProvider:
         if isinstance(error, dict):
             code = str(error["code"]) if error.get("code") else None
             message = str(error["message"]) if error.get("message") else None
+        if code is not None and "Sensitive" in code:  # Ark's moderation codes, one name for all
+            message = f"{message or 'Blocked by content moderation.'} (upstream code {code})"
+            code = "moderation_blocked"
         if status is UpstreamStatus.FAILED and code is None and raw.lower() in _ENDINGS:
             code = raw.lower()  # cancelled / expired: the word itself is the reason
         duration = body.get("duration")
