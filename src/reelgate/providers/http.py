@@ -19,11 +19,19 @@ import logging
 import math
 import time
 from collections.abc import AsyncGenerator, Mapping
+from contextlib import aclosing
 from typing import Any
 
 import httpx
 
-from reelgate.providers.base import ChannelSpec, ErrorKind, UpstreamError, UpstreamStatus
+from reelgate.providers.base import (
+    ChannelSpec,
+    ErrorKind,
+    UpstreamError,
+    UpstreamJob,
+    UpstreamStatus,
+    Variant,
+)
 
 __all__ = [
     "CONNECT_TIMEOUT",
@@ -245,6 +253,18 @@ class UpstreamClient:
                 status_code=404,
             )
         raise upstream_error(response)
+
+    async def stream_result(
+        self, job: UpstreamJob, variant: Variant, auth: Mapping[str, str], *, provider: str
+    ) -> AsyncGenerator[bytes, None]:
+        """Stream a finished job's ``result_url``, for upstreams that serve only the video."""
+        if variant is not Variant.VIDEO:
+            raise UpstreamError(ErrorKind.NOT_FOUND, f"{provider} serves no {variant.value}")
+        if not job.result_url:
+            raise UpstreamError(ErrorKind.NOT_FOUND, f"{job.upstream_id} has no result URL")
+        async with aclosing(self.stream(job.result_url, auth=auth)) as chunks:
+            async for chunk in chunks:
+                yield chunk
 
     async def stream(
         self,

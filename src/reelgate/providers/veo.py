@@ -116,12 +116,10 @@ class VeoProvider:
     async def download(
         self, job: UpstreamJob, variant: Variant, credential: Credential
     ) -> AsyncIterator[bytes]:
-        if variant is not Variant.VIDEO:
-            raise UpstreamError(ErrorKind.NOT_FOUND, f"Veo serves no {variant.value}")
-        if not job.result_url:
-            raise UpstreamError(ErrorKind.NOT_FOUND, f"{job.upstream_id} has no video uri")
-        async with aclosing(self._http.stream(job.result_url, auth=self._auth(credential))) as s:
-            async for chunk in s:
+        stream = self._http.stream_result(job, variant, self._auth(credential),
+                                          provider="Veo")
+        async with aclosing(stream) as chunks:
+            async for chunk in chunks:
                 yield chunk
 
     async def delete(self, upstream_id: str, credential: Credential) -> None:
