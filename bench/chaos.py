@@ -279,30 +279,32 @@ def run(args: argparse.Namespace, root: Path, database_url: str) -> dict[str, An
     storage = Path(dep.storage_url)
     started = time.monotonic()
     with FakeServer(faulty) as server:
-        dep.add_fake_channel(fake.base_url(server.url), key=UPSTREAM_KEY,
-                             options={"read_timeout": 2})
-        for _ in range(args.workers):
-            dep.add_worker()
-        dep.add_apis(args.apis)
-        key = dep.create_key(tenant="chaos", name="chaos")
-        chaos = Chaos(args, dep)
-        book = Ledger()
-        killer = threading.Thread(target=chaos.killer, daemon=True)
-        killer.start()
         try:
-            submit_all(args, dep, key, book)
-            submitted = time.monotonic()
-            time.sleep(args.chaos_seconds)
+            dep.add_fake_channel(fake.base_url(server.url), key=UPSTREAM_KEY,
+                                 options={"read_timeout": 2})
+            for _ in range(args.workers):
+                dep.add_worker()
+            dep.add_apis(args.apis)
+            key = dep.create_key(tenant="chaos", name="chaos")
+            chaos = Chaos(args, dep)
+            book = Ledger()
+            killer = threading.Thread(target=chaos.killer, daemon=True)
+            killer.start()
+            try:
+                submit_all(args, dep, key, book)
+                submitted = time.monotonic()
+                time.sleep(args.chaos_seconds)
+            finally:
+                chaos.stop.set()
+                killer.join(30)
+            for proc in [*dep.apis, *dep.workers]:
+                if proc.proc is None or proc.proc.poll() is not None:
+                    proc.start()  # everyone back up, so the run can settle
+            left = wait_terminal(dep, "chaos", args.settle_timeout)
+            finished = time.monotonic()
+            report = verify(dep, fake, "chaos", book, storage)
         finally:
-            chaos.stop.set()
-            killer.join(30)
-        for proc in [*dep.apis, *dep.workers]:
-            if proc.proc is None or proc.proc.poll() is not None:
-                proc.start()  # everyone back up, so the run can settle
-        left = wait_terminal(dep, "chaos", args.settle_timeout)
-        finished = time.monotonic()
-        report = verify(dep, fake, "chaos", book, storage)
-        dep.stop()
+            dep.stop()  # whatever happened, no process outlives the run
     report.update({
         "still_active": left, "kills": dict(chaos.kills),
         "client_retries": book.retries, "client_errors": dict(book.failures),

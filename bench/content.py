@@ -110,9 +110,9 @@ def main() -> int:
         dep = Deployment(Path(tmp), database_url=f"sqlite+aiosqlite:///{tmp}/bench.db")
         key = dep.create_key(tenant="bench", name="bench")
         job_id, sha = in_thread(store_job(dep, args.mib))
-        [api] = dep.add_apis(1)
-        assert api.proc is not None
         try:
+            [api] = dep.add_apis(1)
+            assert api.proc is not None
             url = f"{api.base_url}/videos/{job_id}/content"
             cold = download(url, key, api.proc.pid)  # first: page cache, lazy imports
             r = download(url, key, api.proc.pid)

@@ -31,11 +31,13 @@ def upstream() -> Iterator[tuple[OpenAIFake, str]]:
 def live(tmp_path_factory: pytest.TempPathFactory,
          upstream: tuple[OpenAIFake, str]) -> Iterator[Deployment]:
     deployment = Deployment(tmp_path_factory.mktemp("live"), env=LIVE_ENV)
-    deployment.add_fake_channel(upstream[1])
-    deployment.add_worker()
-    deployment.add_apis(1)
-    yield deployment
-    deployment.stop()
+    try:  # also when a start fails half-way: no process may outlive the session
+        deployment.add_fake_channel(upstream[1])
+        deployment.add_worker()
+        deployment.add_apis(1)
+        yield deployment
+    finally:
+        deployment.stop()
 
 
 @pytest.fixture(scope="package")

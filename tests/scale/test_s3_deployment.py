@@ -37,11 +37,13 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, s3: str,
     storage = (f"s3://{BUCKET}/{PREFIX}?endpoint_url={s3}&region=us-east-1"
                f"&access_key={ACCESS_KEY}&secret_key={SECRET_KEY}&create_bucket=true")
     dep = Deployment(tmp_path_factory.mktemp("s3dep"), env=LIVE_ENV, storage_url=storage)
-    dep.add_fake_channel(upstream[1])
-    dep.add_worker()
-    dep.add_apis(2, each=[{}, {"REELGATE_STORAGE_REDIRECT": "1"}])
-    yield dep
-    dep.stop()
+    try:
+        dep.add_fake_channel(upstream[1])
+        dep.add_worker()
+        dep.add_apis(2, each=[{}, {"REELGATE_STORAGE_REDIRECT": "1"}])
+        yield dep
+    finally:
+        dep.stop()
 
 
 def _bucket_keys(s3: str, under: str) -> dict[str, int]:

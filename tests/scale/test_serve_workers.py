@@ -34,8 +34,8 @@ def test_serve_with_two_processes_shares_port_and_jobs(
     dep = Deployment(tmp_path, env=LIVE_ENV)
     dep.add_fake_channel(upstream[1])
     api = GatewayProcess(tmp_path / "api", env=dep.shared_env(), args=("--workers", "2"))
-    api.start()
     try:
+        api.start()
         assert api.proc is not None
         servers = [c for c in _children(api.proc.pid)
                    if "python" in Path(f"/proc/{c}/cmdline").read_text()]
