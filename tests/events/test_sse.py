@@ -36,8 +36,9 @@ def read_events(url: str, key: str, timeout: float = 90.0) -> list[tuple[str, di
 def test_sse_follows_a_job_run_by_another_process(split: GatewayProcess) -> None:
     key = split.create_key("sse", tenant="watchers")
     client = openai.OpenAI(api_key=key, base_url=split.base_url, max_retries=0)
+    # long enough (12 s at 1080p) that the stream's 0.5 s checks see it rendering
     video = client.videos.create(model="sora-2-pro", prompt="clouds over a ridge",
-                                 seconds="8", size="1280x720")
+                                 seconds="12", size="1920x1080")
     events = read_events(f"{split.base_url}/videos/{video.id}/events", key)
     names = [n for n, _ in events]
     assert names[0] == "queued" and names[-1] == "completed", names

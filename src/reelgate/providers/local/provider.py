@@ -113,7 +113,7 @@ class LocalProvider:
         if render is None:  # new, or interrupted by a restart: (re)start it
             render = self._start(upstream_id, job_dir, meta)
         if not render.started:
-            return UpstreamJob(upstream_id, UpstreamStatus.QUEUED, 0, "queued", poll_after=1.0)
+            return UpstreamJob(upstream_id, UpstreamStatus.QUEUED, 0, "queued", poll_after=0.5)
         pct = min(99, int(render.progress * 100))
         return UpstreamJob(upstream_id, UpstreamStatus.IN_PROGRESS, pct, "in_progress",
                            poll_after=0.5)
