@@ -11,7 +11,6 @@ DEV_STAMP := $(VENV)/.dev-$(HASH)
 
 $(VENV)/bin/python:
 	$(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
 
 $(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e .

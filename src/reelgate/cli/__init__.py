@@ -4,18 +4,34 @@ from __future__ import annotations
 
 import typer
 
-from reelgate.cli import billing, channels, demo, keys, serve, webhooks
+from reelgate import __version__
+from reelgate.cli import backup, billing, channels, demo, keys, serve, webhooks
 
 __all__ = ["app", "main"]
 
 app = typer.Typer(help="reelgate: an OpenAI-compatible video generation gateway.",
                   no_args_is_help=True, add_completion=False)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"reelgate {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """reelgate: an OpenAI-compatible video generation gateway."""
+
+
 serve.register(app)
 demo.register(app)
 app.add_typer(keys.app, name="keys", help="Create, list and revoke API keys.")
 billing.register(app)
 app.add_typer(webhooks.app, name="webhooks", help="Webhook endpoints, deliveries, replays.")
 app.add_typer(channels.app, name="channels", help="Upstream channels, their keys and checks.")
+backup.register(app)
 
 
 def main() -> None:
