@@ -208,6 +208,23 @@ async def test_stream_follows_redirects_without_leaking_the_key() -> None:
     assert seen == [("api.example", "Bearer k"), ("cdn.example", None)]
 
 
+async def test_stream_keeps_the_signature_of_a_signed_url() -> None:
+    """A presigned result URL is its query string: dropping it makes every link "expired"."""
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.query.decode())
+        return httpx.Response(200, content=b"x", headers={"content-type": "video/mp4"})
+
+    client = _client(handler)
+    signed = "https://cdn.example/v.mp4?X-Amz-Expires=60&X-Amz-Signature=ab%2Fc"
+    assert [c async for c in client.stream(signed)] == [b"x"]
+    assert [c async for c in client.stream(signed, params={"alt": "media"})] == [b"x"]
+    await client.aclose()
+    assert seen == ["X-Amz-Expires=60&X-Amz-Signature=ab%2Fc",
+                    "X-Amz-Expires=60&X-Amz-Signature=ab%2Fc&alt=media"]
+
+
 @pytest.mark.parametrize(
     ("status", "host", "kind"),
     [(403, "cdn.example", ErrorKind.NOT_FOUND), (403, "api.example", ErrorKind.AUTH),

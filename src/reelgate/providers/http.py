@@ -278,7 +278,7 @@ class UpstreamClient:
         ``auth`` headers go only to the channel's own origin: a result URL or redirect
         to a storage host gets no credential, which is what signed URLs expect anyway.
         """
-        target = httpx.URL(url, params=params)
+        target = httpx.URL(url) if params is None else httpx.URL(url).copy_merge_params(params)
         for _ in range(MAX_REDIRECTS + 1):
             headers = auth if _origin(target) == self._origin else None
             request = self.client.build_request("GET", target, headers=headers)
