@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from reelgate.api.admin.auth import admin_token
 from reelgate.auth import repository as auth_repo
+from reelgate.auth.admin_token import admin_token
 from reelgate.auth.cache import PrincipalCache
 from reelgate.billing import BillingHooks, TablePricer
 from reelgate.catalog import CATALOG, Catalog

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from reelgate.auth import repository as auth_repo
-from reelgate.auth.repository import Principal
+from reelgate.auth.principal import Principal
 from reelgate.billing import ledger, tenants
 from reelgate.billing.ledger import Entry
 from reelgate.bootstrap import Gateway

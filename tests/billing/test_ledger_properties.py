@@ -17,7 +17,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reelgate.auth.repository import Principal
+from reelgate.auth.principal import Principal
 from reelgate.billing import ledger, tenants
 from reelgate.billing.errors import InsufficientQuota, SpendCapExceeded
 from reelgate.billing.ledger import Kind

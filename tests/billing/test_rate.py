@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from reelgate.limits.http import ratelimit_headers
+from reelgate.api.limits import ratelimit_headers
 from reelgate.limits.rate import MemoryLimiter, RedisLimiter
 
 

@@ -13,9 +13,9 @@ from reelgate import __version__
 from reelgate.api import admin, admin_ui, billing, events, health, metrics, models, videos
 from reelgate.api.body import BodyLimit
 from reelgate.api.errors import install_error_handlers
+from reelgate.api.limits import RateLimitHeaders
 from reelgate.bootstrap import Gateway
 from reelgate.config import Settings
-from reelgate.limits.http import RateLimitHeaders
 
 __all__ = ["create_app"]
 

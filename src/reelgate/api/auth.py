@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from reelgate.auth.repository import Principal, find_principal
-from reelgate.bootstrap import Gateway
+from reelgate.api.deps import gateway as gateway_of
+from reelgate.auth.principal import Principal
+from reelgate.auth.repository import find_principal
 from reelgate.errors import AuthenticationError
 
 __all__ = ["principal"]
@@ -19,7 +20,7 @@ async def principal(request: Request) -> Principal:
         raise AuthenticationError(
             "You didn't provide an API key. Provide it in the Authorization header as "
             "'Bearer YOUR_KEY'.", code="missing_api_key")
-    gateway: Gateway = request.app.state.gateway
+    gateway = gateway_of(request)
     found = gateway.principals.get(token)
     if found is None:
         async with gateway.db.read() as conn:

@@ -8,7 +8,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from reelgate.api.auth import principal
-from reelgate.auth.repository import Principal, TenantRecord
+from reelgate.api.deps import gateway
+from reelgate.auth.principal import Principal
+from reelgate.auth.records import TenantRecord
 from reelgate.billing import ledger, tenants
 from reelgate.billing.ledger import Entry
 from reelgate.billing.money import usd_str
@@ -60,7 +62,7 @@ def ledger_page(entries: list[Entry], has_more: bool) -> dict[str, Any]:
 
 @router.get("/balance")
 async def balance(request: Request, caller: Caller) -> JSONResponse:
-    async with request.app.state.gateway.db.read() as conn:
+    async with gateway(request).db.read() as conn:
         tenant = await tenants.get(conn, caller.tenant_id)
         spent, cap = await tenants.key_spend(conn, caller.key_id)
     body = {**tenant_object(tenant), "object": "billing.balance",
@@ -81,7 +83,7 @@ async def ledger_entries(
     job_id: Annotated[str | None, Query()] = None,
 ) -> JSONResponse:
     """Newest first; pass the last id as ``after`` for the next page."""
-    async with request.app.state.gateway.db.read() as conn:
+    async with gateway(request).db.read() as conn:
         entries, more = await ledger.page(conn, caller.tenant_id, after=parse_after(after),
                                           limit=limit, job_id=job_id)
     return JSONResponse(ledger_page(entries, more))

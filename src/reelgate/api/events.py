@@ -14,13 +14,13 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 
 from reelgate.api.auth import principal
+from reelgate.api.deps import GatewayDep
 from reelgate.api.render import video_object
-from reelgate.auth.repository import Principal
-from reelgate.bootstrap import Gateway
+from reelgate.auth.principal import Principal
 from reelgate.jobs import repository as repo
 from reelgate.store.db import Database
 
@@ -72,8 +72,7 @@ def sse_response(frames: AsyncIterator[bytes]) -> StreamingResponse:
 
 
 @router.get("/videos/{video_id}/events")
-async def video_events(video_id: str, request: Request,
+async def video_events(video_id: str, gw: GatewayDep,
                        caller: Principal = Depends(principal)) -> StreamingResponse:
-    gw: Gateway = request.app.state.gateway
     await gw.videos.get(caller, video_id)  # 404 before the stream starts
     return sse_response(job_events(gw.db, video_id, tenant_id=caller.tenant_id))

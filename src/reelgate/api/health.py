@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+
+from reelgate.api.deps import GatewayDep
 
 __all__ = ["router"]
 
@@ -17,8 +19,7 @@ async def healthz() -> JSONResponse:
 
 
 @router.get("/readyz")
-async def readyz(request: Request) -> JSONResponse:
-    gw = request.app.state.gateway
+async def readyz(gw: GatewayDep) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
         async with gw.db.read() as conn:

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from reelgate.bootstrap import Gateway
+from reelgate.api.deps import GatewayDep
 from reelgate.metrics import render, snapshot
 
 __all__ = ["router"]
@@ -32,8 +32,7 @@ class _Cache:
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics(request: Request) -> Response:
-    gw: Gateway = request.app.state.gateway
+async def metrics(request: Request, gw: GatewayDep) -> Response:
     cache: _Cache | None = getattr(request.app.state, "metrics_cache", None)
     if cache is None:
         cache = request.app.state.metrics_cache = _Cache()

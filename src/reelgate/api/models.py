@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
 from reelgate.api.auth import principal
-from reelgate.auth.repository import Principal
+from reelgate.api.deps import GatewayDep
+from reelgate.auth.principal import Principal
 from reelgate.catalog import ModelSpec
+from reelgate.errors import NotFound
 
 __all__ = ["router"]
 
@@ -33,8 +35,7 @@ def model_object(spec: ModelSpec, prices: dict[str, int] | None = None,
     }
 
 
-async def _tenant_prices(request: Request, caller: Principal) -> dict[str, dict[str, int]]:
-    gw = request.app.state.gateway
+async def _tenant_prices(gw: GatewayDep, caller: Principal) -> dict[str, dict[str, int]]:
     async with gw.db.read() as conn:
         prices: dict[str, dict[str, int]] = await gw.pricer.per_second(conn, caller.tenant_id)
     return prices
@@ -45,21 +46,18 @@ def _visible(spec: ModelSpec, caller: Principal) -> bool:
 
 
 @router.get("/models")
-async def list_models(request: Request, caller: Caller) -> JSONResponse:
+async def list_models(gw: GatewayDep, caller: Caller) -> JSONResponse:
     """The models this key may use, priced at what its tenant pays."""
-    catalog = request.app.state.gateway.catalog
-    prices = await _tenant_prices(request, caller)
-    data = [model_object(m, prices.get(m.id)) for m in catalog if _visible(m, caller)]
+    prices = await _tenant_prices(gw, caller)
+    data = [model_object(m, prices.get(m.id)) for m in gw.catalog if _visible(m, caller)]
     return JSONResponse({"object": "list", "data": data})
 
 
 @router.get("/models/{model_id}")
-async def get_model(model_id: str, request: Request, caller: Caller) -> JSONResponse:
-    from reelgate.errors import NotFound
-
-    spec = request.app.state.gateway.catalog.get(model_id)
+async def get_model(model_id: str, gw: GatewayDep, caller: Caller) -> JSONResponse:
+    spec = gw.catalog.get(model_id)
     if spec is None or not _visible(spec, caller):
         raise NotFound(f"The model '{model_id}' does not exist.", param="model",
                        code="model_not_found")
-    prices = await _tenant_prices(request, caller)
+    prices = await _tenant_prices(gw, caller)
     return JSONResponse(model_object(spec, prices.get(spec.id)))

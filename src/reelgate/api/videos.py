@@ -11,13 +11,13 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from reelgate.api.auth import principal
 from reelgate.api.body import read_fields
+from reelgate.api.deps import GatewayDep
+from reelgate.api.limits import limit_creates, limit_polls
 from reelgate.api.render import deleted_object, poll_after_ms, video_object
-from reelgate.auth.repository import Principal
-from reelgate.bootstrap import Gateway
+from reelgate.auth.principal import Principal
 from reelgate.errors import InvalidRequest, NotFound
 from reelgate.jobs.model import Job
 from reelgate.jobs.requests import CreateParams, ReferenceUpload, parse_create, parse_remix
-from reelgate.limits.http import limit_creates, limit_polls
 from reelgate.media.responder import media_response
 from reelgate.media.storage import StoredObject
 
@@ -29,11 +29,6 @@ CREATES = [Depends(limit_creates)]  # rate limits: creates and polls are separat
 POLLS = [Depends(limit_polls)]
 _VARIANTS = ("video", "thumbnail", "spritesheet")
 _FILENAMES = {"video": "mp4", "thumbnail": "webp", "spritesheet": "webp"}
-
-
-def _gw(request: Request) -> Gateway:
-    gw: Gateway = request.app.state.gateway
-    return gw
 
 
 def _idempotency(request: Request, fields: dict[str, Any],
@@ -57,9 +52,9 @@ def _video(job: Job, status_code: int = 200) -> JSONResponse:
     return JSONResponse(video_object(job), status_code=status_code, headers=headers)
 
 
-async def _create(request: Request, caller: Principal, params: CreateParams, key: str | None,
+async def _create(gw: GatewayDep, caller: Principal, params: CreateParams, key: str | None,
                   digest: str, source: Job | None = None) -> JSONResponse:
-    videos = _gw(request).videos
+    videos = gw.videos
     if key is not None:
         existing = await videos.find_idempotent(caller, key, digest)
         if existing is not None:
@@ -70,22 +65,21 @@ async def _create(request: Request, caller: Principal, params: CreateParams, key
 
 
 @router.post("/videos", dependencies=CREATES)
-async def create_video(request: Request, caller: Caller) -> JSONResponse:
-    gw = _gw(request)
+async def create_video(request: Request, gw: GatewayDep, caller: Caller) -> JSONResponse:
     fields, ref = await read_fields(request, max_image_bytes=gw.settings.max_upload_bytes)
     params = parse_create(fields, ref, gw.catalog, max_prompt_chars=gw.settings.max_prompt_chars)
     key, digest = _idempotency(request, fields, ref)
-    return await _create(request, caller, params, key, digest)
+    return await _create(gw, caller, params, key, digest)
 
 
 @router.get("/videos", dependencies=POLLS)
 async def list_videos(
-    request: Request, caller: Caller,
+    gw: GatewayDep, caller: Caller,
     after: Annotated[str | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
 ) -> JSONResponse:
-    page = await _gw(request).videos.list(caller, after=after, limit=limit, order=order)
+    page = await gw.videos.list(caller, after=after, limit=limit, order=order)
     data = [video_object(j) for j in page.jobs]
     return JSONResponse({
         "object": "list", "data": data,
@@ -96,19 +90,19 @@ async def list_videos(
 
 
 @router.get("/videos/{video_id}", dependencies=POLLS)
-async def retrieve_video(video_id: str, request: Request, caller: Caller) -> JSONResponse:
-    return _video(await _gw(request).videos.retrieve(caller, video_id))
+async def retrieve_video(video_id: str, gw: GatewayDep, caller: Caller) -> JSONResponse:
+    return _video(await gw.videos.retrieve(caller, video_id))
 
 
 @router.delete("/videos/{video_id}")
-async def delete_video(video_id: str, request: Request, caller: Caller) -> JSONResponse:
-    job = await _gw(request).videos.delete(caller, video_id)
+async def delete_video(video_id: str, gw: GatewayDep, caller: Caller) -> JSONResponse:
+    job = await gw.videos.delete(caller, video_id)
     return JSONResponse(deleted_object(job.id))
 
 
 @router.post("/videos/{video_id}/remix", dependencies=CREATES)
-async def remix_video(video_id: str, request: Request, caller: Caller) -> JSONResponse:
-    gw = _gw(request)
+async def remix_video(video_id: str, request: Request, gw: GatewayDep,
+                      caller: Caller) -> JSONResponse:
     source = await gw.videos.get(caller, video_id)
     fields, _ = await read_fields(request, max_image_bytes=0, allow_files=False)
     prompt = parse_remix(fields, max_prompt_chars=gw.settings.max_prompt_chars)
@@ -122,18 +116,17 @@ async def remix_video(video_id: str, request: Request, caller: Caller) -> JSONRe
                              param="video_id", code="unsupported_operation")
     params = CreateParams(spec, prompt, source.size, source.seconds, None)
     key, digest = _idempotency(request, fields, None, extra=f"remix:{video_id}")
-    return await _create(request, caller, params, key, digest, source)
+    return await _create(gw, caller, params, key, digest, source)
 
 
 @router.api_route("/videos/{video_id}/content", methods=["GET", "HEAD"], dependencies=POLLS)
 async def video_content(
-    video_id: str, request: Request, caller: Caller,
+    video_id: str, request: Request, gw: GatewayDep, caller: Caller,
     variant: Annotated[str, Query()] = "video",
 ) -> Response:
     if variant not in _VARIANTS:
         raise InvalidRequest(f"Invalid value for 'variant': {variant!r}. Supported: "
                              f"{', '.join(_VARIANTS)}.", param="variant", code="invalid_value")
-    gw = _gw(request)
     ref = await gw.videos.content(caller, video_id, variant)
     obj = StoredObject(ref.key, ref.size, ref.etag, ref.content_type)
     if gw.settings.storage_redirect:

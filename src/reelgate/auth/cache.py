@@ -12,7 +12,7 @@ import time
 from collections import OrderedDict
 
 from reelgate.auth.keys import hash_key
-from reelgate.auth.repository import Principal
+from reelgate.auth.principal import Principal
 
 __all__ = ["PrincipalCache"]
 

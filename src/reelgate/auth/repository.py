@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from reelgate.auth.keys import display_prefix, generate_key, hash_key
+from reelgate.auth.principal import Principal
+from reelgate.auth.records import KeyRecord, TenantRecord
 from reelgate.ids import new_id, now
 from reelgate.store.tables import api_keys, tenants
 
 __all__ = [
-    "KeyRecord",
-    "Principal",
-    "TenantRecord",
     "create_key",
     "ensure_tenant",
     "find_principal",
@@ -23,42 +21,6 @@ __all__ = [
     "list_keys",
     "revoke_key",
 ]
-
-
-@dataclass(frozen=True)
-class TenantRecord:
-    id: str
-    name: str
-    balance_micros: int
-    price_multiplier_ppm: int
-    unlimited: bool
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: the key and its tenant, with the key's limits."""
-
-    key_id: str
-    key_name: str
-    tenant_id: str
-    tenant_name: str
-    allowed_models: tuple[str, ...] | None = None
-    spend_cap_micros: int | None = None
-    max_in_flight: int | None = None
-    creates_per_minute: int | None = None
-    polls_per_minute: int | None = None
-    expires_at: float | None = None
-
-
-@dataclass(frozen=True)
-class KeyRecord:
-    id: str
-    tenant_id: str
-    tenant_name: str
-    name: str
-    prefix: str
-    created_at: float
-    revoked_at: float | None
 
 
 def _tenant(row: Any) -> TenantRecord:

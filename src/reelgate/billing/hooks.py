@@ -23,7 +23,7 @@ from fractions import Fraction
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from reelgate.auth.repository import Principal
+from reelgate.auth.principal import Principal
 from reelgate.billing import ledger
 from reelgate.billing.errors import InsufficientQuota, SpendCapExceeded
 from reelgate.billing.ledger import Kind

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from reelgate.auth.repository import TenantRecord
+from reelgate.auth.records import TenantRecord
 from reelgate.billing import ledger
 from reelgate.billing.ledger import Entry, Kind
 from reelgate.errors import ConflictError, InvalidRequest, NotFound

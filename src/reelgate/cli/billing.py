@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from reelgate.auth.repository import TenantRecord
+from reelgate.auth.records import TenantRecord
 from reelgate.billing import ledger, tenants
 from reelgate.billing.ledger import Entry, Kind, Verification
 from reelgate.billing.money import format_usd, parse_ppm, parse_usd, usd_str

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from reelgate.auth import repository as auth_repo
+from reelgate.auth.records import KeyRecord
 from reelgate.billing.money import parse_usd
 from reelgate.bootstrap import Gateway
 from reelgate.catalog import CATALOG
@@ -78,7 +79,7 @@ def create(
 def list_() -> None:
     """List keys (prefixes only)."""
 
-    async def go(gw: Gateway) -> list[auth_repo.KeyRecord]:
+    async def go(gw: Gateway) -> list[KeyRecord]:
         async with gw.db.read() as conn:
             return await auth_repo.list_keys(conn)
 

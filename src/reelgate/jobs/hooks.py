@@ -12,7 +12,7 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from reelgate.auth.repository import Principal
+from reelgate.auth.principal import Principal
 from reelgate.catalog import Catalog
 from reelgate.jobs.model import Job
 

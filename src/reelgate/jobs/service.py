@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import null
 from sqlalchemy.exc import IntegrityError
 
-from reelgate.auth.repository import Principal
+from reelgate.auth.principal import Principal
 from reelgate.config import Settings
 from reelgate.errors import ConflictError, InvalidRequest, NotFound
 from reelgate.ids import new_id, now

@@ -13,7 +13,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from reelgate.auth.repository import Principal
+from reelgate.auth.principal import Principal
 from reelgate.billing.errors import InFlightLimit, ModelNotAllowed
 from reelgate.jobs import repository as jobs_repo
 from reelgate.jobs.model import Job

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from reelgate.auth.repository import Principal
+from reelgate.auth.principal import Principal
 from reelgate.jobs.model import Job
 from reelgate.webhooks import repository as repo
 from reelgate.webhooks.events import Event, created_event, transition_event

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from reelgate.bootstrap import Gateway
+from reelgate.api.deps import gateway
 from reelgate.routing.manage import ChannelChanges, ChannelDraft, ChannelService, ChannelView
 
 __all__ = ["router"]
@@ -55,7 +55,7 @@ class NewKey(BaseModel):
 
 
 def _channels(request: Request) -> ChannelService:
-    gw: Gateway = request.app.state.gateway
+    gw = gateway(request)
     return ChannelService(gw.db, gw.box, gw.catalog, gw.directory)
 
 

@@ -16,9 +16,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from reelgate.api.deps import gateway
 from reelgate.api.render import video_object
 from reelgate.billing.money import usd_str
-from reelgate.bootstrap import Gateway
 from reelgate.errors import InvalidRequest, NotFound
 from reelgate.jobs.model import Job
 from reelgate.jobs.states import State
@@ -176,11 +176,6 @@ def admin_job_object(row: JobRow) -> dict[str, Any]:
     }
 
 
-def _gw(request: Request) -> Gateway:
-    gw: Gateway = request.app.state.gateway
-    return gw
-
-
 @router.get("")
 async def list_jobs(
     request: Request,
@@ -195,7 +190,7 @@ async def list_jobs(
 ) -> JSONResponse:
     f = JobFilter(status, model, tenant, channel, parse_time(since, "since"),
                   parse_time(until, "until"))
-    async with _gw(request).db.read() as conn:
+    async with gateway(request).db.read() as conn:
         rows, has_more = await search_jobs(conn, f, after=after, limit=limit)
     data = [admin_job_object(r) for r in rows]
     return JSONResponse({"object": "list", "data": data, "has_more": has_more,
@@ -204,7 +199,7 @@ async def list_jobs(
 
 @router.get("/{job_id}")
 async def get_job(job_id: str, request: Request) -> JSONResponse:
-    async with _gw(request).db.read() as conn:
+    async with gateway(request).db.read() as conn:
         row = await find_job(conn, job_id)
         events = await timeline(conn, job_id)
         deliveries = await wh_repo.list_deliveries(conn, job_id=job_id, limit=100)

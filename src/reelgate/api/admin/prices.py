@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from reelgate.api.deps import gateway
 from reelgate.billing import tenants
 from reelgate.billing.money import parse_usd, usd_str
 from reelgate.billing.prices import PriceRow, TablePricer
@@ -31,7 +32,7 @@ class NewPrice(BaseModel):
 
 
 def _parts(request: Request) -> tuple[Database, TablePricer]:
-    gw = request.app.state.gateway
+    gw = gateway(request)
     return gw.db, gw.pricer
 
 

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from reelgate.api.billing import entry_object, ledger_page, parse_after, tenant_object
+from reelgate.api.deps import gateway
 from reelgate.billing import ledger, tenants
 from reelgate.billing.ledger import Kind
 from reelgate.billing.money import parse_ppm, parse_usd
@@ -25,7 +26,7 @@ router = APIRouter(prefix="/tenants", tags=["admin: tenants"])
 
 
 def _db(request: Request) -> Database:
-    db: Database = request.app.state.gateway.db
+    db: Database = gateway(request).db
     return db
 
 

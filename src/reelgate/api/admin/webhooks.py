@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from reelgate.bootstrap import Gateway
+from reelgate.api.deps import GatewayDep
 from reelgate.webhooks.repository import Delivery, Endpoint
 
 __all__ = ["router"]
@@ -25,11 +25,6 @@ class NewEndpoint(BaseModel):
     events: list[str] | None = None
     secret: str | None = None
     allow_private: bool = False
-
-
-def _gw(request: Request) -> Gateway:
-    gw: Gateway = request.app.state.gateway
-    return gw
 
 
 def endpoint_json(e: Endpoint, *, with_secret: bool = False) -> dict[str, Any]:
@@ -52,47 +47,47 @@ def delivery_json(d: Delivery) -> dict[str, Any]:
 
 @router.get("")
 async def list_endpoints(
-    request: Request, tenant: Annotated[str | None, Query(max_length=200)] = None,
+    gw: GatewayDep, tenant: Annotated[str | None, Query(max_length=200)] = None,
 ) -> JSONResponse:
-    endpoints = await _gw(request).webhooks.endpoints(tenant=tenant)
+    endpoints = await gw.webhooks.endpoints(tenant=tenant)
     return JSONResponse({"object": "list", "data": [endpoint_json(e) for e in endpoints]})
 
 
 @router.post("")
-async def add_endpoint(body: NewEndpoint, request: Request) -> JSONResponse:
-    endpoint = await _gw(request).webhooks.register(
+async def add_endpoint(body: NewEndpoint, gw: GatewayDep) -> JSONResponse:
+    endpoint = await gw.webhooks.register(
         tenant=body.tenant, url=body.url, events=body.events, secret=body.secret,
         allow_private=body.allow_private)
     return JSONResponse(endpoint_json(endpoint, with_secret=True), status_code=201)
 
 
 @router.delete("/{endpoint_id}")
-async def remove_endpoint(endpoint_id: str, request: Request) -> JSONResponse:
-    await _gw(request).webhooks.remove(endpoint_id)
+async def remove_endpoint(endpoint_id: str, gw: GatewayDep) -> JSONResponse:
+    await gw.webhooks.remove(endpoint_id)
     return JSONResponse({"id": endpoint_id, "object": "webhook_endpoint.deleted",
                          "deleted": True})
 
 
 @router.get("/deliveries")
 async def list_deliveries(
-    request: Request,
+    gw: GatewayDep,
     status: Annotated[str | None, Query(max_length=20)] = None,
     endpoint_id: Annotated[str | None, Query(max_length=40)] = None,
     job_id: Annotated[str | None, Query(max_length=40)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> JSONResponse:
-    rows = await _gw(request).webhooks.deliveries(status=status, endpoint_id=endpoint_id,
+    rows = await gw.webhooks.deliveries(status=status, endpoint_id=endpoint_id,
                                                   job_id=job_id, limit=limit)
     return JSONResponse({"object": "list", "data": [delivery_json(d) for d in rows]})
 
 
 @router.get("/deliveries/{delivery_id}")
-async def get_delivery(delivery_id: str, request: Request) -> JSONResponse:
-    return JSONResponse(delivery_json(await _gw(request).webhooks.delivery(delivery_id)))
+async def get_delivery(delivery_id: str, gw: GatewayDep) -> JSONResponse:
+    return JSONResponse(delivery_json(await gw.webhooks.delivery(delivery_id)))
 
 
 @router.post("/deliveries/{delivery_id}/replay")
-async def replay_delivery(delivery_id: str, request: Request) -> JSONResponse:
-    again = await _gw(request).webhooks.replay(delivery_id)
-    _gw(request).dispatcher.wake()
+async def replay_delivery(delivery_id: str, gw: GatewayDep) -> JSONResponse:
+    again = await gw.webhooks.replay(delivery_id)
+    gw.dispatcher.wake()
     return JSONResponse(delivery_json(again), status_code=201)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -18,7 +17,9 @@ from reelgate.api.admin_ui.session import (
     require_session,
     start_session,
 )
-from reelgate.api.admin_ui.views import gateway, page
+from reelgate.api.admin_ui.views import page
+from reelgate.api.deps import gateway
+from reelgate.auth.admin_token import token_matches
 
 __all__ = ["router", "safe_next"]
 
@@ -61,8 +62,7 @@ async def login(
     next: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     check_csrf(request.cookies.get(LOGIN_COOKIE), csrf)
-    expected = gateway(request).admin_token
-    if not token or not hmac.compare_digest(token.encode(), expected.encode()):
+    if not token_matches(gateway(request).admin_token, token):
         return _login_page(request, safe_next(next), "That is not the admin token.", 401)
     response = RedirectResponse(safe_next(next), status_code=303)
     start_session(request, response)

@@ -25,9 +25,10 @@ from reelgate.api.admin.jobs import (
     timeline,
 )
 from reelgate.api.admin_ui.session import Session, check_csrf, require_session
-from reelgate.api.admin_ui.views import gateway, page
+from reelgate.api.admin_ui.views import page
+from reelgate.api.deps import gateway
 from reelgate.api.events import job_events, sse_response
-from reelgate.auth.repository import Principal
+from reelgate.auth.principal import Principal
 from reelgate.errors import APIError, InvalidRequest, NotFound, PayloadTooLarge
 from reelgate.ids import now
 from reelgate.jobs.requests import ReferenceUpload, parse_create, sniff_image

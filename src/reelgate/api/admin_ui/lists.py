@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from reelgate.api.admin_ui.auth_pages import safe_next
 from reelgate.api.admin_ui.session import check_csrf, require_session
-from reelgate.api.admin_ui.views import gateway, page
+from reelgate.api.admin_ui.views import page
+from reelgate.api.deps import gateway
 from reelgate.auth import repository as auth_repo
 from reelgate.billing import tenants as tenant_repo
 from reelgate.errors import NotFound

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import Response
 
+from reelgate.api.deps import gateway
 from reelgate.errors import PermissionDenied
 
 __all__ = [
@@ -87,8 +88,7 @@ def decode(value: str, admin_token: str, *, now: float | None = None) -> Session
 
 
 def _admin_token(request: Request) -> str:
-    token: str = request.app.state.gateway.admin_token
-    return token
+    return gateway(request).admin_token
 
 
 def current_session(request: Request) -> Session | None:

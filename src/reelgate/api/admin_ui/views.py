@@ -13,9 +13,8 @@ from starlette.templating import Jinja2Templates
 
 from reelgate.api.admin_ui.session import Session
 from reelgate.billing.money import usd_str
-from reelgate.bootstrap import Gateway
 
-__all__ = ["HERE", "gateway", "page", "templates"]
+__all__ = ["HERE", "page", "templates"]
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -49,11 +48,6 @@ def _pretty(value: Any) -> str:
 templates.env.filters["when"] = _when
 templates.env.filters["usd"] = _usd
 templates.env.filters["pretty"] = _pretty
-
-
-def gateway(request: Request) -> Gateway:
-    gw: Gateway = request.app.state.gateway
-    return gw
 
 
 def page(request: Request, name: str, session: Session | None, status: int = 200,

@@ -1,4 +1,4 @@
-"""The rate limits as FastAPI dependencies, and the middleware that reports them.
+"""Per-key request rates over HTTP: FastAPI dependencies, and the middleware that reports them.
 
 Creates (``POST /v1/videos``, remix) and polls (retrieve, list, content) are separate
 buckets per key, because a create costs money and an upstream slot while a poll is a
@@ -16,7 +16,8 @@ from fastapi import Depends, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reelgate.api.auth import principal
-from reelgate.auth.repository import Principal
+from reelgate.api.deps import gateway
+from reelgate.auth.principal import Principal
 from reelgate.errors import RateLimited
 from reelgate.limits.rate import Decision, RateLimiter
 
@@ -48,7 +49,7 @@ def ratelimit_headers(decision: Decision) -> dict[str, str]:
 async def _check(request: Request, caller: Principal, kind: str, limit: int | None) -> None:
     if not limit:
         return
-    limiter: RateLimiter = request.app.state.gateway.limiter
+    limiter: RateLimiter = gateway(request).limiter
     decision = await limiter.hit(f"{kind}:{caller.key_id}", limit)
     headers = ratelimit_headers(decision)
     if not decision.allowed:

@@ -1,0 +1,25 @@
+"""The one way a handler gets the gateway: a FastAPI dependency over the app's state.
+
+Handlers declare ``gw: GatewayDep``; helpers that only hold the request call
+:func:`gateway`. Nothing else in ``api/`` reads ``app.state.gateway`` or imports
+``bootstrap``, so the wiring stays in one place.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+from starlette.requests import HTTPConnection
+
+from reelgate.bootstrap import Gateway
+
+__all__ = ["GatewayDep", "gateway"]
+
+
+def gateway(conn: HTTPConnection) -> Gateway:
+    gw: Gateway = conn.app.state.gateway
+    return gw
+
+
+GatewayDep = Annotated[Gateway, Depends(gateway)]
