@@ -45,6 +45,12 @@ class ModelSpec:
 
 _SORA_SECONDS = ("4", "8", "12")
 
+
+def _kling_prices(p720: str, p1080: str) -> dict[str, int]:
+    """Kling's 16:9 and 9:16 sizes at mode std (720p) and pro (1080p)."""
+    return {LANDSCAPE_720: usd(p720), PORTRAIT_720: usd(p720),
+            "1920x1080": usd(p1080), "1080x1920": usd(p1080)}
+
 _DEFAULT_MODELS: tuple[ModelSpec, ...] = (
     ModelSpec(
         id="sora-2",
@@ -104,6 +110,50 @@ _DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         default_seconds="5",
         supports_remix=False,
         description="ByteDance Seedance 1.0 Pro (Volcengine Ark / BytePlus)",
+    ),
+    # Kling: 720p is mode "std", 1080p "pro", 2160p "4k" (v3). Prices are Kling's unit
+    # prices at $0.14 a unit, as mirrored from kling.ai/document-api/pricing (the page
+    # itself was not read), without audio. 1:1 is left out: its rendered size is not
+    # documented. No size x seconds rule applies: every duration at every mode.
+    ModelSpec(
+        id="kling-v2.5-turbo",
+        owned_by="kuaishou",
+        quality="standard",
+        prices=_kling_prices("0.042", "0.07"),  # 1.5 / 2.5 units per 5 s
+        seconds=("5", "10"),
+        default_size=LANDSCAPE_720,
+        default_seconds="5",
+        supports_remix=False,
+        description="Kling 2.5 Turbo: 720p (std) or 1080p (pro), 5 or 10 s",
+        aliases=("kling-v2-5-turbo",),
+    ),
+    ModelSpec(
+        id="kling-v2.6",
+        owned_by="kuaishou",
+        quality="standard",
+        prices=_kling_prices("0.042", "0.07"),  # 1.5 / 2.5 units per 5 s, no audio
+        seconds=("5", "10"),
+        default_size=LANDSCAPE_720,
+        default_seconds="5",
+        supports_remix=False,
+        description="Kling 2.6: 720p (std) or 1080p (pro), 5 or 10 s",
+        aliases=("kling-v2-6",),
+    ),
+    ModelSpec(
+        id="kling-v3",
+        owned_by="kuaishou",
+        quality="high",
+        prices={  # 0.6 / 0.8 / 3.0 units per second, no audio
+            **_kling_prices("0.084", "0.112"),
+            "3840x2160": usd("0.42"),
+            "2160x3840": usd("0.42"),
+        },
+        seconds=tuple(str(s) for s in range(3, 16)),  # any whole second from 3 to 15
+        default_size=LANDSCAPE_720,
+        default_seconds="5",
+        supports_remix=False,
+        description="Kling 3.0: 720p (std), 1080p (pro) or 4K, 3 to 15 s",
+        aliases=("kling-3.0",),
     ),
 )
 

@@ -15,6 +15,7 @@ Typical use::
 from __future__ import annotations
 
 from .core import DroppedConnection, FakeJob, FakeUpstream, Fault, RecordedRequest, Violation
+from .kling_fake import KlingFake
 from .openai_fake import OpenAIFake
 from .seedance_fake import SeedanceFake
 from .server import FakeServer, serve
@@ -26,6 +27,7 @@ __all__ = [
     "FakeServer",
     "FakeUpstream",
     "Fault",
+    "KlingFake",
     "OpenAIFake",
     "RecordedRequest",
     "SeedanceFake",

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from .core import FakeUpstream
+from .kling_fake import KlingFake
 from .openai_fake import OpenAIFake
 from .seedance_fake import SeedanceFake
 from .server import FakeServer
@@ -21,13 +22,14 @@ def _make_fake(kind: str, keys: list[str], complete_after: float) -> FakeUpstrea
     options: dict[str, Any] = {"keys": keys, "complete_after": complete_after}
     if kind in ("openai", "azure", "relay"):
         return OpenAIFake(kind, **options)
-    factory: type[FakeUpstream] = {"veo": VeoFake, "seedance": SeedanceFake}[kind]
+    factory: type[FakeUpstream] = {"veo": VeoFake, "seedance": SeedanceFake,
+                                   "kling": KlingFake}[kind]
     return factory(**options)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Run a fake video upstream on loopback.")
-    parser.add_argument("kind", choices=["openai", "azure", "relay", "veo", "seedance"])
+    parser.add_argument("kind", choices=["openai", "azure", "relay", "veo", "seedance", "kling"])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--key", action="append", default=None, help="accepted key (repeat)")
     parser.add_argument("--complete-after", type=float, default=5.0)

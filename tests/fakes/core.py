@@ -174,6 +174,10 @@ class FakeUpstream(FaultInjector):
         """What a channel's ``base_url`` should be when this fake listens at ``server_url``."""
         return server_url
 
+    def rewrite_status_word(self, body: bytes, word: str) -> bytes:
+        """For ``status_word`` faults: put ``word`` where this upstream says its status."""
+        return rewrite_status(body, word)
+
     # --- test API -------------------------------------------------------------------------
 
     @property
@@ -321,7 +325,7 @@ class FakeUpstream(FaultInjector):
             answer = _Buffered(200, [(b"content-type", b"application/json")], answer.body[:9])
             record.status = 200
         elif fault.kind == "status_word":
-            answer.body = rewrite_status(answer.body, fault.word)
+            answer.body = self.rewrite_status_word(answer.body, fault.word)
         await _send(send, answer)
 
     async def _run_inner(self, scope: Scope, receive: Receive) -> _Buffered:

@@ -8,6 +8,7 @@ import pytest
 
 from reelgate.providers import registry
 from reelgate.providers.base import ChannelSpec, Provider
+from reelgate.providers.kling import KlingProvider
 from reelgate.providers.openai import OpenAIProvider
 from reelgate.providers.seedance import SeedanceProvider
 from reelgate.providers.veo import VeoProvider
@@ -15,7 +16,8 @@ from reelgate.providers.veo import VeoProvider
 
 @pytest.mark.parametrize(
     ("name", "cls"),
-    [("openai", OpenAIProvider), ("veo", VeoProvider), ("seedance", SeedanceProvider)],
+    [("openai", OpenAIProvider), ("veo", VeoProvider), ("seedance", SeedanceProvider),
+     ("kling", KlingProvider)],
 )
 async def test_http_providers(name: str, cls: type) -> None:
     provider = registry.create_provider(ChannelSpec("c", "c", name, "http://127.0.0.1:9/v1"))
@@ -27,8 +29,8 @@ async def test_http_providers(name: str, cls: type) -> None:
 
 
 def test_unknown_provider() -> None:
-    with pytest.raises(ValueError, match="unknown provider 'kling'"):
-        registry.create_provider(ChannelSpec("c", "c", "kling", "http://x"))
+    with pytest.raises(ValueError, match="unknown provider 'sora-cloud'"):
+        registry.create_provider(ChannelSpec("c", "c", "sora-cloud", "http://x"))
 
 
 def test_local_is_registered_lazily() -> None:

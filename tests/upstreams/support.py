@@ -14,7 +14,15 @@ from openai.types import Video
 from typer.testing import CliRunner
 
 from reelgate.cli import app as reelgate_cli
-from tests.fakes import FakeServer, FakeUpstream, OpenAIFake, RecordedRequest, SeedanceFake, VeoFake
+from tests.fakes import (
+    FakeServer,
+    FakeUpstream,
+    KlingFake,
+    OpenAIFake,
+    RecordedRequest,
+    SeedanceFake,
+    VeoFake,
+)
 from tests.fakes.core import FakeJob
 from tests.support.server import GatewayProcess
 
@@ -30,6 +38,7 @@ KINDS: dict[str, tuple[tuple[str, ...], str, dict[str, Any]]] = {
     "relay": (("relay-key-1", "relay-key-2"), "openai", {"mode": "relay"}),
     "veo": (("goog-key-1",), "veo", {}),
     "seedance": (("ark-key-1",), "seedance", {}),
+    "kling": (("kling-ak-1:kling-sk-1", "kling-ak-2:kling-sk-2"), "kling", {}),
 }
 
 #: provider under test -> (public model, size, seconds) that each fake renders quickly
@@ -39,6 +48,7 @@ SHAPES: dict[str, tuple[str, str, str]] = {
     "relay": ("sora-2", "1280x720", "4"),
     "veo": ("veo-3.1", "1280x720", "4"),
     "seedance": ("seedance-1.0-pro", "1280x720", "5"),
+    "kling": ("kling-v2.5-turbo", "1280x720", "5"),
 }
 MODEL_MAPS: dict[str, dict[str, str]] = {
     "openai": {"sora-2": "sora-2", "sora-2-pro": "sora-2-pro"},
@@ -46,6 +56,8 @@ MODEL_MAPS: dict[str, dict[str, str]] = {
     "relay": {"sora-2": "sora-2", "sora-2-pro": "sora-2-pro"},
     "veo": {"veo-3.1": "veo-3.1-generate-preview"},
     "seedance": {"seedance-1.0-pro": "seedance-1-0-pro-250528"},
+    "kling": {"kling-v2.5-turbo": "kling-v2-5-turbo", "kling-v2.6": "kling-v2-6",
+              "kling-v3": "kling-v3"},
 }
 COMPLETE_AFTER = 0.3
 
@@ -61,6 +73,8 @@ def make_fake(kind: str) -> FakeUpstream:
         return OpenAIFake("relay", keys=keys, complete_after=COMPLETE_AFTER)
     if kind == "veo":
         return VeoFake(keys=keys, complete_after=COMPLETE_AFTER)
+    if kind == "kling":
+        return KlingFake(keys=keys, complete_after=COMPLETE_AFTER)
     return SeedanceFake(keys=keys, complete_after=COMPLETE_AFTER)
 
 
@@ -111,7 +125,13 @@ class Upstream:
         return out
 
     def creates(self) -> list[RecordedRequest]:
-        return [r for r in self.calls("POST") if "remix" not in r.path]
+        return [r for r in self.calls("POST")
+                if "remix" not in r.path and not r.path.endswith("/cancel")]
+
+    def cancels(self, upstream_id: str) -> list[RecordedRequest]:
+        """Calls that cancel or delete the job: a DELETE, or a POST to ``.../cancel``."""
+        return [r for r in self.calls(touching=upstream_id)
+                if r.method == "DELETE" or (r.method == "POST" and r.path.endswith("/cancel"))]
 
 
 def start_upstream(kind: str) -> Upstream:

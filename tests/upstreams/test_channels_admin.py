@@ -29,7 +29,9 @@ from tests.upstreams.support import (
 )
 from tests.upstreams.test_routing import _closed_port
 
-PROVIDERS = ("openai", "azure", "relay", "veo", "seedance")
+PROVIDERS = ("openai", "azure", "relay", "veo", "seedance", "kling")
+#: a key each upstream must refuse; Kling's is a real access key with the wrong secret
+BAD_KEYS = {"kling": "kling-ak-1:not-the-secret"}
 
 
 @dataclass
@@ -97,7 +99,7 @@ def test_check_says_unreachable_and_wrong_base_url(upstream_gateway: GatewayProc
 def test_admin_check_tells_good_keys_from_bad(kind: str, upstreams: dict[str, Upstream],
                                               admin: Admin) -> None:
     up = upstreams[kind]
-    channel = admin.add_channel(up, keys=(up.keys[0], "not-a-valid-key-123"))
+    channel = admin.add_channel(up, keys=(up.keys[0], BAD_KEYS.get(kind, "not-a-valid-key-123")))
     report = admin.test(channel["id"])
     assert report["ok"] is False
     assert [(r["label"], r["ok"], r["problem"]) for r in report["results"]] == [

@@ -24,7 +24,9 @@ from tests.upstreams.support import (
     unique,
 )
 
-PROVIDERS = ("openai", "azure", "relay", "veo", "seedance")
+PROVIDERS = ("openai", "azure", "relay", "veo", "seedance", "kling")
+#: upstreams whose fake can run a key out of money (``fake.broke``)
+BALANCE_KINDS = ("kling",)
 MODERATION_CODES = dict.fromkeys(PROVIDERS, "moderation_blocked")
 
 
@@ -132,7 +134,7 @@ def test_unreadable_create_answer_is_ambiguous(kind: str, upstreams: dict[str, U
     assert len(up.creates()) == 1
 
 
-@pytest.mark.parametrize("kind", ("openai", "relay", "veo", "seedance"))
+@pytest.mark.parametrize("kind", ("openai", "relay", "veo", "seedance", "kling"))
 def test_content_outlives_the_upstreams_expiry(kind: str, upstreams: dict[str, Upstream],
                                                admin: Admin, sdk: openai.OpenAI) -> None:
     up = upstreams[kind]
@@ -153,12 +155,13 @@ def test_content_outlives_the_upstreams_expiry(kind: str, upstreams: dict[str, U
     assert duration == pytest.approx(float(SHAPES[kind][2]), abs=0.1)
 
 
-def test_content_expired_before_the_copy_fails_the_job(upstreams: dict[str, Upstream],
+@pytest.mark.parametrize("kind", ("seedance", "kling"))
+def test_content_expired_before_the_copy_fails_the_job(kind: str, upstreams: dict[str, Upstream],
                                                        admin: Admin, sdk: openai.OpenAI) -> None:
-    up = upstreams["seedance"]
+    up = upstreams[kind]
     up.fake.content_ttl = 0.0  # the CDN link is dead the moment the task succeeds
     admin.add_channel(up)
-    done = finished(sdk, _create(sdk, "seedance", unique("seedance: too late")))
+    done = finished(sdk, _create(sdk, kind, unique(f"{kind}: too late")))
     assert done.status == "failed"
     assert done.error is not None and done.error.code == "upstream_content_expired"
     assert [r.status for r in up.calls("GET") if r.path.startswith("/cdn/")] == [403]
@@ -175,3 +178,21 @@ def test_seedance_bills_what_it_rendered(upstreams: dict[str, Upstream], admin: 
     assert done.status == "completed" and done.seconds == "10"
     _, _, duration, _ = decode_info(sdk.videos.download_content(video_id).read())
     assert duration == pytest.approx(10.0, abs=0.1)
+
+
+@pytest.mark.parametrize("kind", BALANCE_KINDS)
+def test_an_empty_balance_moves_the_job_to_the_next_key(kind: str, upstreams: dict[str, Upstream],
+                                                        admin: Admin, sdk: openai.OpenAI) -> None:
+    """A key whose account ran out of money is a credential problem, not the client's:
+    the job goes to the next key, once, and the client never hears of it."""
+    up = upstreams[kind]
+    broke, funded = up.keys[0], up.keys[1]
+    up.fake.broke.add(broke)
+    admin.add_channel(up, keys=(broke,), priority=10)
+    admin.add_channel(up, keys=(funded,), priority=0)
+    prompt = unique(f"{kind}: paid for by the second key")
+    done = finished(sdk, _create(sdk, kind, prompt))
+    assert done.status == "completed", done.error
+    assert up.job(prompt).creator == funded
+    assert [(r.credential, r.status) for r in up.creates()] == [(broke, up.fake.broke_status),
+                                                                (funded, 200)]

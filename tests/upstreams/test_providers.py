@@ -7,10 +7,12 @@ and delete of a running job reaching the upstream with the job's own key.
 
 from __future__ import annotations
 
+import io
 import time
 
 import openai
 import pytest
+from PIL import Image
 
 from tests.integration.helpers import decode_info
 from tests.upstreams.support import (
@@ -24,7 +26,18 @@ from tests.upstreams.support import (
     wait_for,
 )
 
-PROVIDERS = ("openai", "azure", "relay", "veo", "seedance")
+PROVIDERS = ("openai", "azure", "relay", "veo", "seedance", "kling")
+#: upstreams that cannot cancel or delete a task (it runs to its end there)
+NO_CANCEL = frozenset({"kling"})
+#: upstream kind -> the route an image-to-video create must reach
+IMAGE_ROUTES = {"kling": "/v1/videos/image2video"}
+
+
+def _png(size: str) -> bytes:
+    width, height = (int(v) for v in size.split("x"))
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 120, 40)).save(out, format="PNG")
+    return out.getvalue()
 
 
 @pytest.mark.parametrize("kind", PROVIDERS)
@@ -103,7 +116,46 @@ def test_remix_runs_on_the_same_channel_and_key(kind: str, upstreams: dict[str, 
     assert remix_call.credential == creator
 
 
-@pytest.mark.parametrize("kind", PROVIDERS)
+@pytest.mark.parametrize("kind", sorted(IMAGE_ROUTES))
+def test_image_to_video_sends_the_image(kind: str, upstreams: dict[str, Upstream],
+                                        admin: Admin, sdk: openai.OpenAI) -> None:
+    up = upstreams[kind]
+    admin.add_channel(up)
+    model, size, seconds = SHAPES[kind]
+    image = _png(size)
+    prompt = unique(f"{kind}: the picture comes alive")
+    video = sdk.videos.create(model=model, prompt=prompt, size=size, seconds=seconds,
+                              input_reference=("first-frame.png", image, "image/png"))
+    done = finished(sdk, video.id)
+    assert done.status == "completed", done.error
+    width, height, duration, _ = decode_info(sdk.videos.download_content(video.id).read())
+    assert (f"{width}x{height}", duration) == (size, pytest.approx(float(seconds), abs=0.1))
+    upstream_job = up.job(prompt)
+    assert upstream_job.extra["reference"] == image  # byte for byte
+    [create] = up.creates()
+    assert create.path == IMAGE_ROUTES[kind]
+    assert assert_keys(up, upstream_job.id, up.keys[0]) >= 2  # create, polls, download
+
+
+def test_delete_where_the_upstream_cannot_cancel(upstreams: dict[str, Upstream], admin: Admin,
+                                                sdk: openai.OpenAI) -> None:
+    """Kling has no cancel: the job is gone for the client at once and no call
+    pretending to cancel it is made upstream."""
+    up = upstreams["kling"]
+    up.fake.complete_after = 30.0
+    admin.add_channel(up)
+    model, size, seconds = SHAPES["kling"]
+    prompt = unique("kling: deleted while rendering")
+    video = sdk.videos.create(model=model, prompt=prompt, size=size, seconds=seconds)
+    wait_for(sdk, video.id, lambda v: v.status == "in_progress")
+    assert sdk.videos.delete(video.id).deleted
+    with pytest.raises(openai.NotFoundError):
+        sdk.videos.retrieve(video.id)
+    upstream_id = up.job(prompt).id
+    assert up.cancels(upstream_id) == [] and up.creates()
+
+
+@pytest.mark.parametrize("kind", [k for k in PROVIDERS if k not in NO_CANCEL])
 def test_delete_of_a_running_job_reaches_the_upstream(
     kind: str, upstreams: dict[str, Upstream], admin: Admin, sdk: openai.OpenAI
 ) -> None:
@@ -120,9 +172,9 @@ def test_delete_of_a_running_job_reaches_the_upstream(
     assert deleted.deleted and deleted.id == video.id
     # at once when the gateway knew the upstream id, else as soon as the submit returns
     deadline = time.monotonic() + 10
-    while not up.calls("DELETE", touching=upstream_id) and time.monotonic() < deadline:
+    while not up.cancels(upstream_id) and time.monotonic() < deadline:
         time.sleep(0.05)
-    [call] = up.calls("DELETE", touching=upstream_id)
+    [call] = up.cancels(upstream_id)
     assert call.credential == up.keys[0] and call.status == 200
     with pytest.raises(openai.NotFoundError):
         sdk.videos.retrieve(video.id)

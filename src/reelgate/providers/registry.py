@@ -11,6 +11,7 @@ import importlib
 from collections.abc import Callable, Mapping
 
 from reelgate.providers.base import ChannelSpec, Provider
+from reelgate.providers.kling import KlingProvider
 from reelgate.providers.openai import OpenAIProvider
 from reelgate.providers.seedance import SeedanceProvider
 from reelgate.providers.veo import VeoProvider
@@ -31,6 +32,7 @@ PROVIDERS: Mapping[str, ProviderFactory] = {
     "openai": OpenAIProvider,
     "veo": VeoProvider,
     "seedance": SeedanceProvider,
+    "kling": KlingProvider,
     "local": _local,
 }
 

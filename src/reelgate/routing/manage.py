@@ -23,6 +23,7 @@ from reelgate.catalog import Catalog
 from reelgate.errors import ConflictError, InvalidRequest, NotFound
 from reelgate.jobs.states import ACTIVE
 from reelgate.providers.base import Credential, Provider
+from reelgate.providers.kling import KLING_MODELS
 from reelgate.providers.openai import MODES
 from reelgate.providers.registry import provider_names
 from reelgate.routing import channels as repo
@@ -59,6 +60,7 @@ DEFAULT_MODELS: Mapping[str, Mapping[str, str]] = {
     "openai": {"sora-2": "sora-2", "sora-2-pro": "sora-2-pro"},
     "veo": {"veo-3.1": "veo-3.1-generate-preview"},
     "seedance": {"seedance-1.0-pro": "seedance-1-0-pro-250528"},
+    "kling": KLING_MODELS,
     "local": {WILDCARD: WILDCARD},
 }
 
@@ -67,6 +69,7 @@ _OPTIONS: Mapping[str, Mapping[str, tuple[type, ...]]] = {
     "openai": {"mode": (str,), "api_version": (str,), "read_timeout": (int, float)},
     "veo": {"read_timeout": (int, float)},
     "seedance": {"read_timeout": (int, float)},
+    "kling": {"read_timeout": (int, float)},
     "local": {KEEP: (bool,), "preset": (str,), "concurrency": (int,)},
 }
 
