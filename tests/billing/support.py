@@ -22,7 +22,6 @@ from reelgate.config import Settings
 from reelgate.ids import new_id
 from reelgate.jobs.model import Job
 from reelgate.jobs.requests import CreateParams
-from reelgate.jobs.states import State
 
 
 def settings_for(data_dir: Path, database_url: str | None = None) -> Settings:
@@ -55,28 +54,34 @@ def params(model: str = "sora-2", size: str = "1280x720", seconds: int = 8) -> C
 async def drive_to(gw: Gateway, job: Job, *, rendered_seconds: float | None = None,
                    rendered_size: str | None = None) -> Job:
     """QUEUED → … → DOWNLOADING the way the worker does, with what the upstream reported."""
-    steps: list[tuple[State, dict[str, Any]]] = [
-        (State.SUBMITTING, {}),
-        (State.IN_PROGRESS, {"upstream_id": f"up_{job.id}"}),
-        (State.DOWNLOADING, {"rendered_seconds": rendered_seconds,
-                             "rendered_size": rendered_size}),
-    ]
-    for state, changes in steps:
-        moved = await gw.lifecycle.move(job, state, **changes)
-        assert moved is not None
-        job = moved
-    return job
+    life = gw.lifecycle
+    routed = await life.route(job, channel_id="ch_billing", credential_id="",
+                              upstream_model=job.model)
+    assert routed is not None
+    running = await life.accept(routed, f"up_{job.id}", upstream_status="in_progress",
+                                progress=0, due_at=time.time())
+    assert running is not None
+    done = await life.downloading(running, upstream_status="completed", result_url=None,
+                                  rendered_seconds=rendered_seconds, rendered_size=rendered_size)
+    assert done is not None
+    return done
+
+
+async def finish(gw: Gateway, job: Job) -> Job | None:
+    """DOWNLOADING → COMPLETED, billed on what the upstream reported (else what was asked)."""
+    return await gw.lifecycle.complete(
+        job, {}, rendered_seconds=job.rendered_seconds or float(job.seconds),
+        rendered_size=job.rendered_size or job.size, expires_at=time.time() + 3600)
 
 
 async def complete(gw: Gateway, job: Job, **rendered: Any) -> Job:
-    job = await drive_to(gw, job, **rendered)
-    done = await gw.lifecycle.move(job, State.COMPLETED, completed_at=time.time())
+    done = await finish(gw, await drive_to(gw, job, **rendered))
     assert done is not None
     return done
 
 
 async def fail(gw: Gateway, job: Job, code: str = "moderation_blocked") -> Job | None:
-    return await gw.lifecycle.move(job, State.FAILED, error_code=code, error_message=code)
+    return await gw.lifecycle.fail(job, code, code)
 
 
 async def balance(gw: Gateway, tenant_id: str) -> int:

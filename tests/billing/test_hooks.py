@@ -25,6 +25,7 @@ from tests.billing.support import (
     complete,
     drive_to,
     fail,
+    finish,
     job_entries,
     make_principal,
     params,
@@ -153,7 +154,7 @@ async def test_replayed_hooks_are_no_ops(gw: Gateway) -> None:
     p = await make_principal(gw, topup=5 * USD)
     job = await gw.videos.create(p, params())
     before = await drive_to(gw, job)
-    after = await gw.lifecycle.move(before, State.COMPLETED)
+    after = await finish(gw, before)
     assert after is not None
     failed_job = await drive_to(gw, await gw.videos.create(p, params()))
     failed = await fail(gw, failed_job)
@@ -173,7 +174,7 @@ async def test_a_settled_job_is_never_refunded_nor_the_reverse(gw: Gateway) -> N
     p = await make_principal(gw, topup=5 * USD)
     job = await gw.videos.create(p, params())
     before = await drive_to(gw, job)
-    done = await gw.lifecycle.move(before, State.COMPLETED)
+    done = await finish(gw, before)
     assert done is not None
     snapshot = await balance(gw, p.tenant_id)
     fake_failed = done.__class__(**{**done.__dict__, "state": State.FAILED})
@@ -288,7 +289,7 @@ async def test_creates_and_settlements_interleave_without_deadlock(gw: Gateway) 
                              spend_cap_micros=100 * USD)
     running = [await drive_to(gw, await gw.videos.create(p, params(seconds=4)))
                for _ in range(8)]
-    work = [gw.lifecycle.move(j, State.COMPLETED) if i % 2 else fail(gw, j)
+    work = [finish(gw, j) if i % 2 else fail(gw, j)
             for i, j in enumerate(running)]
     work += [gw.videos.create(p, params(seconds=4)) for _ in range(8)]
     results = await asyncio.gather(*work)

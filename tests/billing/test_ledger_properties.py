@@ -29,7 +29,7 @@ from reelgate.errors import NotFound
 from reelgate.jobs import repository as jobs_repo
 from reelgate.jobs.model import Job
 from reelgate.jobs.states import State
-from tests.billing.support import drive_to, make_principal, params
+from tests.billing.support import drive_to, finish, make_principal, params
 
 SHAPES = [("sora-2", "1280x720"), ("sora-2", "720x1280"), ("sora-2-pro", "1280x720"),
           ("sora-2-pro", "1024x1792"), ("sora-2-pro", "1920x1080")]
@@ -108,14 +108,14 @@ async def _finish(gw: Gateway, p: Principal, out: Outcome) -> None:
     if plan.fate in ("fail", "timeout"):
         running = await drive_to(gw, job) if plan.fate == "fail" else job
         code = "moderation_blocked" if plan.fate == "fail" else "timeout"
-        await asyncio.gather(*(gw.lifecycle.move(running, State.FAILED, error_code=code)
+        await asyncio.gather(*(gw.lifecycle.fail(running, code, code)
                                for _ in range(plan.workers)))
         return
     downloading = await drive_to(gw, job, rendered_seconds=rendered_seconds,
                                  rendered_size=rendered_size)
     racers: list[Any] = []
     if plan.fate != "cancel":
-        racers += [gw.lifecycle.move(downloading, State.COMPLETED)
+        racers += [finish(gw, downloading)
                    for _ in range(plan.workers)]
     if plan.fate in ("cancel", "cancel_vs_complete"):
         racers.append(gw.videos.delete(p, job.id))

@@ -171,8 +171,7 @@ class _SlowDriver(Driver):
     async def step(self, job: Job) -> None:
         self.seen.append(job.id)
         await asyncio.sleep(self.seconds)
-        await self.lifecycle.move(job, None, lease_owner=None, lease_until=None,
-                                  next_poll_at=now() + 3600)
+        await self.lifecycle.release(job, now() + 3600)
 
 
 def _worker(db: Database, tmp_path: Path, name: str, lease: float) -> tuple[Worker, _SlowDriver]:

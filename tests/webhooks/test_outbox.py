@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from reelgate.auth import repository as auth_repo
 from reelgate.bootstrap import Gateway
 from reelgate.config import Settings
+from reelgate.ids import now
 from reelgate.jobs.lifecycle import Lifecycle
 from reelgate.jobs.model import Job
 from reelgate.jobs.requests import parse_create
@@ -82,15 +83,15 @@ async def test_deliveries_commit_with_the_transition_or_not_at_all(gw: Gateway) 
     assert await deliveries(gw) == []  # video.created was not asked for
     failing = Lifecycle(gw.db, [WebhookHooks(), ExplodingHook()])
     with pytest.raises(Boom):
-        await failing.move(job, State.FAILED, error_code="x", error_message="y")
+        await failing.fail(job, "x", "y")
     assert await deliveries(gw) == []  # rolled back with the job change
     unchanged = await failing.reload(job.id)
     assert unchanged is not None and unchanged.state == State.QUEUED
     working = Lifecycle(gw.db, [WebhookHooks()])
-    moved = await working.move(job, State.FAILED, error_code="x", error_message="y")
+    moved = await working.fail(job, "x", "y")
     assert moved is not None
     assert [d.event_type for d in await deliveries(gw)] == ["video.failed"]
-    assert await working.move(job, State.FAILED, error_code="x") is None  # stale version
+    assert await working.fail(job, "x", "y") is None  # stale version
     assert len(await deliveries(gw)) == 1
 
 
@@ -141,12 +142,15 @@ async def test_progress_events_are_told_in_ten_percent_steps(gw: Gateway) -> Non
                                events=["video.progress"], allow_private=True)
     secret = await _second_key(gw)
     job = await new_job(gw, secret)
-    moved = await gw.lifecycle.move(job, State.SUBMITTING)
+    moved = await gw.lifecycle.route(job, channel_id="ch_x", credential_id="",
+                                     upstream_model=job.model)
     assert moved is not None
-    job = await gw.lifecycle.move(moved, State.IN_PROGRESS, upstream_status="in_progress")
+    job = await gw.lifecycle.accept(moved, "up_1", upstream_status="in_progress", progress=0,
+                                    due_at=now() + 3600)
     assert job is not None
     for pct in (3, 7, 12, 15, 48, 49, 51):
-        nxt = await gw.lifecycle.move(job, None, progress=pct)
+        nxt = await gw.lifecycle.progress(job, progress=pct, upstream_status="in_progress",
+                                          due_at=now() + 3600)
         assert nxt is not None
         job = nxt
     payloads = [d.payload for d in await deliveries(gw) if d.event_type == "video.progress"]

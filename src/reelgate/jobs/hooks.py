@@ -10,24 +10,23 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from reelgate.auth.principal import Principal
 from reelgate.catalog import Catalog
 from reelgate.jobs.model import Job
+from reelgate.store.db import Tx
 
 __all__ = ["CatalogPricer", "JobHooks", "Pricer"]
 
 
 class JobHooks(Protocol):
-    async def on_created(self, conn: AsyncConnection, job: Job, principal: Principal) -> None: ...
+    async def on_created(self, conn: Tx, job: Job, principal: Principal) -> None: ...
 
-    async def on_transition(self, conn: AsyncConnection, before: Job, after: Job) -> None: ...
+    async def on_transition(self, conn: Tx, before: Job, after: Job) -> None: ...
 
 
 class Pricer(Protocol):
     async def quote(
-        self, conn: AsyncConnection, tenant_id: str, model: str, size: str, seconds: float
+        self, conn: Tx, tenant_id: str, model: str, size: str, seconds: float
     ) -> int:
         """Price in micro-USD of ``seconds`` of video of ``model`` at ``size``."""
         ...
@@ -40,6 +39,6 @@ class CatalogPricer:
         self.catalog = catalog
 
     async def quote(
-        self, conn: AsyncConnection, tenant_id: str, model: str, size: str, seconds: float
+        self, conn: Tx, tenant_id: str, model: str, size: str, seconds: float
     ) -> int:
         return round(self.catalog.list_price(model, size) * seconds)

@@ -1,19 +1,24 @@
-"""Moving a job between states together with everything that must move with it.
+"""The named transitions of a job, each with everything that must move with it.
 
-One transaction holds the compare-and-swap and the hooks (billing, webhooks), so a
-job can never be completed without being settled or failed without being refunded,
-and a lost race changes nothing at all.
+Every transition is one transaction holding the compare-and-swap on ``version`` and
+the hooks (billing, webhooks), so a job can never be completed without being settled
+or failed without being refunded, and a lost race changes nothing at all. Each
+returns the job after the change, or None when someone else changed it first.
+
+Transitions that end a step (``accept``, ``progress``, ``release``, ``complete``,
+``fail``) also end the worker's lease on the job; the others keep it, because the
+same step carries on (``route`` → submit, ``downloading`` → copy).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
 
+from reelgate.ids import now
 from reelgate.jobs import repository as repo
 from reelgate.jobs.hooks import JobHooks
-from reelgate.jobs.model import Job
-from reelgate.jobs.states import State
+from reelgate.jobs.model import Job, MediaRef
+from reelgate.jobs.states import ACTIVE, State
 from reelgate.store.db import Database
 
 __all__ = ["Lifecycle"]
@@ -24,17 +29,122 @@ class Lifecycle:
         self.db = db
         self.hooks = list(hooks)
 
-    async def move(
-        self, job: Job, state: State | None = None, *, event: str | None = None, **changes: Any
-    ) -> Job | None:
-        """Apply the change if nobody else changed the job first; None if we lost."""
+    # --- submit ----------------------------------------------------------------------
+
+    async def route(self, job: Job, *, channel_id: str, credential_id: str,
+                    upstream_model: str) -> Job | None:
+        """QUEUED → SUBMITTING on a chosen channel and key: from here on the upstream
+        may have the job, so a crash is recovered, never resubmitted."""
+        return await self._commit(job, State.SUBMITTING, {
+            "channel_id": channel_id, "credential_id": credential_id,
+            "upstream_model": upstream_model, "submit_attempts": job.submit_attempts + 1})
+
+    async def requeue(self, job: Job, *, unroute: bool) -> Job | None:
+        """SUBMITTING → QUEUED: the upstream certainly did not take the job (429,
+        refused, bad key), so the next candidate may. ``unroute`` forgets the channel
+        (a remix stays on its source's channel and key)."""
+        values = {"channel_id": None, "credential_id": None} if unroute else {}
+        return await self._commit(job, State.QUEUED, values, event="submit_rejected")
+
+    async def accept(self, job: Job, upstream_id: str, *, upstream_status: str, progress: int,
+                     due_at: float, event: str | None = None) -> Job | None:
+        """SUBMITTING → IN_PROGRESS with the upstream's id, due for its next poll:
+        the submit's answer counts as its first poll."""
+        t = now()
+        return await self._commit(job, State.IN_PROGRESS, {
+            "upstream_id": upstream_id, "upstream_status": upstream_status,
+            "started_at": t, "progress": max(job.progress, progress),
+            **self._polled(job, t), "next_poll_at": due_at}, event=event, release=True)
+
+    # --- poll ------------------------------------------------------------------------
+
+    async def progress(self, job: Job, *, progress: int, upstream_status: str,
+                       due_at: float) -> Job | None:
+        """A poll found the job still running: record how far, and when to look again."""
+        return await self._commit(job, job.state, {
+            "progress": max(job.progress, progress), "upstream_status": upstream_status,
+            **self._polled(job, now()), "next_poll_at": due_at}, release=True)
+
+    async def downloading(self, job: Job, *, upstream_status: str, result_url: str | None,
+                          rendered_seconds: float | None, rendered_size: str | None,
+                          upstream_id: str | None = None) -> Job | None:
+        """→ DOWNLOADING: the upstream finished; our copy is not complete yet. From
+        SUBMITTING (an upstream that finished at once) ``upstream_id`` is new too."""
+        t = now()
+        values: dict[str, object] = {
+            "upstream_status": upstream_status, "result_url": result_url,
+            "rendered_seconds": rendered_seconds, "rendered_size": rendered_size,
+            "progress": max(job.progress, 99), **self._polled(job, t)}
+        if upstream_id is not None:
+            values.update(upstream_id=upstream_id, started_at=t)
+        return await self._commit(job, State.DOWNLOADING, values)
+
+    # --- end a step ------------------------------------------------------------------
+
+    async def release(self, job: Job, due_at: float, *, count_poll: bool = False) -> Job | None:
+        """Hand the job back unchanged, due again at ``due_at``; ``count_poll`` when an
+        upstream call was made (so the backoff grows)."""
+        values: dict[str, object] = {"next_poll_at": due_at}
+        if count_poll:
+            values["poll_count"] = job.poll_count + 1
+        return await self._commit(job, job.state, values, release=True)
+
+    async def complete(self, job: Job, media: Mapping[str, MediaRef], *,
+                       rendered_seconds: float, rendered_size: str,
+                       expires_at: float) -> Job | None:
+        """DOWNLOADING → COMPLETED with our own copies of the media (billing settles
+        on ``rendered_seconds`` at ``rendered_size``)."""
+        return await self._commit(job, State.COMPLETED, {
+            "media": repo.media_json(media), "progress": 100, "completed_at": now(),
+            "expires_at": expires_at, "rendered_seconds": rendered_seconds,
+            "rendered_size": rendered_size, "next_poll_at": None}, release=True)
+
+    async def fail(self, job: Job, code: str, message: str, *, event: str | None = None,
+                   upstream_id: str | None = None) -> Job | None:
+        """→ FAILED with an error the client sees (billing refunds the reservation)."""
+        values: dict[str, object] = {"error_code": code, "error_message": message,
+                                     "next_poll_at": None}
+        if upstream_id is not None:
+            values["upstream_id"] = upstream_id
+        return await self._commit(job, State.FAILED, values, event=event, release=True)
+
+    # --- client and housekeeping -------------------------------------------------------
+
+    async def delete(self, job: Job) -> Job | None:
+        """A client's DELETE: hidden from now on, media gone, and if still running
+        failed as ``cancelled`` (and so refunded)."""
+        values: dict[str, object] = {"deleted_at": now(), "media": None}
+        if job.state not in ACTIVE:
+            return await self._commit(job, job.state, values, event="deleted")
+        values.update(error_code="cancelled", error_message="Deleted by the client.",
+                      next_poll_at=None)
+        return await self._commit(job, State.FAILED, values, event="deleted", release=True)
+
+    async def expire_media(self, job: Job) -> Job | None:
+        """A completed job past its retention: its media are deleted, the row stays."""
+        return await self._commit(job, job.state, {"media": None}, event="expired")
+
+    async def note(self, job: Job, kind: str, detail: Mapping[str, object]) -> None:
+        """An entry in the job's event log that changes nothing (e.g. ``reconcile``)."""
         async with self.db.begin() as conn:
-            after = await repo.transition(conn, job, state, event=event, **changes)
-            if after is not None and (after.state != job.state or after.progress != job.progress):
-                for hook in self.hooks:
-                    await hook.on_transition(conn, job, after)
-        return after
+            await repo.log_event(conn, job.id, kind, state=job.state.value, detail=dict(detail))
 
     async def reload(self, job_id: str) -> Job | None:
         async with self.db.read() as conn:
             return await repo.get(conn, job_id, include_deleted=True)
+
+    # --- the one way a job changes ---------------------------------------------------
+
+    @staticmethod
+    def _polled(job: Job, t: float) -> dict[str, object]:
+        return {"last_polled_at": t, "poll_count": job.poll_count + 1}
+
+    async def _commit(self, job: Job, state: State, values: Mapping[str, object], *,
+                      event: str | None = None, release: bool = False) -> Job | None:
+        change = repo.release if release else repo.transition
+        async with self.db.begin() as conn:
+            after = await change(conn, job, state, values, event=event)
+            if after is not None and (after.state != job.state or after.progress != job.progress):
+                for hook in self.hooks:
+                    await hook.on_transition(conn, job, after)
+        return after

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, and_, exists, func, null, or_, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from reelgate.ids import now
@@ -15,6 +16,7 @@ from reelgate.jobs.states import ACTIVE, State, can_move
 from reelgate.store.tables import channels, job_events, jobs
 
 __all__ = [
+    "DuplicateJob",
     "InvalidTransition",
     "claim_due",
     "claim_stale",
@@ -36,13 +38,26 @@ class InvalidTransition(Exception):
     pass
 
 
-def media_json(media: dict[str, MediaRef]) -> dict[str, dict[str, Any]]:
+class DuplicateJob(Exception):
+    """A unique key of the new job is taken (its Idempotency-Key, in practice)."""
+
+
+#: what a transition writes to end the worker's lease on the job
+_NO_LEASE: Mapping[str, object] = {"lease_owner": None, "lease_until": None}
+#: values of a transition worth keeping in the job's event log
+_LOGGED = frozenset({"error_code", "error_message", "channel_id", "upstream_id"})
+
+
+def media_json(media: Mapping[str, MediaRef]) -> dict[str, dict[str, Any]]:
     return {k: asdict(v) for k, v in media.items()}
 
 
 async def insert(conn: AsyncConnection, values: dict[str, Any]) -> Job:
     values = {"version": 0, "poll_count": 0, "submit_attempts": 0, "progress": 0, **values}
-    await conn.execute(jobs.insert().values(**values))
+    try:
+        await conn.execute(jobs.insert().values(**values))
+    except IntegrityError as exc:
+        raise DuplicateJob(str(exc.orig)) from exc
     await log_event(conn, values["id"], "created", state=values["state"], progress=0)
     job = await get(conn, values["id"])
     assert job is not None
@@ -113,35 +128,39 @@ async def count_active(conn: AsyncConnection, *, key_id: str | None = None,
 
 
 async def transition(
-    conn: AsyncConnection, job: Job, state: State | None = None, *, event: str | None = None,
-    **changes: Any,
+    conn: AsyncConnection, job: Job, state: State | None = None,
+    values: Mapping[str, object] | None = None, *, event: str | None = None,
 ) -> Job | None:
-    """Apply ``changes`` if the row still has ``job.version``; None if someone else won."""
+    """Write ``values`` (and ``state``) if the row still has ``job.version``; None if
+    someone else won. ``media`` is :func:`media_json` of the variants, or None."""
     target = state or job.state
     if not can_move(job.state, target):
         raise InvalidTransition(f"{job.id}: {job.state} -> {target}")
-    if "media" in changes and isinstance(changes["media"], dict):
-        changes["media"] = media_json(changes["media"])
-    values = {**changes, "state": target.value, "version": job.version + 1, "updated_at": now()}
+    changes = dict(values or {})
+    if "media" in changes and changes["media"] is None:
+        changes["media"] = null()  # SQL NULL, not the JSON value null
+    changes.update(state=target.value, version=job.version + 1, updated_at=now())
     row = (await conn.execute(  # RETURNING: the new row without a second round trip
-        update(jobs).where(jobs.c.id == job.id, jobs.c.version == job.version).values(**values)
+        update(jobs).where(jobs.c.id == job.id, jobs.c.version == job.version).values(changes)
         .returning(*jobs.c)
     )).first()
     if row is None:
         return None
     if target != job.state or event:
-        detail = {k: v for k, v in changes.items() if k in ("error_code", "error_message",
-                                                           "channel_id", "upstream_id")}
+        detail = {k: v for k, v in changes.items() if k in _LOGGED}
+        progress = changes.get("progress")
         await log_event(conn, job.id, event or f"state:{target.value}", state=target.value,
-                        progress=changes.get("progress", job.progress), detail=detail or None)
+                        progress=progress if isinstance(progress, int) else job.progress,
+                        detail=detail or None)
     return Job.from_row(row)
 
 
-async def release(conn: AsyncConnection, job: Job, *, next_poll_at: float | None,
-                  **changes: Any) -> Job | None:
-    """End this worker's lease on the job and say when it is due again."""
-    return await transition(conn, job, None, lease_owner=None, lease_until=None,
-                            next_poll_at=next_poll_at, **changes)
+async def release(
+    conn: AsyncConnection, job: Job, state: State | None = None,
+    values: Mapping[str, object] | None = None, *, event: str | None = None,
+) -> Job | None:
+    """:func:`transition`, and this worker's lease on the job ends with it."""
+    return await transition(conn, job, state, {**(values or {}), **_NO_LEASE}, event=event)
 
 
 def _not_cooling(t: float) -> ColumnElement[bool]:

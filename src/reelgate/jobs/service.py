@@ -12,9 +12,6 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import null
-from sqlalchemy.exc import IntegrityError
-
 from reelgate.auth.principal import Principal
 from reelgate.config import Settings
 from reelgate.errors import ConflictError, InvalidRequest, NotFound
@@ -107,7 +104,7 @@ class VideoService:
         except BaseException as exc:
             if ref_key is not None:  # a refused create's upload belongs to no job
                 await self.storage.delete_prefix(ref_key)
-            if isinstance(exc, IntegrityError) and idempotency_key is not None:
+            if isinstance(exc, repo.DuplicateJob) and idempotency_key is not None:
                 return await self._idempotent_replay(principal, idempotency_key, request_hash)
             raise
         self.wake_worker()
@@ -167,13 +164,7 @@ class VideoService:
         """Cancel a job still running (refunded through hooks), then remove it and its media."""
         while True:
             job = await self.get(principal, job_id)
-            changes: dict[str, object] = {"deleted_at": now(), "media": null()}
-            target = None
-            if job.state in ACTIVE:
-                target = State.FAILED
-                changes.update(error_code="cancelled", error_message="Deleted by the client.",
-                               next_poll_at=None, lease_owner=None, lease_until=None)
-            after = await self.lifecycle.move(job, target, event="deleted", **changes)
+            after = await self.lifecycle.delete(job)
             if after is not None:
                 break  # else the worker moved it meanwhile: look again
         if job.upstream_id and self.cancel_upstream is not None:

@@ -16,7 +16,6 @@ from typing import Any
 
 from reelgate.config import Settings
 from reelgate.ids import now
-from reelgate.jobs import repository as repo
 from reelgate.jobs.lifecycle import Lifecycle
 from reelgate.jobs.model import Job, MediaRef
 from reelgate.jobs.service import media_prefix
@@ -78,16 +77,11 @@ class Driver:
 
     async def fail(self, job: Job, code: str, message: str) -> Job | None:
         log.info("job %s failed: %s: %s", job.id, code, message, extra={"job_id": job.id})
-        return await self.lifecycle.move(
-            job, State.FAILED, error_code=code, error_message=message, next_poll_at=None,
-            lease_owner=None, lease_until=None)
+        return await self.lifecycle.fail(job, code, message)
 
-    async def later(self, job: Job, delay: float, **changes: Any) -> Job | None:
-        return await self.lifecycle.move(job, None, lease_owner=None, lease_until=None,
-                                         next_poll_at=now() + delay, **changes)
-
-    def _poll_delay(self, job: Job, hint: float | None = None) -> float:
-        elapsed = now() - (job.started_at or job.created_at)
+    def _poll_delay(self, job: Job, hint: float | None = None, *,
+                    started_at: float | None = None) -> float:
+        elapsed = now() - (started_at or job.started_at or job.created_at)
         expected = 10.0 + job.seconds * 3.0  # a rough guess, only to poll near the end
         return next_delay(job.poll_count, minimum=self.settings.poll_min_seconds,
                           maximum=self.settings.poll_max_seconds, hint=hint,
@@ -166,7 +160,8 @@ class Driver:
         if now() - job.created_at > self.settings.job_timeout_seconds:
             await self.fail(job, "upstream_unavailable", "No upstream accepted the job in time.")
         else:  # the soonest any candidate may say yes, so a throttled upstream is not hammered
-            await self.later(job, max(min(waits, default=0.0), self.settings.poll_min_seconds))
+            wait = max(min(waits, default=0.0), self.settings.poll_min_seconds)
+            await self.lifecycle.release(job, now() + wait)
 
     async def _loads(self) -> dict[tuple[str, str], int]:
         """Jobs running per (channel, credential); pinned but unsent remixes do not count."""
@@ -186,9 +181,9 @@ class Driver:
             return 1.0
         provider = await self.directory.provider(channel)
         cred = await self.directory.credential(cand.credential_id)
-        sending = await self.lifecycle.move(
-            job, State.SUBMITTING, channel_id=channel.id, credential_id=cand.credential_id,
-            upstream_model=cand.upstream_model, submit_attempts=job.submit_attempts + 1)
+        sending = await self.lifecycle.route(job, channel_id=channel.id,
+                                             credential_id=cand.credential_id,
+                                             upstream_model=cand.upstream_model)
         if sending is None:
             return None
         req = SubmitRequest(request.job_id, cand.upstream_model, request.prompt, request.size,
@@ -210,8 +205,7 @@ class Driver:
         log.warning("submit of %s to %s failed: %r", job.id, channel.name, exc, extra=fields)
         if exc.accepted_impossible:
             await self._cool_down_after(channel, job.credential_id or "", exc)
-            keep = {} if job.remixed_from else {"channel_id": None, "credential_id": None}
-            return await self.lifecycle.move(job, State.QUEUED, event="submit_rejected", **keep)
+            return await self.lifecycle.requeue(job, unroute=not job.remixed_from)
         if exc.kind in (ErrorKind.AMBIGUOUS, ErrorKind.PROTOCOL):
             await self._ambiguous(job, channel, exc, fields)
         else:
@@ -229,17 +223,14 @@ class Driver:
         log.warning("job %s may exist upstream on %s without an id (%s); failed without "
                     "resubmitting: reconcile against the upstream's usage", job.id,
                     channel.name, exc.message, extra={**fields, "reconcile": True})
-        failed = await self.lifecycle.move(
-            job, State.FAILED, event="submit_ambiguous", error_code="upstream_submit_ambiguous",
-            error_message="The upstream did not answer the submission clearly; the job was "
-                          "not resubmitted to avoid running it twice.",
-            channel_id=job.channel_id, next_poll_at=None, lease_owner=None, lease_until=None)
+        failed = await self.lifecycle.fail(
+            job, "upstream_submit_ambiguous",
+            "The upstream did not answer the submission clearly; the job was not "
+            "resubmitted to avoid running it twice.", event="submit_ambiguous")
         if failed is not None:
-            async with self.lifecycle.db.begin() as conn:
-                await repo.log_event(conn, job.id, "reconcile", state=failed.state.value,
-                                     detail={"channel_id": channel.id, "channel": channel.name,
-                                             "credential_id": job.credential_id,
-                                             "reason": exc.message})
+            await self.lifecycle.note(failed, "reconcile", {
+                "channel_id": channel.id, "channel": channel.name,
+                "credential_id": job.credential_id, "reason": exc.message})
 
     async def _cool_down_after(self, channel: Channel, cred_id: str, exc: UpstreamError) -> None:
         """Move what failed to the back of the routing order for a while.
@@ -266,15 +257,9 @@ class Driver:
         self.directory.invalidate()
 
     async def _accepted(self, job: Job, up: UpstreamJob, *, retry: bool = True) -> None:
-        t = now()
-        moved = await self.lifecycle.move(
-            job, State.IN_PROGRESS, upstream_id=up.upstream_id, upstream_status=up.status.value,
-            started_at=t, progress=up.progress or 0, lease_owner=job.lease_owner,
-            lease_until=job.lease_until)
-        if moved is not None:
+        if await self._apply(job, up, accepted=True):
             log.info("job %s accepted upstream as %s", job.id, up.upstream_id,
                      extra={"job_id": job.id})
-            await self._apply(moved, up)
             return
         # The job changed while the upstream was taking it: a client deleted it, or our
         # lease ran out. Record the upstream id if it is still ours to record, else
@@ -319,11 +304,7 @@ class Driver:
                             "The gateway stopped while submitting this job and the upstream "
                             "cannot be asked about it; it was not resubmitted.")
             return
-        moved = await self.lifecycle.move(job, State.IN_PROGRESS, upstream_id=up.upstream_id,
-                                          upstream_status=up.status.value, started_at=now(),
-                                          event="recovered")
-        if moved is not None:
-            await self._apply(moved, up)
+        await self._apply(job, up, accepted=True, event="recovered")
 
     async def poll(self, job: Job) -> None:
         pinned = await self._pinned(job)
@@ -343,31 +324,43 @@ class Driver:
         if exc.kind == ErrorKind.RATE_LIMITED:
             delay = exc.retry_after or self.settings.poll_max_seconds
             await self._cool_down(channel, delay)
-            await self.later(job, delay, poll_count=job.poll_count + 1)
+            await self.lifecycle.release(job, now() + delay, count_poll=True)
         elif exc.kind == ErrorKind.NOT_FOUND and job.poll_count >= _NOT_FOUND_LIMIT:
             await self.fail(job, "upstream_lost", "The upstream no longer knows this job.")
         else:
-            await self.later(job, self._poll_delay(job), poll_count=job.poll_count + 1)
+            await self.lifecycle.release(job, now() + self._poll_delay(job), count_poll=True)
 
-    async def _apply(self, job: Job, up: UpstreamJob) -> None:
-        """Record what the upstream said and schedule what comes next."""
-        t = now()
+    async def _apply(self, job: Job, up: UpstreamJob, *, accepted: bool = False,
+                     event: str | None = None) -> bool:
+        """Record what the upstream said and schedule what comes next; ``accepted``:
+        ``up`` answers our submit (or recovery), so it also carries the upstream id.
+        False if the job changed meanwhile (nothing was recorded)."""
+        new_id = up.upstream_id if accepted else None
         if up.status == UpstreamStatus.FAILED:
-            await self.fail(job, up.error_code or "generation_failed",
-                            up.error_message or "The upstream reported a failure.")
-            return
+            log.info("job %s failed upstream: %s", job.id, up.error_code,
+                     extra={"job_id": job.id})
+            return await self.lifecycle.fail(
+                job, up.error_code or "generation_failed",
+                up.error_message or "The upstream reported a failure.",
+                upstream_id=new_id) is not None
         if up.status == UpstreamStatus.COMPLETED:
-            moved = await self.lifecycle.move(
-                job, State.DOWNLOADING, upstream_status=up.raw_status or "completed",
-                result_url=up.result_url, rendered_seconds=up.seconds, rendered_size=up.size,
-                progress=max(job.progress, 99), last_polled_at=t, poll_count=job.poll_count + 1)
+            moved = await self.lifecycle.downloading(
+                job, upstream_status=up.raw_status or "completed", result_url=up.result_url,
+                rendered_seconds=up.seconds, rendered_size=up.size, upstream_id=new_id)
             if moved is not None:
                 await self.copy(moved)
-            return
-        progress = max(job.progress, min(up.progress or 0, 99))
-        await self.later(job, self._poll_delay(job, up.poll_after), progress=progress,
-                         upstream_status=up.status.value, last_polled_at=t,
-                         poll_count=job.poll_count + 1)
+            return moved is not None
+        progress = min(up.progress or 0, 99)
+        due = now() + self._poll_delay(job, up.poll_after,
+                                       started_at=now() if accepted else None)
+        if accepted:
+            moved = await self.lifecycle.accept(job, up.upstream_id,
+                                                upstream_status=up.status.value,
+                                                progress=progress, due_at=due, event=event)
+        else:
+            moved = await self.lifecycle.progress(job, progress=progress,
+                                                  upstream_status=up.status.value, due_at=due)
+        return moved is not None
 
     # --- copy home -------------------------------------------------------------------
 
@@ -387,7 +380,7 @@ class Driver:
                 await self.fail(job, "upstream_content_expired",
                                 "The upstream finished but its file could not be fetched.")
             else:
-                await self.later(job, self._poll_delay(job), poll_count=job.poll_count + 1)
+                await self.lifecycle.release(job, now() + self._poll_delay(job), count_poll=True)
             return
         except ValueError as exc:
             await self.fail(job, "invalid_upstream_media", str(exc))
@@ -396,11 +389,9 @@ class Driver:
             video.unlink(missing_ok=True)
         t = now()
         seconds, size = self._rendered(job, info)
-        done = await self.lifecycle.move(
-            job, State.COMPLETED, media=media, progress=100, completed_at=t,
-            expires_at=t + self.settings.retention_days * 86400,
-            rendered_seconds=seconds, rendered_size=size,
-            next_poll_at=None, lease_owner=None, lease_until=None)
+        done = await self.lifecycle.complete(
+            job, media, rendered_seconds=seconds, rendered_size=size,
+            expires_at=t + self.settings.retention_days * 86400)
         if done is None:
             latest = await self.lifecycle.reload(job.id)
             if latest is None or latest.deleted_at is not None:  # deleted meanwhile:

@@ -19,7 +19,7 @@ import math
 import time
 from collections.abc import AsyncIterator
 
-from sqlalchemy import and_, null, select
+from sqlalchemy import and_, select
 
 from reelgate.config import Settings
 from reelgate.ids import now
@@ -226,16 +226,14 @@ class Worker:
 
     async def _hand_back(self, job: Job, due: float) -> None:
         """Release a claimed job untouched (no poll counted), due again at ``due``."""
-        await self.lifecycle.move(job, None, lease_owner=None, lease_until=None,
-                                  next_poll_at=due)
+        await self.lifecycle.release(job, due)
 
     async def _retry_later(self, job_id: str) -> None:
         with contextlib.suppress(Exception):
             latest = await self.lifecycle.reload(job_id)
             if (latest is not None and latest.state in ACTIVE
                     and latest.lease_owner == self.settings.worker_id):
-                await self.lifecycle.move(latest, None, lease_owner=None, lease_until=None,
-                                          next_poll_at=now() + self.settings.poll_max_seconds)
+                await self.lifecycle.release(latest, now() + self.settings.poll_max_seconds)
 
     async def run_until_idle(self, timeout: float = 60.0) -> None:
         """Drive jobs until none is due or in flight (for tests and one-shot tools)."""
@@ -257,7 +255,7 @@ class Worker:
     async def _time_out_stuck(self) -> None:
         """Fail jobs older than ``job_timeout_seconds`` with code ``timeout``.
 
-        Through :meth:`Lifecycle.move`, so billing refunds them like any failure; a
+        Through :meth:`Lifecycle.fail`, so billing refunds them like any failure; a
         compare-and-swap, so a job that finishes at the same moment is not touched.
         Leased jobs are left to their worker (its lease runs out if it died).
         """
@@ -272,11 +270,9 @@ class Worker:
             )).all()
         for row in rows:
             job = Job.from_row(row)
-            moved = await self.lifecycle.move(
-                job, State.FAILED, error_code="timeout",
-                error_message=f"The job did not finish within "
-                              f"{self.settings.job_timeout_seconds:.0f} seconds.",
-                next_poll_at=None, lease_owner=None, lease_until=None)
+            moved = await self.lifecycle.fail(
+                job, "timeout", f"The job did not finish within "
+                                f"{self.settings.job_timeout_seconds:.0f} seconds.")
             if moved is not None:
                 log.warning("job %s timed out in state %s", job.id, job.state.value)
 
@@ -293,4 +289,4 @@ class Worker:
             if not job.media:
                 continue
             await self.storage.delete_prefix(media_prefix(job.id))
-            await self.lifecycle.move(job, None, event="expired", media=null())
+            await self.lifecycle.expire_media(job)

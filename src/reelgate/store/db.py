@@ -20,7 +20,12 @@ from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
-__all__ = ["Database"]
+__all__ = ["Database", "Tx"]
+
+#: an open transaction, as hooks and repositories receive it; domain code names this
+#: rather than SQLAlchemy's type, so it need not import SQLAlchemy to say "inside a
+#: transaction"
+Tx = AsyncConnection
 
 
 def _sqlite_connect(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
