@@ -46,6 +46,12 @@ class ModelSpec:
 _SORA_SECONDS = ("4", "8", "12")
 
 
+def _vidu_prices(p540: str, p720: str, p1080: str) -> dict[str, int]:
+    """Vidu's 16:9 and 9:16 sizes at its 540p, 720p and 1080p resolutions."""
+    return {"960x540": usd(p540), "540x960": usd(p540), LANDSCAPE_720: usd(p720),
+            PORTRAIT_720: usd(p720), "1920x1080": usd(p1080), "1080x1920": usd(p1080)}
+
+
 def _kling_prices(p720: str, p1080: str) -> dict[str, int]:
     """Kling's 16:9 and 9:16 sizes at mode std (720p) and pro (1080p)."""
     return {LANDSCAPE_720: usd(p720), PORTRAIT_720: usd(p720),
@@ -154,6 +160,59 @@ _DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         supports_remix=False,
         description="Kling 3.0: 720p (std), 1080p (pro) or 4K, 3 to 15 s",
         aliases=("kling-3.0",),
+    ),
+    # Vidu: Vidu sells credits, not seconds, and its per-model credit table was not
+    # read from a primary source, so these are OPERATOR-SET prices: set your own with
+    # `reelgate prices set`. 4:3, 3:4 and 1:1 are left out (rendered sizes undocumented).
+    ModelSpec(
+        id="viduq3-pro",
+        owned_by="shengshu",
+        quality="high",
+        prices=_vidu_prices("0.07", "0.15", "0.16"),  # operator-set price
+        seconds=tuple(str(s) for s in range(1, 17)),
+        default_size=LANDSCAPE_720,
+        default_seconds="5",
+        supports_remix=False,
+        description="Vidu Q3 Pro: 540p/720p/1080p, 1-16 s (operator-set price)",
+        aliases=("vidu-q3-pro",),
+    ),
+    ModelSpec(
+        id="viduq3-turbo",
+        owned_by="shengshu",
+        quality="standard",
+        prices=_vidu_prices("0.04", "0.08", "0.10"),  # operator-set price
+        seconds=tuple(str(s) for s in range(1, 17)),
+        default_size=LANDSCAPE_720,
+        default_seconds="5",
+        supports_remix=False,
+        description="Vidu Q3 Turbo: 540p/720p/1080p, 1-16 s (operator-set price)",
+        aliases=("vidu-q3-turbo",),
+    ),
+    ModelSpec(
+        id="viduq2",
+        owned_by="shengshu",
+        quality="standard",
+        prices=_vidu_prices("0.03", "0.05", "0.10"),  # operator-set price
+        seconds=tuple(str(s) for s in range(1, 11)),
+        default_size=LANDSCAPE_720,
+        default_seconds="5",
+        # image-to-video needs Vidu's viduq2-pro/-turbo, which do not do text: not offered
+        supports_reference=False,
+        supports_remix=False,
+        description="Vidu Q2, text to video: 540p/720p/1080p, 1-10 s (operator-set price)",
+        aliases=("vidu-q2",),
+    ),
+    ModelSpec(
+        id="viduq1",
+        owned_by="shengshu",
+        quality="standard",
+        prices={"1920x1080": usd("0.08"), "1080x1920": usd("0.08")},  # operator-set price
+        seconds=("5",),
+        default_size="1920x1080",
+        default_seconds="5",
+        supports_remix=False,
+        description="Vidu Q1: 1080p, 5 s (operator-set price)",
+        aliases=("vidu-q1",),
     ),
 )
 

@@ -20,6 +20,7 @@ from .openai_fake import OpenAIFake
 from .seedance_fake import SeedanceFake
 from .server import FakeServer, serve
 from .veo_fake import VeoFake
+from .vidu_fake import ViduFake
 
 __all__ = [
     "DroppedConnection",
@@ -32,6 +33,7 @@ __all__ = [
     "RecordedRequest",
     "SeedanceFake",
     "VeoFake",
+    "ViduFake",
     "Violation",
     "serve",
 ]

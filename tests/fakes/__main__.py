@@ -16,6 +16,7 @@ from .openai_fake import OpenAIFake
 from .seedance_fake import SeedanceFake
 from .server import FakeServer
 from .veo_fake import VeoFake
+from .vidu_fake import ViduFake
 
 
 def _make_fake(kind: str, keys: list[str], complete_after: float) -> FakeUpstream:
@@ -23,13 +24,14 @@ def _make_fake(kind: str, keys: list[str], complete_after: float) -> FakeUpstrea
     if kind in ("openai", "azure", "relay"):
         return OpenAIFake(kind, **options)
     factory: type[FakeUpstream] = {"veo": VeoFake, "seedance": SeedanceFake,
-                                   "kling": KlingFake}[kind]
+                                   "kling": KlingFake, "vidu": ViduFake}[kind]
     return factory(**options)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Run a fake video upstream on loopback.")
-    parser.add_argument("kind", choices=["openai", "azure", "relay", "veo", "seedance", "kling"])
+    parser.add_argument("kind", choices=["openai", "azure", "relay", "veo", "seedance", "kling",
+                                         "vidu"])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--key", action="append", default=None, help="accepted key (repeat)")
     parser.add_argument("--complete-after", type=float, default=5.0)

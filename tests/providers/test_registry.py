@@ -12,12 +12,13 @@ from reelgate.providers.kling import KlingProvider
 from reelgate.providers.openai import OpenAIProvider
 from reelgate.providers.seedance import SeedanceProvider
 from reelgate.providers.veo import VeoProvider
+from reelgate.providers.vidu import ViduProvider
 
 
 @pytest.mark.parametrize(
     ("name", "cls"),
     [("openai", OpenAIProvider), ("veo", VeoProvider), ("seedance", SeedanceProvider),
-     ("kling", KlingProvider)],
+     ("kling", KlingProvider), ("vidu", ViduProvider)],
 )
 async def test_http_providers(name: str, cls: type) -> None:
     provider = registry.create_provider(ChannelSpec("c", "c", name, "http://127.0.0.1:9/v1"))

@@ -22,6 +22,7 @@ from tests.fakes import (
     RecordedRequest,
     SeedanceFake,
     VeoFake,
+    ViduFake,
 )
 from tests.fakes.core import FakeJob
 from tests.support.server import GatewayProcess
@@ -39,6 +40,7 @@ KINDS: dict[str, tuple[tuple[str, ...], str, dict[str, Any]]] = {
     "veo": (("goog-key-1",), "veo", {}),
     "seedance": (("ark-key-1",), "seedance", {}),
     "kling": (("kling-ak-1:kling-sk-1", "kling-ak-2:kling-sk-2"), "kling", {}),
+    "vidu": (("vidu-key-1", "vidu-key-2"), "vidu", {}),
 }
 
 #: provider under test -> (public model, size, seconds) that each fake renders quickly
@@ -49,6 +51,7 @@ SHAPES: dict[str, tuple[str, str, str]] = {
     "veo": ("veo-3.1", "1280x720", "4"),
     "seedance": ("seedance-1.0-pro", "1280x720", "5"),
     "kling": ("kling-v2.5-turbo", "1280x720", "5"),
+    "vidu": ("viduq3-turbo", "1280x720", "4"),
 }
 MODEL_MAPS: dict[str, dict[str, str]] = {
     "openai": {"sora-2": "sora-2", "sora-2-pro": "sora-2-pro"},
@@ -58,6 +61,7 @@ MODEL_MAPS: dict[str, dict[str, str]] = {
     "seedance": {"seedance-1.0-pro": "seedance-1-0-pro-250528"},
     "kling": {"kling-v2.5-turbo": "kling-v2-5-turbo", "kling-v2.6": "kling-v2-6",
               "kling-v3": "kling-v3"},
+    "vidu": {"viduq3-pro": "viduq3-pro", "viduq3-turbo": "viduq3-turbo"},
 }
 COMPLETE_AFTER = 0.3
 
@@ -75,6 +79,8 @@ def make_fake(kind: str) -> FakeUpstream:
         return VeoFake(keys=keys, complete_after=COMPLETE_AFTER)
     if kind == "kling":
         return KlingFake(keys=keys, complete_after=COMPLETE_AFTER)
+    if kind == "vidu":
+        return ViduFake(keys=keys, complete_after=COMPLETE_AFTER)
     return SeedanceFake(keys=keys, complete_after=COMPLETE_AFTER)
 
 

@@ -24,9 +24,9 @@ from tests.upstreams.support import (
     unique,
 )
 
-PROVIDERS = ("openai", "azure", "relay", "veo", "seedance", "kling")
+PROVIDERS = ("openai", "azure", "relay", "veo", "seedance", "kling", "vidu")
 #: upstreams whose fake can run a key out of money (``fake.broke``)
-BALANCE_KINDS = ("kling",)
+BALANCE_KINDS = ("kling", "vidu")
 MODERATION_CODES = dict.fromkeys(PROVIDERS, "moderation_blocked")
 
 
@@ -134,7 +134,7 @@ def test_unreadable_create_answer_is_ambiguous(kind: str, upstreams: dict[str, U
     assert len(up.creates()) == 1
 
 
-@pytest.mark.parametrize("kind", ("openai", "relay", "veo", "seedance", "kling"))
+@pytest.mark.parametrize("kind", ("openai", "relay", "veo", "seedance", "kling", "vidu"))
 def test_content_outlives_the_upstreams_expiry(kind: str, upstreams: dict[str, Upstream],
                                                admin: Admin, sdk: openai.OpenAI) -> None:
     up = upstreams[kind]
@@ -155,7 +155,7 @@ def test_content_outlives_the_upstreams_expiry(kind: str, upstreams: dict[str, U
     assert duration == pytest.approx(float(SHAPES[kind][2]), abs=0.1)
 
 
-@pytest.mark.parametrize("kind", ("seedance", "kling"))
+@pytest.mark.parametrize("kind", ("seedance", "kling", "vidu"))
 def test_content_expired_before_the_copy_fails_the_job(kind: str, upstreams: dict[str, Upstream],
                                                        admin: Admin, sdk: openai.OpenAI) -> None:
     up = upstreams[kind]

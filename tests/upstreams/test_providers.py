@@ -26,11 +26,11 @@ from tests.upstreams.support import (
     wait_for,
 )
 
-PROVIDERS = ("openai", "azure", "relay", "veo", "seedance", "kling")
+PROVIDERS = ("openai", "azure", "relay", "veo", "seedance", "kling", "vidu")
 #: upstreams that cannot cancel or delete a task (it runs to its end there)
 NO_CANCEL = frozenset({"kling"})
 #: upstream kind -> the route an image-to-video create must reach
-IMAGE_ROUTES = {"kling": "/v1/videos/image2video"}
+IMAGE_ROUTES = {"kling": "/v1/videos/image2video", "vidu": "/ent/v2/img2video"}
 
 
 def _png(size: str) -> bytes:

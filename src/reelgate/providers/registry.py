@@ -15,6 +15,7 @@ from reelgate.providers.kling import KlingProvider
 from reelgate.providers.openai import OpenAIProvider
 from reelgate.providers.seedance import SeedanceProvider
 from reelgate.providers.veo import VeoProvider
+from reelgate.providers.vidu import ViduProvider
 
 __all__ = ["PROVIDERS", "create_provider", "provider_names"]
 
@@ -33,6 +34,7 @@ PROVIDERS: Mapping[str, ProviderFactory] = {
     "veo": VeoProvider,
     "seedance": SeedanceProvider,
     "kling": KlingProvider,
+    "vidu": ViduProvider,
     "local": _local,
 }
 

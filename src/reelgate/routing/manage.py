@@ -61,6 +61,7 @@ DEFAULT_MODELS: Mapping[str, Mapping[str, str]] = {
     "veo": {"veo-3.1": "veo-3.1-generate-preview"},
     "seedance": {"seedance-1.0-pro": "seedance-1-0-pro-250528"},
     "kling": KLING_MODELS,
+    "vidu": {m: m for m in ("viduq3-pro", "viduq3-turbo", "viduq2", "viduq1")},
     "local": {WILDCARD: WILDCARD},
 }
 
@@ -70,6 +71,7 @@ _OPTIONS: Mapping[str, Mapping[str, tuple[type, ...]]] = {
     "veo": {"read_timeout": (int, float)},
     "seedance": {"read_timeout": (int, float)},
     "kling": {"read_timeout": (int, float)},
+    "vidu": {"read_timeout": (int, float)},
     "local": {KEEP: (bool,), "preset": (str,), "concurrency": (int,)},
 }
 
