@@ -214,6 +214,24 @@ _DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         description="Vidu Q1: 1080p, 5 s (operator-set price)",
         aliases=("vidu-q1",),
     ),
+    ModelSpec(
+        id="wan-2.2-local",
+        owned_by="self-hosted",
+        quality="standard",
+        # operator-set price: the GPUs are yours, so is the price (`reelgate prices set`).
+        # Sizes are Wan 2.2 TI2V-5B's 720p (1280x704, sides multiples of 32) and 480p.
+        prices={
+            "1280x704": usd("0.02"),
+            "704x1280": usd("0.02"),
+            "832x480": usd("0.01"),
+            "480x832": usd("0.01"),
+        },
+        seconds=("2", "3", "4", "5"),
+        default_size="1280x704",
+        default_seconds="5",
+        supports_remix=False,
+        description="Wan 2.2 on your own GPUs (ComfyUI or vLLM-Omni); operator-set price",
+    ),
 )
 
 

@@ -24,6 +24,7 @@ from tests.fakes import (
     VeoFake,
     ViduFake,
 )
+from tests.fakes.comfyui_fake import ComfyUIFake
 from tests.fakes.core import FakeJob
 from tests.support.server import GatewayProcess
 
@@ -41,6 +42,7 @@ KINDS: dict[str, tuple[tuple[str, ...], str, dict[str, Any]]] = {
     "seedance": (("ark-key-1",), "seedance", {}),
     "kling": (("kling-ak-1:kling-sk-1", "kling-ak-2:kling-sk-2"), "kling", {}),
     "vidu": (("vidu-key-1", "vidu-key-2"), "vidu", {}),
+    "comfyui": (("none",), "comfyui", {}),  # workflows: tests/upstreams/comfy_support.py
 }
 
 #: provider under test -> (public model, size, seconds) that each fake renders quickly
@@ -52,6 +54,7 @@ SHAPES: dict[str, tuple[str, str, str]] = {
     "seedance": ("seedance-1.0-pro", "1280x720", "5"),
     "kling": ("kling-v2.5-turbo", "1280x720", "5"),
     "vidu": ("viduq3-turbo", "1280x720", "4"),
+    "comfyui": ("wan-2.2-local", "832x480", "4"),
 }
 MODEL_MAPS: dict[str, dict[str, str]] = {
     "openai": {"sora-2": "sora-2", "sora-2-pro": "sora-2-pro"},
@@ -62,6 +65,7 @@ MODEL_MAPS: dict[str, dict[str, str]] = {
     "kling": {"kling-v2.5-turbo": "kling-v2-5-turbo", "kling-v2.6": "kling-v2-6",
               "kling-v3": "kling-v3"},
     "vidu": {"viduq3-pro": "viduq3-pro", "viduq3-turbo": "viduq3-turbo"},
+    "comfyui": {"wan-2.2-local": "wan-2.2-local"},
 }
 COMPLETE_AFTER = 0.3
 
@@ -81,6 +85,8 @@ def make_fake(kind: str) -> FakeUpstream:
         return KlingFake(keys=keys, complete_after=COMPLETE_AFTER)
     if kind == "vidu":
         return ViduFake(keys=keys, complete_after=COMPLETE_AFTER)
+    if kind == "comfyui":
+        return ComfyUIFake(keys=keys, render_seconds=COMPLETE_AFTER)
     return SeedanceFake(keys=keys, complete_after=COMPLETE_AFTER)
 
 
@@ -145,7 +151,7 @@ def start_upstream(kind: str) -> Upstream:
     server = FakeServer(fake).start()
     defaults = {name: getattr(fake, name) for name in
                 ("complete_after", "content_ttl", "moderation_words")}
-    for name in ("content_endpoint", "snap_durations", "unknown_poll"):
+    for name in ("content_endpoint", "snap_durations", "unknown_poll", "render_seconds"):
         if hasattr(fake, name):
             defaults[name] = getattr(fake, name)
     return Upstream(kind, fake, server, defaults)

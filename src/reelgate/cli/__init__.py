@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from reelgate import __version__
-from reelgate.cli import backup, billing, channels, demo, keys, serve, webhooks
+from reelgate.cli import backup, billing, channels, demo, keys, serve, webhooks, workflows
 
 __all__ = ["app", "main"]
 
@@ -32,6 +32,7 @@ billing.register(app)
 app.add_typer(webhooks.app, name="webhooks", help="Webhook endpoints, deliveries, replays.")
 app.add_typer(channels.app, name="channels", help="Upstream channels, their keys and checks.")
 backup.register(app)
+app.add_typer(workflows.app, name="workflows", help="ComfyUI workflows per model (comfyui).")
 
 
 def main() -> None:

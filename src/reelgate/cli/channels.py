@@ -259,7 +259,8 @@ def test(
     else:
         for r in results:
             who = f"{r.label} {r.key}".strip() or ref
-            mark = "[green]ok[/]" if r.ok else f"[red]FAILED[/] {r.problem}: {r.message}"
+            mark = (f"[green]ok[/]{'' if r.message == 'ok' else ': ' + r.message}" if r.ok
+                    else f"[red]FAILED[/] {r.problem}: {r.message}")
             console.print(f"{who}: {mark} ({r.seconds * 1000:.0f} ms)", highlight=False)
     if not all(r.ok for r in results):
         raise typer.Exit(1)

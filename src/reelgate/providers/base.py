@@ -181,8 +181,9 @@ class Provider(Protocol):
         """After a crash mid-submit: find the job by our id, or None if unknowable."""
         ...
 
-    async def check(self, credential: Credential) -> None:
-        """A cheap authenticated call; raise :class:`UpstreamError` unless URL and key work."""
+    async def check(self, credential: Credential) -> str | None:
+        """A cheap authenticated call; raise :class:`UpstreamError` unless URL and key work.
+        May return a one-line health summary (a self-hosted server's GPU and queue)."""
         ...
 
     async def aclose(self) -> None: ...

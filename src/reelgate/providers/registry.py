@@ -11,6 +11,7 @@ import importlib
 from collections.abc import Callable, Mapping
 
 from reelgate.providers.base import ChannelSpec, Provider
+from reelgate.providers.comfyui import ComfyUIProvider
 from reelgate.providers.kling import KlingProvider
 from reelgate.providers.openai import OpenAIProvider
 from reelgate.providers.seedance import SeedanceProvider
@@ -36,6 +37,7 @@ PROVIDERS: Mapping[str, ProviderFactory] = {
     "kling": KlingProvider,
     "vidu": ViduProvider,
     "local": _local,
+    "comfyui": ComfyUIProvider,
 }
 
 

@@ -63,6 +63,7 @@ DEFAULT_MODELS: Mapping[str, Mapping[str, str]] = {
     "kling": KLING_MODELS,
     "vidu": {m: m for m in ("viduq3-pro", "viduq3-turbo", "viduq2", "viduq1")},
     "local": {WILDCARD: WILDCARD},
+    "comfyui": {"wan-2.2-local": "wan-2.2-local"},
 }
 
 #: options each provider understands, with the type each must have
@@ -73,6 +74,8 @@ _OPTIONS: Mapping[str, Mapping[str, tuple[type, ...]]] = {
     "kling": {"read_timeout": (int, float)},
     "vidu": {"read_timeout": (int, float)},
     "local": {KEEP: (bool,), "preset": (str,), "concurrency": (int,)},
+    "comfyui": {"workflows": (dict,), "queue_limit": (int,), "websocket": (bool,),
+                "read_timeout": (int, float)},
 }
 
 

@@ -61,14 +61,14 @@ async def _one(provider: Provider, info: CredentialInfo | None, cred: Credential
     started = time.monotonic()
     problem: str | None
     try:
-        await provider.check(cred)
+        detail = await provider.check(cred)
     except UpstreamError as exc:
         problem = _verdict(exc)
         status = f"HTTP {exc.status_code}: " if exc.status_code else ""
         message = f"{_HINTS[problem]} ({status}{exc.message})"
         ok = False
     else:
-        problem, message, ok = None, "ok", True
+        problem, message, ok = None, detail or "ok", True
     return KeyCheck(info.id if info else "", info.label if info else "",
                     info.masked if info else "", ok, problem, message,
                     round(time.monotonic() - started, 3))
