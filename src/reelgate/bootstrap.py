@@ -13,7 +13,8 @@ from reelgate.auth import repository as auth_repo
 from reelgate.auth.admin_token import admin_token
 from reelgate.auth.cache import PrincipalCache
 from reelgate.billing import BillingHooks, TablePricer
-from reelgate.catalog import CATALOG, Catalog
+from reelgate.catalog import Catalog
+from reelgate.catalog.live import LiveCatalog
 from reelgate.config import Settings
 from reelgate.jobs.hooks import JobHooks
 from reelgate.jobs.lifecycle import Lifecycle
@@ -69,7 +70,10 @@ class Gateway:
         await upgrade(db)
         storage = storage_from_url(settings.storage_url)
         box = SecretBox.from_settings(settings.secret_key, settings.data_dir)
-        pricer = pricer or TablePricer(CATALOG)
+        catalog = LiveCatalog(db)  # defaults + operator rows, re-read when they change
+        await catalog.refresh()
+        catalog.start()
+        pricer = pricer or TablePricer(catalog)
         # key policy first (403 before 429), then money, then what observes the outcome
         hook_list: list[JobHooks] = [KeyPolicyHooks(), BillingHooks(pricer), *(hooks or []),
                                      WebhookHooks()]
@@ -78,7 +82,7 @@ class Gateway:
         worker = Worker(lifecycle, directory, storage, settings)
         videos = VideoService(db, storage, settings, pricer,
                               hook_list, wake_worker=worker.wake)
-        gw = cls(settings, db, storage, CATALOG, box, directory, lifecycle, videos, worker,
+        gw = cls(settings, db, storage, catalog, box, directory, lifecycle, videos, worker,
                  hook_list, admin_token(settings.admin_token, settings.data_dir))
         videos.cancel_upstream = gw.cancel_upstream
         videos.refresh = Refresher(worker, settings).refresh
@@ -119,6 +123,8 @@ class Gateway:
 
     async def close(self) -> None:
         self.worker.stop()
+        if isinstance(self.catalog, LiveCatalog):
+            await self.catalog.aclose()
         await self.limiter.aclose()
         await self.dispatcher.aclose()
         await self.directory.aclose()

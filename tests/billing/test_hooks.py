@@ -65,12 +65,12 @@ async def test_settles_on_rendered_seconds_both_ways(gw: Gateway) -> None:
     assert await verified(gw, p.tenant_id)
 
 
-async def test_rendered_size_is_priced_at_that_size(gw: Gateway) -> None:
+async def test_another_rendered_size_keeps_the_reserved_rate(gw: Gateway) -> None:
     p = await make_principal(gw, topup=20 * USD)
     job = await gw.videos.create(p, params("sora-2-pro", "1280x720", 12))
     assert job.price_micros == 3_600_000
     await complete(gw, job, rendered_size="1920x1080", rendered_seconds=12.0)
-    assert await balance(gw, p.tenant_id) == 20 * USD - 8_400_000
+    assert await balance(gw, p.tenant_id) == 20 * USD - 3_600_000
 
 
 async def test_unpriced_rendered_size_falls_back_to_requested(gw: Gateway) -> None:

@@ -137,10 +137,10 @@ async def _replay(gw: Gateway, job_id: str) -> None:
 
 
 def _expected_charge(job: Job, ppm: int) -> int:
-    """Independent of the code under test: list price x rendered seconds x multiplier."""
+    """Independent of the code under test: the requested size's list price x rendered
+    seconds x multiplier (prices are locked at the reservation, whatever size rendered)."""
     seconds = job.rendered_seconds or job.seconds
-    size = job.rendered_size or job.size
-    rate = CATALOG.list_price(job.model, size)
+    rate = CATALOG.list_price(job.model, job.size)
     return round_micros(rate * exact_seconds(seconds) * Fraction(ppm, 1_000_000))
 
 

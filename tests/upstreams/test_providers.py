@@ -181,7 +181,8 @@ def test_delete_of_a_running_job_reaches_the_upstream(
 
 
 @pytest.mark.parametrize(("model", "size", "seconds", "param"), [
-    ("veo-3.1", "1920x1080", "8", "size"),  # Veo renders 1080p at 8 s only: not offered
+    ("veo-3.1", "1920x1080", "4", "size"),  # Veo renders 1080p at 8 s only
+    ("veo-3.1", "1080x1920", "6", "size"),
     ("veo-3.1", "1280x720", "5", "seconds"),
     ("seedance-1.0-pro", "1280x720", "4", "seconds"),
     ("seedance-1.0-pro", "1024x1792", "5", "size"),
@@ -198,6 +199,26 @@ def test_what_an_upstream_cannot_render_is_a_400(
     assert caught.value.status_code == 400
     assert isinstance(caught.value.body, dict) and caught.value.body["param"] == param
     assert up.calls() == []
+
+
+def test_veo_renders_1080p_at_8_seconds(upstreams: dict[str, Upstream], admin: Admin,
+                                        sdk: openai.OpenAI) -> None:
+    """The catalog's pair rule lets 1080p through at 8 s, and Veo gets resolution 1080p."""
+    up = upstreams["veo"]
+    admin.add_channel(up)
+    with pytest.raises(openai.BadRequestError) as caught:
+        sdk.videos.create(model="veo-3.1", prompt=unique("veo 1080p short"),
+                          size="1920x1080", seconds="4")
+    assert isinstance(caught.value.body, dict)
+    assert caught.value.body["message"] == \
+        "1920x1080 is only available at 8 seconds for veo-3.1."
+    prompt = unique("veo: 1080p at 8 s")
+    video = sdk.videos.create(model="veo-3.1", prompt=prompt, size="1920x1080", seconds="8")
+    done = finished(sdk, video.id)
+    assert done.status == "completed", done.error
+    assert (done.size, done.seconds) == ("1920x1080", "8")
+    job = up.job(prompt)  # the fake renders what Veo's parameters asked for
+    assert (job.width, job.height, job.seconds) == (1920, 1080, 8)
 
 
 

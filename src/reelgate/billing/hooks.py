@@ -5,9 +5,9 @@ These run inside the transaction of the change they observe (see
 
 * create — the quoted price is reserved (debited) from the tenant and counted against
   the key's spend cap; either refusal rolls the job back, so no job exists unpaid;
-* completed — the charge is recomputed from what the upstream says it rendered
-  (``rendered_seconds``/``rendered_size``, else what was asked) and the difference to
-  the reservation is posted, either way;
+* completed — the reserved per-second rate times the seconds the upstream says it
+  rendered (else what was asked); the difference to the reservation is posted, either
+  way. Prices are locked at the reservation: later price changes never re-price a job;
 * failed, moderated, timed out, cancelled — the reservation comes back in full.
 
 The job's compare-and-swap lets only one worker make each transition; the ledger's
@@ -29,7 +29,6 @@ from reelgate.billing.errors import InsufficientQuota, SpendCapExceeded
 from reelgate.billing.ledger import Kind
 from reelgate.billing.money import format_usd, round_micros
 from reelgate.billing.prices import TablePricer, exact_seconds
-from reelgate.errors import InvalidRequest
 from reelgate.jobs.model import Job
 from reelgate.jobs.states import State
 from reelgate.store.tables import api_keys, jobs
@@ -39,21 +38,15 @@ __all__ = ["BillingHooks", "charge_for"]
 log = logging.getLogger(__name__)
 
 
-async def charge_for(conn: AsyncConnection, pricer: TablePricer, job: Job) -> int:
-    """What a completed job costs: its rendered seconds at its rendered size.
+def charge_for(job: Job) -> int:
+    """What a completed job costs: the rate it reserved at, for the seconds it rendered.
 
-    At the requested size the reservation's price is scaled by rendered/requested
-    seconds, so a price change between create and completion never re-prices a job.
-    A different size (the upstream chose) is priced at that size's current price.
+    The reservation's price is scaled by rendered/requested seconds, so a price change
+    (catalog, override or multiplier) between create and completion never re-prices a
+    job, and neither does an upstream that renders another size than was asked: the
+    client is billed the price it was quoted and reserved.
     """
     seconds = job.rendered_seconds if job.rendered_seconds else float(job.seconds)
-    size = job.rendered_size or job.size
-    if size != job.size:
-        try:
-            return await pricer.quote(conn, job.tenant_id, job.model, size, seconds)
-        except InvalidRequest:
-            log.warning("job %s rendered unpriced size %s; billing it at %s",
-                        job.id, size, job.size)
     exact = Fraction(job.price_micros) * exact_seconds(seconds) / job.seconds
     return round_micros(exact)
 
@@ -116,7 +109,7 @@ class BillingHooks:
         reserved = await self._reserved(conn, job, "settle")
         if reserved is None:
             return
-        charge = await charge_for(conn, self.pricer, job)
+        charge = charge_for(job)
         seconds = job.rendered_seconds or job.seconds
         note = (f"{job.model} {job.rendered_size or job.size} {seconds:g}s: charged "
                 f"{format_usd(charge)}, reserved {format_usd(reserved)}")

@@ -61,6 +61,8 @@ class Job:
     charged_micros: int | None
     idempotency_key: str | None
     request_hash: str | None
+    #: the model name the client sent, when it differs from ``model``
+    requested_model: str | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> Job:

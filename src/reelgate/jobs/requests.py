@@ -14,7 +14,7 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
-from reelgate.catalog import Catalog, ModelSpec
+from reelgate.catalog import Catalog, ModelSpec, Operation, Refusal
 from reelgate.errors import InvalidRequest
 
 __all__ = ["CreateParams", "ReferenceUpload", "parse_create", "parse_remix", "sniff_image"]
@@ -43,6 +43,10 @@ class CreateParams:
     size: str
     seconds: int
     reference: ReferenceUpload | None
+    #: the name the client sent, when it is not ``model.id`` (an alias, a retired model)
+    requested_model: str | None = None
+    #: set when a retired model's create was redirected to its successor
+    notice: str | None = None
 
 
 def _bad(message: str, param: str | None, code: str = "invalid_value") -> InvalidRequest:
@@ -104,26 +108,26 @@ def parse_create(
     prompt = parse_prompt(fields, max_prompt_chars)
     model_id = _string(fields, "model", DEFAULT_MODEL)
     assert model_id is not None
-    spec = catalog.get(model_id)
-    if spec is None:
-        raise _bad(f"Invalid value for 'model': {model_id!r}. Supported models: "
-                   f"{', '.join(catalog.ids())}.", "model", "model_not_found")
-    seconds = _string(fields, "seconds", spec.default_seconds)
-    if seconds not in spec.seconds:
-        raise _bad(f"Invalid value for 'seconds': {seconds!r}. {spec.id} supports "
-                   f"{', '.join(repr(s) for s in spec.seconds)} (strings).", "seconds")
-    size = _string(fields, "size", spec.default_size)
-    if size not in spec.sizes:
-        raise _bad(f"Invalid value for 'size': {size!r}. {spec.id} supports "
-                   f"{', '.join(spec.sizes)}.", "size")
-    if reference is not None:
-        if not spec.supports_reference:
-            raise _bad(f"{spec.id} does not accept 'input_reference'.", "input_reference")
-        if f"{reference.width}x{reference.height}" != size:
-            raise _bad(f"'input_reference' is {reference.width}x{reference.height} but the "
-                       f"requested size is {size}; they must match.", "input_reference",
-                       "invalid_image_dimensions")
-    return CreateParams(spec, prompt, size, int(seconds), reference)
+    resolved = catalog.resolve(model_id)
+    if isinstance(resolved, Refusal):
+        raise resolved.error()
+    spec = resolved.spec
+    seconds = _string(fields, "seconds")
+    seconds = spec.default_seconds if seconds is None else seconds
+    size = _string(fields, "size")
+    size = spec.default_size if size is None else size
+    refusal = spec.refusal(size, seconds)
+    if refusal is None and reference is not None:
+        refusal = spec.operation_refusal(Operation.IMAGE_REFERENCE, "input_reference")
+    if refusal is not None:
+        raise refusal.error()
+    if reference is not None and f"{reference.width}x{reference.height}" != size:
+        raise _bad(f"'input_reference' is {reference.width}x{reference.height} but the "
+                   f"requested size is {size}; they must match.", "input_reference",
+                   "invalid_image_dimensions")
+    requested = model_id if model_id != spec.id else None
+    return CreateParams(spec, prompt, size, int(seconds), reference, requested,
+                        resolved.notice)
 
 
 def parse_remix(fields: Mapping[str, Any], *, max_prompt_chars: int) -> str:

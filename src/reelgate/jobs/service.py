@@ -80,7 +80,8 @@ class VideoService:
         t = now()
         values = dict(
             id=job_id, tenant_id=principal.tenant_id, key_id=principal.key_id,
-            model=params.model.id, prompt=params.prompt, size=params.size,
+            model=params.model.id, requested_model=params.requested_model,
+            prompt=params.prompt, size=params.size,
             seconds=params.seconds, quality=params.model.quality, state=State.QUEUED.value,
             created_at=t, updated_at=t, next_poll_at=t,
             reference_key=ref_key,

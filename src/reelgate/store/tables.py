@@ -25,6 +25,8 @@ from sqlalchemy import (
 
 __all__ = [
     "api_keys",
+    "catalog_models",
+    "catalog_revision",
     "channel_credentials",
     "channels",
     "job_events",
@@ -116,6 +118,9 @@ jobs = Table(
     Column("tenant_id", String(40), ForeignKey("tenants.id"), nullable=False),
     Column("key_id", String(40), nullable=False),
     Column("model", String(100), nullable=False),
+    #: the name the client asked for, when it differs (an alias, or a retired model
+    #: whose successor renders the job)
+    Column("requested_model", String(100)),
     Column("prompt", Text, nullable=False),
     Column("size", String(20), nullable=False),
     Column("seconds", Integer, nullable=False),
@@ -234,4 +239,26 @@ webhook_deliveries = Table(
     Column("created_at", Float, nullable=False),
     Column("delivered_at", Float),
     Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+)
+
+#: operator changes to the model catalog, merged over the shipped defaults
+catalog_models = Table(
+    "catalog_models",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    #: the fields the operator set, in the catalog file format (see reelgate.catalog)
+    Column("doc", JSON, nullable=False),
+    #: bumped by every change; a writer that read another version loses (409)
+    Column("version", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+#: one row (id 1): bumped with every catalog change, so each process notices a change
+#: by reading one integer, and writers queue on its row lock
+catalog_revision = Table(
+    "catalog_revision",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("revision", Integer, nullable=False),
 )
