@@ -19,9 +19,9 @@ from reelgate.store.db import Database
 from reelgate.store.tables import catalog_models
 
 KLING: dict[str, Any] = {
-    "owned_by": "kuaishou", "description": "Kling v3", "seconds": "3-15",
+    "owned_by": "kuaishou", "description": "Kling v9 (a test model)", "seconds": "3-15",
     "default_seconds": "5", "operations": ["create", "image_reference"],
-    "upstream": {"kling": "kling-v3"},
+    "upstream": {"kling": "kling-v9"},
     "prices": {"1280x720": "0.084", "1920x1080": "0.14"},
 }
 
@@ -34,20 +34,20 @@ async def rows(db: Database) -> dict[str, tuple[dict[str, Any], int]]:
 async def test_add_then_update_alias_and_show(db: Database) -> None:
     live = LiveCatalog(db)
     svc = CatalogService(db, live)
-    added = await svc.add("kling-v3", KLING)
+    added = await svc.add("kling-v9", KLING)
     assert (added.version, added.source) == (1, "operator")
     assert added.spec.seconds[0] == "3" and added.spec.seconds[-1] == "15"
-    got = live.get("kling-v3")  # installed in this process at once
+    got = live.get("kling-v9")  # installed in this process at once
     assert got is not None and got.prices["1920x1080"] == 140_000
-    updated = await svc.update("kling-v3", ModelChange(set_prices={"1920x1080": "0.15"}))
+    updated = await svc.update("kling-v9", ModelChange(set_prices={"1920x1080": "0.15"}))
     assert updated.version == 2 and updated.spec.prices == {"1280x720": 84_000,
                                                             "1920x1080": 150_000}
-    await svc.alias("kling-v3", "kling-latest")
-    assert (await svc.show("kling-latest")).spec.id == "kling-v3"
-    resolved = live.resolve("kling-latest")
-    assert isinstance(resolved, Resolution) and resolved.spec.id == "kling-v3"
+    await svc.alias("kling-v9", "kling-newest")
+    assert (await svc.show("kling-newest")).spec.id == "kling-v9"
+    resolved = live.resolve("kling-newest")
+    assert isinstance(resolved, Resolution) and resolved.spec.id == "kling-v9"
     with pytest.raises(ConflictError) as err:
-        await svc.add("kling-v3", KLING)
+        await svc.add("kling-v9", KLING)
     assert err.value.code == "model_exists"
     with pytest.raises(NotFound):
         await svc.update("nope", ModelChange(fields={"description": "x"}))
@@ -117,7 +117,7 @@ async def test_retire_with_and_without_successor(db: Database) -> None:
 
 async def test_import_export_round_trip(db: Database, tmp_path: Any) -> None:
     svc = CatalogService(db)
-    await svc.add("kling-v3", KLING)
+    await svc.add("kling-v9", KLING)
     await svc.update("veo-3.1", ModelChange(set_prices={"1920x1080": "0.45"},
                                             add_aliases=["veo-3.1-generate-preview"]))
     await svc.retire("sora-2", message="Use veo.", successor="veo-3.1")
@@ -128,14 +128,14 @@ async def test_import_export_round_trip(db: Database, tmp_path: Any) -> None:
     try:
         imported = CatalogService(other)
         assert set(await imported.import_text(exported)) == {m.id for m in CATALOG} | {
-            "kling-v3"}
+            "kling-v9"}
         assert await imported.export_text() == exported
         assert [r.spec for r in await imported.records()] == \
             [r.spec for r in await svc.records()]
         # importing the shipped defaults leaves shipped models with empty rows
         await imported.import_text(catalog_text(list(CATALOG)))
         assert {k: d for k, (d, _) in (await rows(other)).items() if d} == {
-            "kling-v3": (await rows(other))["kling-v3"][0]}
+            "kling-v9": (await rows(other))["kling-v9"][0]}
     finally:
         await other.dispose()
     with pytest.raises(CatalogError) as err:
@@ -183,13 +183,13 @@ async def test_another_process_sees_a_change_within_seconds(db: Database) -> Non
     await reader.refresh()
     reader.start()
     try:
-        await writer.add("kling-v3", KLING)
+        await writer.add("kling-v9", KLING)
         deadline = time.monotonic() + 30
-        while reader.get("kling-v3") is None:
+        while reader.get("kling-v9") is None:
             assert time.monotonic() < deadline, "the watcher never saw the new model"
             await asyncio.sleep(0.05)
-        await writer.update("kling-v3", ModelChange(set_prices={"1280x720": "0.09"}))
-        while reader.get("kling-v3").prices["1280x720"] != 90_000:  # type: ignore[union-attr]
+        await writer.update("kling-v9", ModelChange(set_prices={"1280x720": "0.09"}))
+        while reader.get("kling-v9").prices["1280x720"] != 90_000:  # type: ignore[union-attr]
             assert time.monotonic() < deadline, "the watcher never saw the price change"
             await asyncio.sleep(0.05)
         assert not await reader.refresh()  # nothing new: one integer read, no rebuild

@@ -74,6 +74,8 @@ def test_seconds_range_and_integers() -> None:
     ({"prices": {"1280x720": "-1"}}, "models.m.prices.1280x720", "6 decimals"),
     ({"prices": {"1280x720": "1e3"}}, "models.m.prices.1280x720", "6 decimals"),
     ({"prices": {"1280X720": "0.10"}}, "models.m.prices", "not a size"),
+    ({"prices": {"1280x720\n": "0.10"}}, "models.m.prices", "not a size"),
+    ({"prices": {"1280x720": "0.10\n"}}, "models.m.prices.1280x720", "6 decimals"),
     ({"prices": {}}, "models.m.prices", "at least one size"),
     ({"seconds": ["4", "4.5"]}, "models.m.seconds", "whole number"),
     ({"seconds": "8-4"}, "models.m.seconds", "range"),
@@ -108,7 +110,7 @@ def test_bad_documents_name_the_field(changes: dict[str, Any], field: str, words
 def test_usd_is_exact() -> None:
     assert usd("0.10") == 100_000 and usd("0.7") == 700_000 and usd("12") == 12_000_000
     assert usd("0.000001") == 1
-    for bad in ("", ".5", "1.", "$1", "1,5", "0.1234567", " -0.1"):
+    for bad in ("", ".5", "1.", "$1", "1,5", "0.1234567", " -0.1", "0.10\n", " 1"):
         with pytest.raises(ValueError):
             usd(bad)
 

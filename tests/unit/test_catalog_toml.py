@@ -30,7 +30,7 @@ def test_round_trip_of_any_document(doc: dict[str, Any]) -> None:
 
 
 def test_escapes_and_quoted_keys() -> None:
-    doc = {"a b": 'say "hi"\\\n\t\x00\x7f é', "1280x720": "0.10", "": 1}
+    doc = {"a b": 'say "hi"\\\n\t\x00\x7f é', "1280x720": "0.10", "": 1, "k\n": {"x": 1}}
     text = dumps(doc)
     assert '"a b" = ' in text and "1280x720 = " in text and '"" = 1' in text
     assert tomllib.loads(text) == doc

@@ -39,7 +39,7 @@ def _fail(where: str, message: str) -> CatalogError:
 
 
 def check_name(value: object, where: str, what: str = "a model name") -> str:
-    if not isinstance(value, str) or not _NAME.match(value):
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
         raise _fail(where, f"{value!r} is not {what} (letters, digits and ._:/@-, "
                            "up to 100 characters)")
     return value
@@ -61,7 +61,7 @@ def _strings(value: object, where: str) -> list[str]:
 def _seconds(value: object, where: str) -> tuple[str, ...]:
     """``["4", "8"]``, ``[4, 8]`` or ``"3-15"``; each a whole number of seconds."""
     if isinstance(value, str):
-        m = _RANGE.match(value)
+        m = _RANGE.fullmatch(value)
         if m is None or int(m.group(1)) >= int(m.group(2)):
             raise _fail(where, f"{value!r} is not a range such as \"3-15\"")
         return tuple(str(s) for s in range(int(m.group(1)), int(m.group(2)) + 1))
@@ -70,7 +70,7 @@ def _seconds(value: object, where: str) -> tuple[str, ...]:
     out: list[str] = []
     for item in value:
         text = str(item) if isinstance(item, int) and not isinstance(item, bool) else item
-        if not isinstance(text, str) or not _SECONDS.match(text):
+        if not isinstance(text, str) or not _SECONDS.fullmatch(text):
             raise _fail(where, f"{item!r} is not a whole number of seconds")
         if text in out:
             raise _fail(where, f"{text!r} is listed twice")
@@ -84,7 +84,7 @@ def _prices(value: object, where: str) -> dict[str, int]:
                            "second (\"0.10\")")
     out: dict[str, int] = {}
     for size, price in value.items():
-        if not isinstance(size, str) or not _SIZE.match(size):
+        if not isinstance(size, str) or not _SIZE.fullmatch(size):
             raise _fail(where, f"{size!r} is not a size such as \"1280x720\"")
         try:
             out[size] = usd(price)

@@ -36,7 +36,7 @@ def usd(dollars: str) -> int:
     """
     if not isinstance(dollars, str):
         raise ValueError(f"a price must be a decimal string such as \"0.10\", got {dollars!r}")
-    m = _AMOUNT.match(dollars.strip())
+    m = _AMOUNT.fullmatch(dollars)
     if m is None:
         raise ValueError(f"not a USD amount with at most 6 decimals: {dollars!r}")
     return int(m.group(1)) * 1_000_000 + int(((m.group(2) or "") + "000000")[:6])

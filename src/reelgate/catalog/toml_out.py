@@ -36,7 +36,7 @@ def _string(text: str) -> str:
 def _key(key: str) -> str:
     if not isinstance(key, str):
         raise TypeError(f"TOML keys are strings, got {key!r}")
-    return key if _BARE.match(key) else _string(key)
+    return key if _BARE.fullmatch(key) else _string(key)
 
 
 def _value(value: Any) -> str:
