@@ -17,6 +17,7 @@ from __future__ import annotations
 from .core import DroppedConnection, FakeJob, FakeUpstream, Fault, RecordedRequest, Violation
 from .kling_fake import KlingFake
 from .openai_fake import OpenAIFake
+from .runway_fake import RunwayFake
 from .seedance_fake import SeedanceFake
 from .server import FakeServer, serve
 from .veo_fake import VeoFake
@@ -31,6 +32,7 @@ __all__ = [
     "KlingFake",
     "OpenAIFake",
     "RecordedRequest",
+    "RunwayFake",
     "SeedanceFake",
     "VeoFake",
     "ViduFake",

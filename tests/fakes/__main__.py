@@ -13,6 +13,7 @@ from typing import Any
 from .core import FakeUpstream
 from .kling_fake import KlingFake
 from .openai_fake import OpenAIFake
+from .runway_fake import RunwayFake
 from .seedance_fake import SeedanceFake
 from .server import FakeServer
 from .veo_fake import VeoFake
@@ -24,14 +25,15 @@ def _make_fake(kind: str, keys: list[str], complete_after: float) -> FakeUpstrea
     if kind in ("openai", "azure", "relay"):
         return OpenAIFake(kind, **options)
     factory: type[FakeUpstream] = {"veo": VeoFake, "seedance": SeedanceFake,
-                                   "kling": KlingFake, "vidu": ViduFake}[kind]
+                                   "kling": KlingFake, "vidu": ViduFake,
+                                   "runway": RunwayFake}[kind]
     return factory(**options)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Run a fake video upstream on loopback.")
     parser.add_argument("kind", choices=["openai", "azure", "relay", "veo", "seedance", "kling",
-                                         "vidu"])
+                                         "vidu", "runway"])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--key", action="append", default=None, help="accepted key (repeat)")
     parser.add_argument("--complete-after", type=float, default=5.0)

@@ -10,6 +10,7 @@ from reelgate.providers import registry
 from reelgate.providers.base import ChannelSpec, Provider
 from reelgate.providers.kling import KlingProvider
 from reelgate.providers.openai import OpenAIProvider
+from reelgate.providers.runway import RunwayProvider
 from reelgate.providers.seedance import SeedanceProvider
 from reelgate.providers.veo import VeoProvider
 from reelgate.providers.vidu import ViduProvider
@@ -18,7 +19,7 @@ from reelgate.providers.vidu import ViduProvider
 @pytest.mark.parametrize(
     ("name", "cls"),
     [("openai", OpenAIProvider), ("veo", VeoProvider), ("seedance", SeedanceProvider),
-     ("kling", KlingProvider), ("vidu", ViduProvider)],
+     ("kling", KlingProvider), ("vidu", ViduProvider), ("runway", RunwayProvider)],
 )
 async def test_http_providers(name: str, cls: type) -> None:
     provider = registry.create_provider(ChannelSpec("c", "c", name, "http://127.0.0.1:9/v1"))

@@ -20,6 +20,7 @@ from tests.fakes import (
     KlingFake,
     OpenAIFake,
     RecordedRequest,
+    RunwayFake,
     SeedanceFake,
     VeoFake,
     ViduFake,
@@ -43,6 +44,7 @@ KINDS: dict[str, tuple[tuple[str, ...], str, dict[str, Any]]] = {
     "kling": (("kling-ak-1:kling-sk-1", "kling-ak-2:kling-sk-2"), "kling", {}),
     "vidu": (("vidu-key-1", "vidu-key-2"), "vidu", {}),
     "comfyui": (("none",), "comfyui", {}),  # workflows: tests/upstreams/comfy_support.py
+    "runway": (("rw-key-1", "rw-key-2"), "runway", {}),
 }
 
 #: provider under test -> (public model, size, seconds) that each fake renders quickly
@@ -55,6 +57,7 @@ SHAPES: dict[str, tuple[str, str, str]] = {
     "kling": ("kling-v2.5-turbo", "1280x720", "5"),
     "vidu": ("viduq3-turbo", "1280x720", "4"),
     "comfyui": ("wan-2.2-local", "832x480", "4"),
+    "runway": ("gen4.5", "1280x720", "4"),
 }
 MODEL_MAPS: dict[str, dict[str, str]] = {
     "openai": {"sora-2": "sora-2", "sora-2-pro": "sora-2-pro"},
@@ -66,6 +69,7 @@ MODEL_MAPS: dict[str, dict[str, str]] = {
               "kling-v3": "kling-v3"},
     "vidu": {"viduq3-pro": "viduq3-pro", "viduq3-turbo": "viduq3-turbo"},
     "comfyui": {"wan-2.2-local": "wan-2.2-local"},
+    "runway": {"gen4.5": "gen4.5", "gen4_turbo": "gen4_turbo"},
 }
 COMPLETE_AFTER = 0.3
 
@@ -87,6 +91,8 @@ def make_fake(kind: str) -> FakeUpstream:
         return ViduFake(keys=keys, complete_after=COMPLETE_AFTER)
     if kind == "comfyui":
         return ComfyUIFake(keys=keys, render_seconds=COMPLETE_AFTER)
+    if kind == "runway":
+        return RunwayFake(keys=keys, complete_after=COMPLETE_AFTER)
     return SeedanceFake(keys=keys, complete_after=COMPLETE_AFTER)
 
 
@@ -151,7 +157,8 @@ def start_upstream(kind: str) -> Upstream:
     server = FakeServer(fake).start()
     defaults = {name: getattr(fake, name) for name in
                 ("complete_after", "content_ttl", "moderation_words")}
-    for name in ("content_endpoint", "snap_durations", "unknown_poll", "render_seconds"):
+    for name in ("content_endpoint", "snap_durations", "unknown_poll", "render_seconds",
+                 "stale_links"):
         if hasattr(fake, name):
             defaults[name] = getattr(fake, name)
     return Upstream(kind, fake, server, defaults)

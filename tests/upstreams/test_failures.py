@@ -24,9 +24,9 @@ from tests.upstreams.support import (
     unique,
 )
 
-PROVIDERS = ("openai", "azure", "relay", "veo", "seedance", "kling", "vidu")
+PROVIDERS = ("openai", "azure", "relay", "veo", "seedance", "kling", "vidu", "runway")
 #: upstreams whose fake can run a key out of money (``fake.broke``)
-BALANCE_KINDS = ("kling", "vidu")
+BALANCE_KINDS = ("kling", "vidu", "runway")
 MODERATION_CODES = dict.fromkeys(PROVIDERS, "moderation_blocked")
 
 
@@ -97,7 +97,7 @@ def test_relay_unknown_status_is_kept_in_progress(upstreams: dict[str, Upstream]
 
 
 @pytest.mark.parametrize(("kind", "fault"), [(k, "slow") for k in PROVIDERS]
-                         + [("openai", "drop"), ("seedance", "drop")])
+                         + [("openai", "drop"), ("seedance", "drop"), ("runway", "drop")])
 def test_ambiguous_create_is_failed_once_and_never_resent(
     kind: str, fault: str, upstreams: dict[str, Upstream], admin: Admin, sdk: openai.OpenAI,
     upstream_gateway: GatewayProcess,
@@ -122,7 +122,7 @@ def test_ambiguous_create_is_failed_once_and_never_resent(
     assert any(video_id in line and "reconcile" in line for line in log.splitlines())
 
 
-@pytest.mark.parametrize("kind", ("openai", "seedance"))
+@pytest.mark.parametrize("kind", ("openai", "seedance", "runway"))
 def test_unreadable_create_answer_is_ambiguous(kind: str, upstreams: dict[str, Upstream],
                                                admin: Admin, sdk: openai.OpenAI) -> None:
     up = upstreams[kind]
@@ -134,7 +134,8 @@ def test_unreadable_create_answer_is_ambiguous(kind: str, upstreams: dict[str, U
     assert len(up.creates()) == 1
 
 
-@pytest.mark.parametrize("kind", ("openai", "relay", "veo", "seedance", "kling", "vidu"))
+@pytest.mark.parametrize("kind", ("openai", "relay", "veo", "seedance", "kling", "vidu",
+                                  "runway"))
 def test_content_outlives_the_upstreams_expiry(kind: str, upstreams: dict[str, Upstream],
                                                admin: Admin, sdk: openai.OpenAI) -> None:
     up = upstreams[kind]
@@ -196,3 +197,18 @@ def test_an_empty_balance_moves_the_job_to_the_next_key(kind: str, upstreams: di
     assert up.job(prompt).creator == funded
     assert [(r.credential, r.status) for r in up.creates()] == [(broke, up.fake.broke_status),
                                                                 (funded, 200)]
+
+
+def test_runway_link_expired_before_the_copy_is_fetched_afresh(
+    upstreams: dict[str, Upstream], admin: Admin, sdk: openai.OpenAI
+) -> None:
+    """Runway's output links expire; the task hands out a fresh one when asked again."""
+    up = upstreams["runway"]
+    up.fake.stale_links = 1  # the link the job completes with is already dead
+    admin.add_channel(up)
+    video_id = _create(sdk, "runway", unique("runway: a link too old"))
+    done = finished(sdk, video_id)
+    assert done.status == "completed", done.error
+    assert [r.status for r in up.calls("GET") if r.path.startswith("/cdn/")] == [403, 200]
+    width, height, _, _ = decode_info(sdk.videos.download_content(video_id).read())
+    assert f"{width}x{height}" == SHAPES["runway"][1]

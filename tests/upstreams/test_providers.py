@@ -26,11 +26,19 @@ from tests.upstreams.support import (
     wait_for,
 )
 
-PROVIDERS = ("openai", "azure", "relay", "veo", "seedance", "kling", "vidu")
+PROVIDERS = ("openai", "azure", "relay", "veo", "seedance", "kling", "vidu", "runway")
 #: upstreams that cannot cancel or delete a task (it runs to its end there)
 NO_CANCEL = frozenset({"kling"})
 #: upstream kind -> the route an image-to-video create must reach
-IMAGE_ROUTES = {"kling": "/v1/videos/image2video", "vidu": "/ent/v2/img2video"}
+IMAGE_ROUTES = {
+    "kling": "/v1/videos/image2video",
+    "vidu": "/ent/v2/img2video",
+    "runway": "/v1/image_to_video",
+    "seedance": "/api/v3/contents/generations/tasks",
+    "veo": "/v1beta/models/veo-3.1-generate-preview:predictLongRunning",
+}
+#: kinds whose image-to-video test uses another model than SHAPES (one that needs the image)
+IMAGE_MODELS = {"runway": "gen4_turbo"}
 
 
 def _png(size: str) -> bytes:
@@ -122,6 +130,7 @@ def test_image_to_video_sends_the_image(kind: str, upstreams: dict[str, Upstream
     up = upstreams[kind]
     admin.add_channel(up)
     model, size, seconds = SHAPES[kind]
+    model = IMAGE_MODELS.get(kind, model)
     image = _png(size)
     prompt = unique(f"{kind}: the picture comes alive")
     video = sdk.videos.create(model=model, prompt=prompt, size=size, seconds=seconds,
@@ -175,9 +184,13 @@ def test_delete_of_a_running_job_reaches_the_upstream(
     while not up.cancels(upstream_id) and time.monotonic() < deadline:
         time.sleep(0.05)
     [call] = up.cancels(upstream_id)
-    assert call.credential == up.keys[0] and call.status == 200
+    assert call.credential == up.keys[0] and call.status in (200, 204)  # Runway: 204
     with pytest.raises(openai.NotFoundError):
         sdk.videos.retrieve(video.id)
+
+
+_KIND_OF = {"veo-3.1": "veo", "seedance-1.0-pro": "seedance", "gen4.5": "runway",
+            "gen4_turbo": "runway"}
 
 
 @pytest.mark.parametrize(("model", "size", "seconds", "param"), [
@@ -186,12 +199,16 @@ def test_delete_of_a_running_job_reaches_the_upstream(
     ("veo-3.1", "1280x720", "5", "seconds"),
     ("seedance-1.0-pro", "1280x720", "4", "seconds"),
     ("seedance-1.0-pro", "1024x1792", "5", "size"),
+    ("gen4_turbo", "1280x720", "5", "input_reference"),  # image-to-video only
+    ("gen4.5", "960x960", "5", "input_reference"),  # text-to-video is 720p 16:9 / 9:16 only
+    ("gen4.5", "1920x1080", "5", "size"),
+    ("gen4.5", "1280x720", "12", "seconds"),
 ])
 def test_what_an_upstream_cannot_render_is_a_400(
     model: str, size: str, seconds: str, param: str, upstreams: dict[str, Upstream],
     admin: Admin, sdk: openai.OpenAI,
 ) -> None:
-    up = upstreams["veo" if model == "veo-3.1" else "seedance"]
+    up = upstreams[_KIND_OF[model]]
     admin.add_channel(up)
     with pytest.raises(openai.BadRequestError) as caught:
         sdk.videos.create(model=model, prompt=unique("impossible"), size=size,

@@ -25,7 +25,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,99}$")
 #: every key a model may have, in the order export writes them
 FIELDS = ("owned_by", "description", "quality", "state", "message", "successor",
           "operations", "seconds", "default_seconds", "default_size", "aliases", "upstream",
-          "prices", "rules")
+          "prices", "rules", "image_only_sizes")
 
 
 class CatalogError(InvalidRequest):
@@ -158,9 +158,23 @@ def spec_from_doc(model_id: str, doc: Mapping[str, Any]) -> ModelSpec:
                       _strings(doc.get("aliases", []), f"{where}.aliases")),
         rules=rules, upstream=dict(upstream),
         state=_enum(doc.get("state", "active"), f"{where}.state", ModelState),
-        message=_text(doc, "message", where), successor=successor)
+        message=_text(doc, "message", where), successor=successor,
+        image_only_sizes=_image_only(doc, where, sizes, operations))
     _check_renderable(spec, where)
     return spec
+
+
+def _image_only(doc: Mapping[str, Any], where: str, sizes: tuple[str, ...],
+                operations: frozenset[Operation]) -> tuple[str, ...]:
+    """Sizes that render only from an input image (all of them: image-to-video only)."""
+    where = f"{where}.image_only_sizes"
+    out = _strings(doc.get("image_only_sizes", []), where)
+    for size in out:
+        if size not in sizes:
+            raise _fail(where, f"unknown size {size!r}; the model has {', '.join(sizes)}")
+    if out and Operation.IMAGE_REFERENCE not in operations:
+        raise _fail(where, "needs the image_reference operation")
+    return tuple(s for s in sizes if s in out)
 
 
 def _list(value: object, where: str) -> list[Any]:
@@ -212,6 +226,7 @@ def doc_from_spec(spec: ModelSpec) -> dict[str, Any]:
         "upstream": dict(spec.upstream),
         "prices": {size: usd_text(micros) for size, micros in spec.prices.items()},
         "rules": [_rule_out(r) for r in spec.rules],
+        "image_only_sizes": list(spec.image_only_sizes),
     }
     return doc
 

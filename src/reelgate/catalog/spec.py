@@ -137,6 +137,8 @@ class ModelSpec:
     message: str = ""
     #: creates for a retired model are redirected here (None: refused)
     successor: str | None = None
+    #: sizes rendered only from an input image; all of them: an image-to-video-only model
+    image_only_sizes: tuple[str, ...] = ()
 
     @property
     def sizes(self) -> tuple[str, ...]:
@@ -145,6 +147,11 @@ class ModelSpec:
     @property
     def supports_reference(self) -> bool:
         return Operation.IMAGE_REFERENCE in self.operations
+
+    @property
+    def requires_reference(self) -> bool:
+        """Image-to-video only: no size renders without ``input_reference``."""
+        return bool(self.prices) and set(self.image_only_sizes) >= set(self.prices)
 
     @property
     def supports_remix(self) -> bool:
@@ -185,6 +192,20 @@ class ModelSpec:
                            f"{seconds} seconds is only available at {_join(rule.sizes)} "
                            f"for {self.id}.", where)
         return None
+
+    def reference_refusal(self, size: str) -> Refusal | None:
+        """None if ``size`` renders from text alone, else why an image is needed."""
+        if size not in self.image_only_sizes:
+            return None
+        where = f"{self.id}.image_only_sizes"
+        if self.requires_reference:
+            return Refusal("input_reference", "missing_required_parameter",
+                           f"{self.id} is an image-to-video model: 'input_reference' is "
+                           "required.", where)
+        text = tuple(s for s in self.sizes if s not in self.image_only_sizes)
+        return Refusal("input_reference", "missing_required_parameter",
+                       f"{self.id} renders {size} only from an image: send "
+                       f"'input_reference', or use {_join(text)} for text-to-video.", where)
 
     def operation_refusal(self, operation: Operation, param: str) -> Refusal | None:
         if operation in self.operations:

@@ -119,6 +119,8 @@ def parse_create(
     refusal = spec.refusal(size, seconds)
     if refusal is None and reference is not None:
         refusal = spec.operation_refusal(Operation.IMAGE_REFERENCE, "input_reference")
+    if refusal is None and reference is None:
+        refusal = spec.reference_refusal(size)
     if refusal is not None:
         raise refusal.error()
     if reference is not None and f"{reference.width}x{reference.height}" != size:

@@ -14,6 +14,7 @@ from reelgate.providers.base import ChannelSpec, Provider
 from reelgate.providers.comfyui import ComfyUIProvider
 from reelgate.providers.kling import KlingProvider
 from reelgate.providers.openai import OpenAIProvider
+from reelgate.providers.runway import RunwayProvider
 from reelgate.providers.seedance import SeedanceProvider
 from reelgate.providers.veo import VeoProvider
 from reelgate.providers.vidu import ViduProvider
@@ -36,6 +37,7 @@ PROVIDERS: Mapping[str, ProviderFactory] = {
     "seedance": SeedanceProvider,
     "kling": KlingProvider,
     "vidu": ViduProvider,
+    "runway": RunwayProvider,
     "local": _local,
     "comfyui": ComfyUIProvider,
 }
