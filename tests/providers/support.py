@@ -63,8 +63,13 @@ class Harness:
 async def harness(
     fake: FakeUpstream, provider: str, *, base_url: str | None = None, **options: Any
 ) -> AsyncIterator[Harness]:
-    """Run ``fake``, build the provider for it, and insist no call used a foreign key."""
+    """Run ``fake``, build the provider for it, and insist no call used a foreign key.
+
+    The fakes' "CDN" hosts are loopback too, so the channel opts in to private
+    addresses unless the test says ``allow_private_network=False``.
+    """
     fake.complete_after = options.pop("complete_after", 0.3)
+    options.setdefault("allow_private_network", True)
     with FakeServer(fake) as server:
         url = base_url or fake.base_url(server.url)
         channel = ChannelSpec("ch-1", "test-channel", provider, url, options)

@@ -32,19 +32,23 @@ from tests.support.server import GatewayProcess
 ADMIN_TOKEN = "rg-admin-upstream-tests"
 AZURE_API_VERSION = "2025-04-01-preview"
 
+#: fakes whose files live on a "CDN" (their own loopback port under another host name):
+#: reaching it is reaching a private address, which a channel must opt in to
+PRIVATE_CDN = {"allow_private_network": True}
+
 #: fake kind -> (keys the fake accepts, the reelgate provider, options for the channel)
 KINDS: dict[str, tuple[tuple[str, ...], str, dict[str, Any]]] = {
     "openai": (("sk-oa-1", "sk-oa-2"), "openai", {}),
     "openai_b": (("sk-ob-1",), "openai", {}),
     "azure": (("az-key-1", "az-key-2"), "openai",
               {"mode": "azure", "api_version": AZURE_API_VERSION}),
-    "relay": (("relay-key-1", "relay-key-2"), "openai", {"mode": "relay"}),
-    "veo": (("goog-key-1",), "veo", {}),
-    "seedance": (("ark-key-1",), "seedance", {}),
-    "kling": (("kling-ak-1:kling-sk-1", "kling-ak-2:kling-sk-2"), "kling", {}),
-    "vidu": (("vidu-key-1", "vidu-key-2"), "vidu", {}),
+    "relay": (("relay-key-1", "relay-key-2"), "openai", {"mode": "relay", **PRIVATE_CDN}),
+    "veo": (("goog-key-1",), "veo", PRIVATE_CDN),
+    "seedance": (("ark-key-1",), "seedance", PRIVATE_CDN),
+    "kling": (("kling-ak-1:kling-sk-1", "kling-ak-2:kling-sk-2"), "kling", PRIVATE_CDN),
+    "vidu": (("vidu-key-1", "vidu-key-2"), "vidu", PRIVATE_CDN),
     "comfyui": (("none",), "comfyui", {}),  # workflows: tests/upstreams/comfy_support.py
-    "runway": (("rw-key-1", "rw-key-2"), "runway", {}),
+    "runway": (("rw-key-1", "rw-key-2"), "runway", PRIVATE_CDN),
 }
 
 #: provider under test -> (public model, size, seconds) that each fake renders quickly

@@ -102,7 +102,8 @@ def _print_views(views: list[ChannelView]) -> None:
         keys = "\n".join(f"{k.label} {k.masked}" + ("" if k.enabled else " (removed)")
                          + (f" cooling {_when(k.cooldown_until)}" if _when(k.cooldown_until)
                             else "") for k in v.keys)
-        state = "enabled" if ch.enabled else "disabled"
+        state = ("enabled" if ch.enabled else "disabled") + (
+            "\nprivate network" if ch.options.get("allow_private_network") else "")
         if _when(ch.cooldown_until):
             state += f"\ncooling {_when(ch.cooldown_until)}"
         mode = ch.options.get("mode")

@@ -6,36 +6,45 @@ this job?" is decided in exactly one place. Downloads are streamed chunk by chun
 credentials are only ever sent to the channel's own origin, never to a CDN a redirect
 or a result URL points at.
 
-The vocabulary helpers at the bottom (:func:`map_status`, :func:`parse_progress`) are
-shared by providers whose upstreams speak a status word; relays in particular invent
-their own words, and an unknown word must never fail a job that may still finish.
+The error mapping lives in :mod:`reelgate.providers.failures` and the status words
+in :mod:`reelgate.providers.vocabulary`; both are re-exported here.
+
+The client is guarded (:mod:`reelgate.net`): the channel's own host:port, which the
+operator chose, is reached as configured; any other host a redirect or a result URL
+names was chosen by the upstream, and is connected to only at a checked public
+address (private ones too with the channel option ``allow_private_network``). A
+refusal fails the request with code :data:`URL_REFUSED`. Bodies read into memory
+(JSON answers, error pages) are bounded; httpcore bounds response headers (100 KiB).
 """
 
 from __future__ import annotations
 
-import email.utils
 import json
-import logging
-import math
-import time
 from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
 from typing import Any
 
 import httpx
 
+from reelgate.net.client import next_hop
+from reelgate.net.policy import OutboundPolicy
+from reelgate.net.ssrf import UnsafeURL, check_target
+from reelgate.net.transport import DestinationRefused, GuardedTransport
 from reelgate.providers.base import (
     ChannelSpec,
     ErrorKind,
     UpstreamError,
     UpstreamJob,
-    UpstreamStatus,
     Variant,
 )
+from reelgate.providers.failures import parse_retry_after, upstream_error
+from reelgate.providers.vocabulary import map_status, parse_progress
 
 __all__ = [
     "CONNECT_TIMEOUT",
     "DEFAULT_READ_TIMEOUT",
+    "MAX_BODY_BYTES",
+    "URL_REFUSED",
     "UpstreamClient",
     "json_object",
     "map_status",
@@ -48,142 +57,24 @@ CONNECT_TIMEOUT = 5.0
 DEFAULT_READ_TIMEOUT = 30.0
 MAX_REDIRECTS = 5
 CHUNK_SIZE = 64 * 1024
-
-# Failures that happen before a single request byte could reach the upstream.
-_NOT_SENT = (
-    httpx.ConnectError,
-    httpx.ConnectTimeout,
-    httpx.PoolTimeout,
-    httpx.UnsupportedProtocol,
-    httpx.ProxyError,
-    httpx.LocalProtocolError,
-)
-
-# Bad-key codes some upstreams send with a plain 400 (the Gemini API does).
-_AUTH_CODES = frozenset({"API_KEY_INVALID", "invalid_api_key", "AuthenticationError"})
-
-log = logging.getLogger(__name__)
-
-
-def upstream_error(
-    failure: httpx.Response | httpx.HTTPError, *, creates: bool = False
-) -> UpstreamError:
-    """Map a transport failure or a non-2xx response to an :class:`UpstreamError`.
-
-    ``creates`` marks a request that may create a job upstream: once such a request
-    has left the socket, silence means the job may exist, so it becomes AMBIGUOUS; for
-    idempotent calls the same silence is merely UNAVAILABLE.
-    """
-    if isinstance(failure, httpx.HTTPError):
-        return _transport_error(failure, creates=creates)
-    status = failure.status_code
-    code, message = _error_details(failure)
-    if status == 429:
-        return UpstreamError(
-            ErrorKind.RATE_LIMITED,
-            message or "rate limited",
-            status_code=status,
-            code=code,
-            retry_after=parse_retry_after(failure.headers),
-        )
-    kind = ErrorKind.AUTH if code in _AUTH_CODES else _kind_for_status(status, creates=creates)
-    return UpstreamError(kind, message or f"HTTP {status}", status_code=status, code=code)
-
-
-def _transport_error(exc: httpx.HTTPError, *, creates: bool) -> UpstreamError:
-    detail = f"{type(exc).__name__}: {exc}".rstrip(": ")
-    if isinstance(exc, _NOT_SENT) or not creates:
-        return UpstreamError(ErrorKind.UNAVAILABLE, f"upstream unreachable ({detail})")
-    return UpstreamError(ErrorKind.AMBIGUOUS, f"no answer after sending a create ({detail})")
-
-
-def _kind_for_status(status: int, *, creates: bool) -> ErrorKind:
-    if status in (401, 403):
-        return ErrorKind.AUTH
-    if status in (404, 410):
-        return ErrorKind.NOT_FOUND
-    if status == 408:
-        return ErrorKind.UNAVAILABLE  # the upstream says it never got the whole request
-    if status == 504 and creates:
-        # A gateway timed out waiting for the service behind it, which may have
-        # accepted the job: only the service itself answering 5xx proves a refusal.
-        return ErrorKind.AMBIGUOUS
-    if status >= 500:
-        return ErrorKind.UNAVAILABLE
-    return ErrorKind.REJECTED
-
-
-def _error_details(response: httpx.Response) -> tuple[str | None, str]:
-    """Pull (code, message) out of the OpenAI, Google, Ark or a relay's own envelope."""
-    try:
-        body: Any = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None, response.text.strip()[:300]
-    if not isinstance(body, dict):
-        return None, str(body)[:300]
-    err = body.get("error")
-    if isinstance(err, str):
-        return _as_code(body.get("code")), err
-    source: dict[str, Any] = err if isinstance(err, dict) else body
-    message = source.get("message") or source.get("detail") or source.get("msg") or ""
-    code = (
-        _google_reason(source.get("details"))
-        or _as_code(source.get("code"), strings_only=True)
-        or _as_code(source.get("status"), strings_only=True)
-        or _as_code(source.get("type"), strings_only=True)
-        or _as_code(source.get("code"))
-    )
-    return code, str(message)
-
-
-def _google_reason(details: Any) -> str | None:
-    """Google puts the specific cause (e.g. ``API_KEY_INVALID``) in ``details[].reason``."""
-    if isinstance(details, list):
-        for item in details:
-            if isinstance(item, dict) and isinstance(item.get("reason"), str):
-                return str(item["reason"])
-    return None
-
-
-def _as_code(value: Any, *, strings_only: bool = False) -> str | None:
-    if isinstance(value, str) and value:
-        return value
-    if not strings_only and isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return None
-
-
-def parse_retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait, from ``retry-after-ms`` or ``Retry-After`` (seconds or HTTP date)."""
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return max(0.0, float(ms) / 1000.0)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
+#: the most of a JSON answer we hold in memory; job objects are a few KiB
+MAX_BODY_BYTES = 8 * 1024 * 1024
+#: the most of an error body (or a JSON body where media was expected) we read
+MAX_ERROR_BYTES = 64 * 1024
+#: UpstreamError.code (and the job's error code) when the guard refused a URL
+URL_REFUSED = "upstream_url_refused"
 
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return url.scheme, url.host, url.port
 
 
 class UpstreamClient:
-    """One pooled ``httpx.AsyncClient`` per provider instance, with error mapping.
+    """One pooled, guarded ``httpx.AsyncClient`` per provider instance, with error mapping.
 
     ``channel.options["read_timeout"]`` (seconds) sets the read timeout; the connect
-    timeout is fixed at 5 s so a dead upstream is noticed quickly.
+    timeout is fixed at 5 s so a dead upstream is noticed quickly. ``transport``
+    replaces the guarded transport (unit tests with ``httpx.MockTransport``); every
+    URL is still checked without DNS (:func:`~reelgate.net.ssrf.check_target`).
     """
 
     def __init__(
@@ -191,26 +82,46 @@ class UpstreamClient:
     ) -> None:
         self.base_url = channel.base_url.rstrip("/")
         self._origin = _origin(httpx.URL(self.base_url))
+        self.policy = OutboundPolicy.for_channel(self.base_url, channel.options)
         read = float(channel.options.get("read_timeout", DEFAULT_READ_TIMEOUT))
         timeout = httpx.Timeout(read, connect=CONNECT_TIMEOUT, pool=CONNECT_TIMEOUT)
         self.client = httpx.AsyncClient(
             timeout=timeout,
-            transport=transport,
+            transport=transport or GuardedTransport(self.policy),
             follow_redirects=False,
+            trust_env=False,
             headers={"user-agent": "reelgate/0.1"},
         )
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
 
+    async def _send(self, request: httpx.Request, *, creates: bool = False) -> httpx.Response:
+        """Check and send one request (streamed); every refusal and failure mapped."""
+        try:
+            check_target(request.url, self.policy)
+            return await self.client.send(request, stream=True)
+        except (UnsafeURL, DestinationRefused) as exc:
+            raise UpstreamError(ErrorKind.PROTOCOL, f"refused: {exc}", code=URL_REFUSED) from exc
+        except httpx.HTTPError as exc:
+            raise upstream_error(exc, creates=creates) from exc
+
+    async def _buffered(
+        self, method: str, url: str | httpx.URL, *, creates: bool = False, **kwargs: Any
+    ) -> httpx.Response:
+        """The whole answer, at most :data:`MAX_BODY_BYTES` of it (else PROTOCOL)."""
+        response = await self._send(self.client.build_request(method, url, **kwargs),
+                                    creates=creates)
+        try:
+            return await _bounded(response, MAX_BODY_BYTES)
+        except httpx.HTTPError as exc:
+            raise upstream_error(exc, creates=creates) from exc
+
     async def request(
         self, method: str, url: str, *, creates: bool = False, **kwargs: Any
     ) -> httpx.Response:
         """Send a request; raise :class:`UpstreamError` unless the answer is 2xx."""
-        try:
-            response = await self.client.request(method, url, **kwargs)
-        except httpx.HTTPError as exc:
-            raise upstream_error(exc, creates=creates) from exc
+        response = await self._buffered(method, url, creates=creates, **kwargs)
         if response.is_success:
             return response
         raise upstream_error(response, creates=creates)
@@ -237,10 +148,7 @@ class UpstreamClient:
         otherwise means the path does not exist there, i.e. a wrong base URL; an HTML
         page with 200 is not the API either (PROTOCOL).
         """
-        try:
-            response = await self.client.get(url, headers=dict(headers), params=params)
-        except httpx.HTTPError as exc:
-            raise upstream_error(exc) from exc
+        response = await self._buffered("GET", url, headers=dict(headers), params=params)
         if response.is_success:
             json_object(response)
             return
@@ -277,18 +185,16 @@ class UpstreamClient:
 
         ``auth`` headers go only to the channel's own origin: a result URL or redirect
         to a storage host gets no credential, which is what signed URLs expect anyway.
+        Every hop is checked by the guard before it is connected to.
         """
         target = httpx.URL(url) if params is None else httpx.URL(url).copy_merge_params(params)
         for _ in range(MAX_REDIRECTS + 1):
             headers = auth if _origin(target) == self._origin else None
-            request = self.client.build_request("GET", target, headers=headers)
+            response = await self._send(self.client.build_request("GET", target, headers=headers))
             try:
-                response = await self.client.send(request, stream=True)
-            except httpx.HTTPError as exc:
-                raise upstream_error(exc) from exc
-            try:
-                if response.is_redirect and "location" in response.headers:
-                    target = response.url.join(response.headers["location"])
+                hop = next_hop(response)
+                if hop is not None:
+                    target = hop
                     continue
                 await _check_media(response, credentialed=headers is not None)
                 async for chunk in response.aiter_bytes(CHUNK_SIZE):
@@ -304,6 +210,34 @@ class UpstreamClient:
         await self.client.aclose()
 
 
+async def _bounded(response: httpx.Response, limit: int, *, truncate: bool = False
+                   ) -> httpx.Response:
+    """A streamed response as a read one, holding at most ``limit`` decoded bytes.
+
+    Past the limit: a PROTOCOL error, or with ``truncate`` the first ``limit`` bytes
+    (enough for an error message). The stream is closed either way.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in response.aiter_bytes(CHUNK_SIZE):
+            size += len(chunk)
+            if size > limit:
+                if not truncate:
+                    raise UpstreamError(
+                        ErrorKind.PROTOCOL, f"upstream answer larger than {limit} bytes",
+                        status_code=response.status_code)
+                chunks.append(chunk[: len(chunk) - (size - limit)])
+                break
+            chunks.append(chunk)
+    finally:
+        await response.aclose()
+    headers = [(k, v) for k, v in response.headers.multi_items()
+               if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+    return httpx.Response(response.status_code, headers=headers, content=b"".join(chunks),
+                          request=response.request, extensions=response.extensions)
+
+
 async def _check_media(response: httpx.Response, *, credentialed: bool) -> None:
     """Refuse error answers and JSON "not ready" bodies dressed up as media.
 
@@ -311,13 +245,12 @@ async def _check_media(response: httpx.Response, *, credentialed: bool) -> None:
     URL (S3, TOS and GCS all answer 403), so it means the asset is gone, not the key.
     """
     if not response.is_success:
-        await response.aread()
-        error = upstream_error(response)
+        error = upstream_error(await _bounded(response, MAX_ERROR_BYTES, truncate=True))
         if error.kind is ErrorKind.AUTH and not credentialed:
             error.kind = ErrorKind.NOT_FOUND
         raise error
     if response.headers.get("content-type", "").startswith("application/json"):
-        body = (await response.aread()).decode("utf-8", "replace")[:300]
+        body = (await _bounded(response, MAX_ERROR_BYTES, truncate=True)).text[:300]
         raise UpstreamError(
             ErrorKind.PROTOCOL, f"expected media, got JSON: {body}", status_code=200
         )
@@ -347,53 +280,3 @@ def json_object(response: httpx.Response) -> dict[str, Any]:
             status_code=response.status_code,
         )
     return body
-
-
-# --- status vocabulary ------------------------------------------------------------------
-
-_SYNONYMS: dict[str, UpstreamStatus] = {
-    **dict.fromkeys(("pending", "submitted", "not_start", "queued"), UpstreamStatus.QUEUED),
-    **dict.fromkeys(
-        ("processing", "running", "in_progress", "generating"), UpstreamStatus.IN_PROGRESS
-    ),
-    **dict.fromkeys(
-        ("succeeded", "success", "completed", "finished", "done"), UpstreamStatus.COMPLETED
-    ),
-    **dict.fromkeys(
-        ("failed", "failure", "error", "cancelled", "canceled", "expired"),
-        UpstreamStatus.FAILED,
-    ),
-}
-
-
-def map_status(raw: str, *, upstream: str, job: str) -> UpstreamStatus:
-    """Map a status word; an unknown word is IN_PROGRESS (never FAILED) plus a warning.
-
-    A relay saying ``unknown`` or ``created`` has not told us the job failed, and
-    failing it would refund a job the upstream may still finish and bill.
-    """
-    word = raw.strip().lower().replace("-", "_").replace(" ", "_")
-    status = _SYNONYMS.get(word)
-    if status is None:
-        log.warning("%s: unknown status %r for job %s; treating as in_progress", upstream, raw, job)
-        return UpstreamStatus.IN_PROGRESS
-    return status
-
-
-def parse_progress(value: Any) -> int | None:
-    """Progress as an int percentage from an int, a float or a string like ``"45%"``."""
-    if isinstance(value, bool) or value is None:
-        return None
-    number: float
-    if isinstance(value, int | float):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value.strip().rstrip("%").strip())
-        except ValueError:
-            return None
-    else:
-        return None
-    if math.isnan(number) or math.isinf(number):
-        return None
-    return max(0, min(100, round(number)))

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from reelgate.catalog import Catalog
 from reelgate.errors import ConflictError, InvalidRequest, NotFound
 from reelgate.jobs.states import ACTIVE
+from reelgate.net.policy import ALLOW_PRIVATE_OPTION
 from reelgate.providers.base import Credential, Provider
 from reelgate.providers.kling import KLING_MODELS
 from reelgate.providers.openai import MODES
@@ -164,7 +165,7 @@ def _check_base_url(provider: str, url: str) -> str:
 
 
 def _check_options(provider: str, options: Mapping[str, Any]) -> dict[str, Any]:
-    allowed = _OPTIONS.get(provider, {})
+    allowed = {**_OPTIONS.get(provider, {}), ALLOW_PRIVATE_OPTION: (bool,)}
     out: dict[str, Any] = {}
     for key, value in options.items():
         types = allowed.get(key)

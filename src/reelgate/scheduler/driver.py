@@ -33,6 +33,7 @@ from reelgate.providers.base import (
     UpstreamStatus,
     Variant,
 )
+from reelgate.providers.http import URL_REFUSED
 from reelgate.routing import router
 from reelgate.routing.channels import Channel, active_counts, set_channel, set_credential
 from reelgate.scheduler.backoff import next_delay
@@ -379,6 +380,10 @@ class Driver:
             if exc.kind == ErrorKind.NOT_FOUND:
                 await self.fail(job, "upstream_content_expired",
                                 "The upstream finished but its file could not be fetched.")
+            elif exc.code == URL_REFUSED:  # it pointed us at a private address
+                log.warning("job %s: %s", job.id, exc.message, extra={"job_id": job.id})
+                await self.fail(job, URL_REFUSED, "The upstream's file is at an address "
+                                "this gateway does not fetch from (a private network).")
             else:
                 await self.lifecycle.release(job, now() + self._poll_delay(job), count_poll=True)
             return

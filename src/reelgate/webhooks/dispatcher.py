@@ -22,6 +22,7 @@ import httpx
 
 from reelgate import __version__
 from reelgate.ids import now
+from reelgate.net.client import PolicySwitch, guarded_client, private_ok
 from reelgate.net.ssrf import UnsafeURL, check_url
 from reelgate.store.db import Database
 from reelgate.webhooks import repository as repo
@@ -83,8 +84,8 @@ class Dispatcher:
                  client: httpx.AsyncClient | None = None) -> None:
         self.db = db
         self.settings = settings or DispatchSettings.from_env()
-        self.client = client or httpx.AsyncClient(
-            follow_redirects=False, headers={"user-agent": f"reelgate-webhooks/{__version__}"})
+        self.client = client or guarded_client(transport=PolicySwitch(), headers={
+            "user-agent": f"reelgate-webhooks/{__version__}"})
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
         self._inflight: set[asyncio.Task[None]] = set()
@@ -167,8 +168,8 @@ class Dispatcher:
         headers = signed_headers(endpoint.secret, msg_id, int(now()), delivery.payload)
         try:
             async with self.client.stream("POST", endpoint.url, content=delivery.payload,
-                                          headers=headers,
-                                          timeout=self.settings.timeout_seconds) as resp:
+                                          headers=headers, timeout=self.settings.timeout_seconds,
+                                          extensions=private_ok(endpoint.allow_private)) as resp:
                 status = resp.status_code
         except httpx.HTTPError as exc:
             return _Outcome(False, error=f"{exc.__class__.__name__}: {exc}"[:_ERROR_CHARS])
