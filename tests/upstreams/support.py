@@ -27,6 +27,7 @@ from tests.fakes import (
 )
 from tests.fakes.comfyui_fake import ComfyUIFake
 from tests.fakes.core import FakeJob
+from tests.fakes.omni_fake import OmniFake
 from tests.support.server import GatewayProcess
 
 ADMIN_TOKEN = "rg-admin-upstream-tests"
@@ -49,6 +50,7 @@ KINDS: dict[str, tuple[tuple[str, ...], str, dict[str, Any]]] = {
     "vidu": (("vidu-key-1", "vidu-key-2"), "vidu", PRIVATE_CDN),
     "comfyui": (("none",), "comfyui", {}),  # workflows: tests/upstreams/comfy_support.py
     "runway": (("rw-key-1", "rw-key-2"), "runway", PRIVATE_CDN),
+    "omni": (("omni-key-1",), "openai", {"mode": "omni", "fps": 16, "num_inference_steps": 8}),
 }
 
 #: provider under test -> (public model, size, seconds) that each fake renders quickly
@@ -62,6 +64,7 @@ SHAPES: dict[str, tuple[str, str, str]] = {
     "vidu": ("viduq3-turbo", "1280x720", "4"),
     "comfyui": ("wan-2.2-local", "832x480", "4"),
     "runway": ("gen4.5", "1280x720", "4"),
+    "omni": ("wan-2.2-local", "832x480", "4"),
 }
 MODEL_MAPS: dict[str, dict[str, str]] = {
     "openai": {"sora-2": "sora-2", "sora-2-pro": "sora-2-pro"},
@@ -74,6 +77,7 @@ MODEL_MAPS: dict[str, dict[str, str]] = {
     "vidu": {"viduq3-pro": "viduq3-pro", "viduq3-turbo": "viduq3-turbo"},
     "comfyui": {"wan-2.2-local": "wan-2.2-local"},
     "runway": {"gen4.5": "gen4.5", "gen4_turbo": "gen4_turbo"},
+    "omni": {"wan-2.2-local": "Wan-AI/Wan2.2-TI2V-5B-Diffusers"},
 }
 COMPLETE_AFTER = 0.3
 
@@ -97,6 +101,8 @@ def make_fake(kind: str) -> FakeUpstream:
         return ComfyUIFake(keys=keys, render_seconds=COMPLETE_AFTER)
     if kind == "runway":
         return RunwayFake(keys=keys, complete_after=COMPLETE_AFTER)
+    if kind == "omni":
+        return OmniFake(keys=keys, complete_after=COMPLETE_AFTER)
     return SeedanceFake(keys=keys, complete_after=COMPLETE_AFTER)
 
 

@@ -1,12 +1,15 @@
 """The OpenAI Videos wire shape, spoken to OpenAI itself, Azure OpenAI or a relay.
 
-One class covers three flavours chosen by ``channel.options["mode"]``:
+One class covers four flavours chosen by ``channel.options["mode"]``:
 
 * ``openai`` (default): ``Authorization: Bearer``; ``base_url`` already ends in ``/v1``.
 * ``azure``: ``api-key`` header, ``{base_url}/openai/v1/videos`` and ``?api-version=``
   (``options["api_version"]``, default ``preview``).
 * ``relay``: OpenAI-shaped gateways (new-api, one-api forks, another reelgate) that use
   their own status words, ``"45%"`` progress strings and hand out result URLs.
+* ``omni``: a self-hosted vLLM-Omni server (:mod:`reelgate.providers.omni`): multipart
+  creates with its ``width``/``height``/``num_frames``/``fps`` fields, video only, no
+  remix.
 
 The status synonym map is applied in every mode because it costs nothing; result URL
 fields are only trusted in relay mode, where ``/content`` may not exist.
@@ -33,10 +36,11 @@ from reelgate.providers.base import (
     Variant,
 )
 from reelgate.providers.http import UpstreamClient, json_object, map_status, parse_progress
+from reelgate.providers.omni import omni_fields, render_seconds
 
 __all__ = ["MODES", "OpenAIProvider"]
 
-MODES = frozenset({"openai", "azure", "relay"})
+MODES = frozenset({"openai", "azure", "relay", "omni"})
 _URL_FIELDS = ("video_url", "url", "result_url")
 _ENDINGS = frozenset({"cancelled", "canceled", "expired"})
 
@@ -60,6 +64,9 @@ class OpenAIProvider:
         self.mode = mode
         self._api_version = str(channel.options.get("api_version", "preview"))
         self._http = UpstreamClient(channel, transport=transport)
+        if mode == "omni":  # vLLM-Omni serves the video itself only, and cannot remix
+            self.supports_remix = False
+            self.native_variants = frozenset({Variant.VIDEO})
 
     # --- wire details -------------------------------------------------------------------
 
@@ -88,18 +95,25 @@ class OpenAIProvider:
             "seconds": str(request.seconds),
             "size": request.size,
         }
+        if request.remix_of and not self.supports_remix:
+            raise UpstreamError(ErrorKind.REJECTED, "vLLM-Omni cannot remix", code="unsupported")
         if request.remix_of:
             url = self._url(request.remix_of, "remix")
             kwargs["json"] = {"prompt": request.prompt}
+        elif self.mode == "omni":  # multipart even without a file, with its extension fields
+            url = self._url()
+            parts: dict[str, Any] = {k: (None, v) for k, v in
+                                     omni_fields(request, self.channel.options).items()}
+            if request.reference is not None:
+                parts["input_reference"] = _reference_file(request)
+            kwargs["files"] = parts
         elif request.reference is None:
             url = self._url()
             kwargs["json"] = fields
         else:
             url = self._url()
-            ref = request.reference
-            filename = f"reference.{ref.mime.rsplit('/', 1)[-1]}"
             kwargs["data"] = fields
-            kwargs["files"] = {"input_reference": (filename, ref.data, ref.mime)}
+            kwargs["files"] = {"input_reference": _reference_file(request)}
         response = await self._http.request("POST", url, creates=True, **kwargs)
         return self._to_job(response, default=UpstreamStatus.QUEUED)
 
@@ -186,8 +200,14 @@ class OpenAIProvider:
             error_message=message,
             result_url=_result_url(body) if self.mode == "relay" else None,
             poll_after=_poll_after(response.headers),
-            extra={k: body[k] for k in ("expires_at", "remixed_from_video_id") if body.get(k)},
+            extra=_extra(body),
         )
+
+
+def _reference_file(request: SubmitRequest) -> tuple[str, bytes, str]:
+    ref = request.reference
+    assert ref is not None
+    return f"reference.{ref.mime.rsplit('/', 1)[-1]}", ref.data, ref.mime
 
 
 def _unwrap(body: dict[str, Any]) -> dict[str, Any]:
@@ -196,6 +216,14 @@ def _unwrap(body: dict[str, Any]) -> dict[str, Any]:
     if "id" not in body and "task_id" not in body and isinstance(data, dict):
         return data
     return body
+
+
+def _extra(body: Mapping[str, Any]) -> dict[str, Any]:
+    extra = {k: body[k] for k in ("expires_at", "remixed_from_video_id") if body.get(k)}
+    render = render_seconds(body)  # vLLM-Omni: GPU time of the render
+    if render is not None:
+        extra["render_seconds"] = render
+    return extra
 
 
 def _job_error(body: Mapping[str, Any]) -> tuple[str | None, str | None]:

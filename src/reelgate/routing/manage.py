@@ -70,7 +70,8 @@ DEFAULT_MODELS: Mapping[str, Mapping[str, str]] = {
 
 #: options each provider understands, with the type each must have
 _OPTIONS: Mapping[str, Mapping[str, tuple[type, ...]]] = {
-    "openai": {"mode": (str,), "api_version": (str,), "read_timeout": (int, float)},
+    "openai": {"mode": (str,), "api_version": (str,), "read_timeout": (int, float),
+               "fps": (int,), "num_inference_steps": (int,)},  # fps, steps: mode omni
     "veo": {"read_timeout": (int, float)},
     "seedance": {"read_timeout": (int, float)},
     "kling": {"read_timeout": (int, float)},
