@@ -7,6 +7,7 @@ cover the guarded connections.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from reelgate.providers import http
 from reelgate.providers.base import ChannelSpec, ErrorKind, UpstreamError
 from reelgate.providers.http import MAX_BODY_BYTES, MAX_ERROR_BYTES, URL_REFUSED, UpstreamClient
 
@@ -121,3 +123,56 @@ async def test_an_endless_error_page_is_read_only_in_part() -> None:
         await _drain(client, "https://cdn.example/v.mp4")
     assert caught.value.kind is ErrorKind.UNAVAILABLE
     assert len(pulled) * 65536 <= MAX_ERROR_BYTES + 2 * 65536
+
+
+async def test_request_any_hands_back_an_error_answer_bounded() -> None:
+    client = _client(lambda r: httpx.Response(429, json={"code": "busy"}))
+    response = await client.request_any("GET", client.url("videos/v"))
+    await client.aclose()
+    assert (response.status_code, response.json()) == (429, {"code": "busy"})
+
+
+async def test_an_endless_download_stops_at_the_media_cap(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(http, "MAX_MEDIA_BYTES", 1024 * 1024)
+    pulled: list[int] = []
+
+    async def endless() -> AsyncIterator[bytes]:
+        for _ in range(100_000):
+            pulled.append(1)
+            yield b"v" * 65536
+
+    client = _client(lambda r: httpx.Response(200, content=endless(),
+                                              headers={"content-type": "video/mp4"}))
+    with pytest.raises(UpstreamError) as caught:
+        await _drain(client, client.url("videos/v/content"))
+    assert caught.value.kind is ErrorKind.PROTOCOL and "larger than" in caught.value.message
+    assert len(pulled) <= 1024 * 1024 // 65536 + 2
+
+
+async def test_oversized_response_headers_are_refused() -> None:
+    """A real server on loopback sending 1 MiB of headers: httpcore stops at 100 KiB."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        try:
+            writer.write(b"HTTP/1.1 200 OK\r\n")
+            for i in range(1024):
+                writer.write(b"x-filler-%d: %s\r\n" % (i, b"h" * 1000))
+                await writer.drain()
+        except ConnectionError:
+            pass
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = UpstreamClient(ChannelSpec("c", "c", "openai", f"http://127.0.0.1:{port}/v1"))
+    try:
+        with pytest.raises(UpstreamError) as caught:
+            await client.request("GET", client.url("videos/v"))
+    finally:
+        await client.aclose()
+        server.close()
+        await server.wait_closed()
+    assert caught.value.kind is ErrorKind.UNAVAILABLE
+    assert "RemoteProtocolError" in caught.value.message

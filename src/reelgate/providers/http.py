@@ -44,6 +44,7 @@ __all__ = [
     "CONNECT_TIMEOUT",
     "DEFAULT_READ_TIMEOUT",
     "MAX_BODY_BYTES",
+    "MAX_MEDIA_BYTES",
     "URL_REFUSED",
     "UpstreamClient",
     "json_object",
@@ -61,6 +62,8 @@ CHUNK_SIZE = 64 * 1024
 MAX_BODY_BYTES = 8 * 1024 * 1024
 #: the most of an error body (or a JSON body where media was expected) we read
 MAX_ERROR_BYTES = 64 * 1024
+#: the largest file a download streams before giving up (videos are tens of MB)
+MAX_MEDIA_BYTES = 4 * 1024**3
 #: UpstreamError.code (and the job's error code) when the guard refused a URL
 URL_REFUSED = "upstream_url_refused"
 
@@ -106,10 +109,12 @@ class UpstreamClient:
         except httpx.HTTPError as exc:
             raise upstream_error(exc, creates=creates) from exc
 
-    async def _buffered(
+    async def request_any(
         self, method: str, url: str | httpx.URL, *, creates: bool = False, **kwargs: Any
     ) -> httpx.Response:
-        """The whole answer, at most :data:`MAX_BODY_BYTES` of it (else PROTOCOL)."""
+        """The whole answer whatever its status, at most :data:`MAX_BODY_BYTES` of it
+        (else PROTOCOL), for providers that read their upstream's errors themselves.
+        Transport failures and guard refusals are mapped as in :meth:`request`."""
         response = await self._send(self.client.build_request(method, url, **kwargs),
                                     creates=creates)
         try:
@@ -121,7 +126,7 @@ class UpstreamClient:
         self, method: str, url: str, *, creates: bool = False, **kwargs: Any
     ) -> httpx.Response:
         """Send a request; raise :class:`UpstreamError` unless the answer is 2xx."""
-        response = await self._buffered(method, url, creates=creates, **kwargs)
+        response = await self.request_any(method, url, creates=creates, **kwargs)
         if response.is_success:
             return response
         raise upstream_error(response, creates=creates)
@@ -148,7 +153,7 @@ class UpstreamClient:
         otherwise means the path does not exist there, i.e. a wrong base URL; an HTML
         page with 200 is not the API either (PROTOCOL).
         """
-        response = await self._buffered("GET", url, headers=dict(headers), params=params)
+        response = await self.request_any("GET", url, headers=dict(headers), params=params)
         if response.is_success:
             json_object(response)
             return
@@ -197,7 +202,12 @@ class UpstreamClient:
                     target = hop
                     continue
                 await _check_media(response, credentialed=headers is not None)
+                size = 0
                 async for chunk in response.aiter_bytes(CHUNK_SIZE):
+                    size += len(chunk)
+                    if size > MAX_MEDIA_BYTES:  # an endless "video" must not fill the disk
+                        raise UpstreamError(ErrorKind.PROTOCOL,
+                                            f"upstream file larger than {MAX_MEDIA_BYTES} bytes")
                     yield chunk
                 return
             except httpx.HTTPError as exc:
