@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from .core import DroppedConnection, FakeJob, FakeUpstream, Fault, RecordedRequest, Violation
 from .kling_fake import KlingFake
+from .luma_fake import LumaFake
 from .openai_fake import OpenAIFake
 from .runway_fake import RunwayFake
 from .seedance_fake import SeedanceFake
@@ -30,6 +31,7 @@ __all__ = [
     "FakeUpstream",
     "Fault",
     "KlingFake",
+    "LumaFake",
     "OpenAIFake",
     "RecordedRequest",
     "RunwayFake",

@@ -18,6 +18,7 @@ from tests.fakes import (
     FakeServer,
     FakeUpstream,
     KlingFake,
+    LumaFake,
     OpenAIFake,
     RecordedRequest,
     RunwayFake,
@@ -51,6 +52,7 @@ KINDS: dict[str, tuple[tuple[str, ...], str, dict[str, Any]]] = {
     "comfyui": (("none",), "comfyui", {}),  # workflows: tests/upstreams/comfy_support.py
     "runway": (("rw-key-1", "rw-key-2"), "runway", PRIVATE_CDN),
     "omni": (("omni-key-1",), "openai", {"mode": "omni", "fps": 16, "num_inference_steps": 8}),
+    "luma": (("luma-key-1", "luma-key-2"), "luma", PRIVATE_CDN),
 }
 
 #: provider under test -> (public model, size, seconds) that each fake renders quickly
@@ -65,6 +67,7 @@ SHAPES: dict[str, tuple[str, str, str]] = {
     "comfyui": ("wan-2.2-local", "832x480", "4"),
     "runway": ("gen4.5", "1280x720", "4"),
     "omni": ("wan-2.2-local", "832x480", "4"),
+    "luma": ("ray-2", "1280x720", "5"),
 }
 MODEL_MAPS: dict[str, dict[str, str]] = {
     "openai": {"sora-2": "sora-2", "sora-2-pro": "sora-2-pro"},
@@ -78,6 +81,7 @@ MODEL_MAPS: dict[str, dict[str, str]] = {
     "comfyui": {"wan-2.2-local": "wan-2.2-local"},
     "runway": {"gen4.5": "gen4.5", "gen4_turbo": "gen4_turbo"},
     "omni": {"wan-2.2-local": "Wan-AI/Wan2.2-TI2V-5B-Diffusers"},
+    "luma": {"ray-2": "ray-2", "ray-flash-2": "ray-flash-2"},
 }
 COMPLETE_AFTER = 0.3
 
@@ -103,6 +107,8 @@ def make_fake(kind: str) -> FakeUpstream:
         return RunwayFake(keys=keys, complete_after=COMPLETE_AFTER)
     if kind == "omni":
         return OmniFake(keys=keys, complete_after=COMPLETE_AFTER)
+    if kind == "luma":
+        return LumaFake(keys=keys, complete_after=COMPLETE_AFTER)
     return SeedanceFake(keys=keys, complete_after=COMPLETE_AFTER)
 
 

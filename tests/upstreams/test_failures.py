@@ -24,9 +24,10 @@ from tests.upstreams.support import (
     unique,
 )
 
-PROVIDERS = ("openai", "azure", "relay", "veo", "seedance", "kling", "vidu", "runway")
+PROVIDERS = ("openai", "azure", "relay", "veo", "seedance", "kling", "vidu", "runway",
+             "luma")
 #: upstreams whose fake can run a key out of money (``fake.broke``)
-BALANCE_KINDS = ("kling", "vidu", "runway")
+BALANCE_KINDS = ("kling", "vidu", "runway", "luma")
 MODERATION_CODES = dict.fromkeys(PROVIDERS, "moderation_blocked")
 
 
@@ -97,7 +98,8 @@ def test_relay_unknown_status_is_kept_in_progress(upstreams: dict[str, Upstream]
 
 
 @pytest.mark.parametrize(("kind", "fault"), [(k, "slow") for k in PROVIDERS]
-                         + [("openai", "drop"), ("seedance", "drop"), ("runway", "drop")])
+                         + [("openai", "drop"), ("seedance", "drop"), ("runway", "drop"),
+                            ("luma", "drop")])
 def test_ambiguous_create_is_failed_once_and_never_resent(
     kind: str, fault: str, upstreams: dict[str, Upstream], admin: Admin, sdk: openai.OpenAI,
     upstream_gateway: GatewayProcess,
@@ -135,7 +137,7 @@ def test_unreadable_create_answer_is_ambiguous(kind: str, upstreams: dict[str, U
 
 
 @pytest.mark.parametrize("kind", ("openai", "relay", "veo", "seedance", "kling", "vidu",
-                                  "runway"))
+                                  "runway", "luma"))
 def test_content_outlives_the_upstreams_expiry(kind: str, upstreams: dict[str, Upstream],
                                                admin: Admin, sdk: openai.OpenAI) -> None:
     up = upstreams[kind]
@@ -195,8 +197,9 @@ def test_an_empty_balance_moves_the_job_to_the_next_key(kind: str, upstreams: di
     done = finished(sdk, _create(sdk, kind, prompt))
     assert done.status == "completed", done.error
     assert up.job(prompt).creator == funded
+    created = 201 if kind == "luma" else 200  # Luma answers a create with 201 Created
     assert [(r.credential, r.status) for r in up.creates()] == [(broke, up.fake.broke_status),
-                                                                (funded, 200)]
+                                                                (funded, created)]
 
 
 def test_runway_link_expired_before_the_copy_is_fetched_afresh(

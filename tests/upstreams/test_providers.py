@@ -26,7 +26,8 @@ from tests.upstreams.support import (
     wait_for,
 )
 
-PROVIDERS = ("openai", "azure", "relay", "veo", "seedance", "kling", "vidu", "runway")
+PROVIDERS = ("openai", "azure", "relay", "veo", "seedance", "kling", "vidu", "runway",
+             "luma")
 #: upstreams that cannot cancel or delete a task (it runs to its end there)
 NO_CANCEL = frozenset({"kling"})
 #: upstream kind -> the route an image-to-video create must reach
@@ -191,7 +192,7 @@ def test_delete_of_a_running_job_reaches_the_upstream(
 
 
 _KIND_OF = {"veo-3.1": "veo", "seedance-1.0-pro": "seedance", "gen4.5": "runway",
-            "gen4_turbo": "runway"}
+            "gen4_turbo": "runway", "ray-2": "luma"}
 
 
 @pytest.mark.parametrize(("model", "size", "seconds", "param"), [
@@ -204,6 +205,8 @@ _KIND_OF = {"veo-3.1": "veo", "seedance-1.0-pro": "seedance", "gen4.5": "runway"
     ("gen4.5", "960x960", "5", "input_reference"),  # text-to-video is 720p 16:9 / 9:16 only
     ("gen4.5", "1920x1080", "5", "size"),
     ("gen4.5", "1280x720", "12", "seconds"),
+    ("ray-2", "1280x720", "4", "seconds"),  # Luma renders "5s" or "9s"
+    ("ray-2", "1024x1024", "5", "size"),
 ])
 def test_what_an_upstream_cannot_render_is_a_400(
     model: str, size: str, seconds: str, param: str, upstreams: dict[str, Upstream],
@@ -261,3 +264,19 @@ def test_delete_during_the_submit_cancels_the_upstream_job(
     [call] = up.calls("DELETE", touching=upstream_id)
     assert call.credential == up.keys[0]
     assert upstream_id not in up.fake.jobs
+
+
+def test_luma_takes_no_image_and_says_so_before_any_upstream_call(
+    upstreams: dict[str, Upstream], admin: Admin, sdk: openai.OpenAI
+) -> None:
+    """Luma wants a start frame as a URL it can fetch, which reelgate cannot give it."""
+    up = upstreams["luma"]
+    admin.add_channel(up)
+    model, size, seconds = SHAPES["luma"]
+    with pytest.raises(openai.BadRequestError) as caught:
+        sdk.videos.create(model=model, prompt=unique("luma: from a picture"), size=size,
+                          seconds=seconds, input_reference=("ref.png", _png(size), "image/png"))
+    assert isinstance(caught.value.body, dict)
+    assert (caught.value.body["param"], caught.value.body["code"]) == (
+        "input_reference", "unsupported_operation")
+    assert up.calls() == []

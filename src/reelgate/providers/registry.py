@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from reelgate.providers.base import ChannelSpec, Provider
 from reelgate.providers.comfyui import ComfyUIProvider
 from reelgate.providers.kling import KlingProvider
+from reelgate.providers.luma import LumaProvider
 from reelgate.providers.openai import OpenAIProvider
 from reelgate.providers.runway import RunwayProvider
 from reelgate.providers.seedance import SeedanceProvider
@@ -38,6 +39,7 @@ PROVIDERS: Mapping[str, ProviderFactory] = {
     "kling": KlingProvider,
     "vidu": ViduProvider,
     "runway": RunwayProvider,
+    "luma": LumaProvider,
     "local": _local,
     "comfyui": ComfyUIProvider,
 }

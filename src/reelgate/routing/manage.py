@@ -64,6 +64,7 @@ DEFAULT_MODELS: Mapping[str, Mapping[str, str]] = {
     "kling": KLING_MODELS,
     "vidu": {m: m for m in ("viduq3-pro", "viduq3-turbo", "viduq2", "viduq1")},
     "runway": {"gen4.5": "gen4.5", "gen4_turbo": "gen4_turbo"},
+    "luma": {"ray-2": "ray-2", "ray-flash-2": "ray-flash-2"},
     "local": {WILDCARD: WILDCARD},
     "comfyui": {"wan-2.2-local": "wan-2.2-local"},
 }
@@ -77,6 +78,7 @@ _OPTIONS: Mapping[str, Mapping[str, tuple[type, ...]]] = {
     "kling": {"read_timeout": (int, float)},
     "vidu": {"read_timeout": (int, float)},
     "runway": {"api_version": (str,), "read_timeout": (int, float)},
+    "luma": {"read_timeout": (int, float)},
     "local": {KEEP: (bool,), "preset": (str,), "concurrency": (int,)},
     "comfyui": {"workflows": (dict,), "queue_limit": (int,), "websocket": (bool,),
                 "read_timeout": (int, float)},
