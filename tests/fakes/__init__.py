@@ -17,6 +17,7 @@ from __future__ import annotations
 from .core import DroppedConnection, FakeJob, FakeUpstream, Fault, RecordedRequest, Violation
 from .kling_fake import KlingFake
 from .luma_fake import LumaFake
+from .minimax_fake import MiniMaxFake
 from .openai_fake import OpenAIFake
 from .runway_fake import RunwayFake
 from .seedance_fake import SeedanceFake
@@ -32,6 +33,7 @@ __all__ = [
     "Fault",
     "KlingFake",
     "LumaFake",
+    "MiniMaxFake",
     "OpenAIFake",
     "RecordedRequest",
     "RunwayFake",

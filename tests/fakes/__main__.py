@@ -13,6 +13,7 @@ from typing import Any
 from .core import FakeUpstream
 from .kling_fake import KlingFake
 from .luma_fake import LumaFake
+from .minimax_fake import MiniMaxFake
 from .openai_fake import OpenAIFake
 from .runway_fake import RunwayFake
 from .seedance_fake import SeedanceFake
@@ -27,14 +28,15 @@ def _make_fake(kind: str, keys: list[str], complete_after: float) -> FakeUpstrea
         return OpenAIFake(kind, **options)
     factory: type[FakeUpstream] = {"veo": VeoFake, "seedance": SeedanceFake,
                                    "kling": KlingFake, "vidu": ViduFake,
-                                   "runway": RunwayFake, "luma": LumaFake}[kind]
+                                   "runway": RunwayFake, "luma": LumaFake,
+                                   "minimax": MiniMaxFake}[kind]
     return factory(**options)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Run a fake video upstream on loopback.")
     parser.add_argument("kind", choices=["openai", "azure", "relay", "veo", "seedance", "kling",
-                                         "vidu", "runway", "luma"])
+                                         "vidu", "runway", "luma", "minimax"])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--key", action="append", default=None, help="accepted key (repeat)")
     parser.add_argument("--complete-after", type=float, default=5.0)

@@ -143,11 +143,22 @@ async def drop(send: Send) -> None:
     raise DroppedConnection("fake upstream dropped the connection on purpose")
 
 
+#: where upstreams keep their status word: top level, or one object down
+_STATUS_KEYS = ("status", "task_status")
+
+
 def rewrite_status(body: bytes, word: str) -> bytes:
+    """Replace the status word of a JSON answer, at the top level or in a nested
+    object such as MiniMax's ``task`` or DashScope's ``output``."""
     try:
         data = json.loads(body)
     except ValueError:
         return body
-    if isinstance(data, dict) and "status" in data:
-        data["status"] = word
+    if not isinstance(data, dict):
+        return body
+    for holder in (data, *(v for v in data.values() if isinstance(v, dict))):
+        key = next((k for k in _STATUS_KEYS if k in holder), None)
+        if key is not None:
+            holder[key] = word
+            break
     return json.dumps(data).encode()

@@ -10,6 +10,7 @@ from reelgate.providers import registry
 from reelgate.providers.base import ChannelSpec, Provider
 from reelgate.providers.kling import KlingProvider
 from reelgate.providers.luma import LumaProvider
+from reelgate.providers.minimax import MiniMaxProvider
 from reelgate.providers.openai import OpenAIProvider
 from reelgate.providers.runway import RunwayProvider
 from reelgate.providers.seedance import SeedanceProvider
@@ -21,7 +22,8 @@ from reelgate.providers.vidu import ViduProvider
     ("name", "cls"),
     [("openai", OpenAIProvider), ("veo", VeoProvider), ("seedance", SeedanceProvider),
      ("kling", KlingProvider), ("vidu", ViduProvider), ("runway", RunwayProvider),
-     ("luma", LumaProvider)],
+     ("luma", LumaProvider),
+     ("minimax", MiniMaxProvider)],
 )
 async def test_http_providers(name: str, cls: type) -> None:
     provider = registry.create_provider(ChannelSpec("c", "c", name, "http://127.0.0.1:9/v1"))

@@ -19,6 +19,7 @@ from tests.fakes import (
     FakeUpstream,
     KlingFake,
     LumaFake,
+    MiniMaxFake,
     OpenAIFake,
     RecordedRequest,
     RunwayFake,
@@ -53,6 +54,8 @@ KINDS: dict[str, tuple[tuple[str, ...], str, dict[str, Any]]] = {
     "runway": (("rw-key-1", "rw-key-2"), "runway", PRIVATE_CDN),
     "omni": (("omni-key-1",), "openai", {"mode": "omni", "fps": 16, "num_inference_steps": 8}),
     "luma": (("luma-key-1", "luma-key-2"), "luma", PRIVATE_CDN),
+    "minimax": (("mm-key-1", "mm-key-2"), "minimax", PRIVATE_CDN),  # Hailuo, V1 API
+    "minimax_h3": (("mm-h3-key-1", "mm-h3-key-2"), "minimax", PRIVATE_CDN),  # H3, V2 API
 }
 
 #: provider under test -> (public model, size, seconds) that each fake renders quickly
@@ -68,6 +71,8 @@ SHAPES: dict[str, tuple[str, str, str]] = {
     "runway": ("gen4.5", "1280x720", "4"),
     "omni": ("wan-2.2-local", "832x480", "4"),
     "luma": ("ray-2", "1280x720", "5"),
+    "minimax": ("minimax-hailuo-02", "1366x768", "6"),
+    "minimax_h3": ("minimax-h3", "1366x768", "5"),
 }
 MODEL_MAPS: dict[str, dict[str, str]] = {
     "openai": {"sora-2": "sora-2", "sora-2-pro": "sora-2-pro"},
@@ -82,6 +87,8 @@ MODEL_MAPS: dict[str, dict[str, str]] = {
     "runway": {"gen4.5": "gen4.5", "gen4_turbo": "gen4_turbo"},
     "omni": {"wan-2.2-local": "Wan-AI/Wan2.2-TI2V-5B-Diffusers"},
     "luma": {"ray-2": "ray-2", "ray-flash-2": "ray-flash-2"},
+    "minimax": {"minimax-hailuo-02": "MiniMax-Hailuo-02"},
+    "minimax_h3": {"minimax-h3": "MiniMax-H3"},
 }
 COMPLETE_AFTER = 0.3
 
@@ -109,6 +116,9 @@ def make_fake(kind: str) -> FakeUpstream:
         return OmniFake(keys=keys, complete_after=COMPLETE_AFTER)
     if kind == "luma":
         return LumaFake(keys=keys, complete_after=COMPLETE_AFTER)
+    if kind in ("minimax", "minimax_h3"):  # V1 says "no balance" with HTTP 200, V2 with 402
+        return MiniMaxFake(keys=keys, complete_after=COMPLETE_AFTER,
+                           broke_status=200 if kind == "minimax" else 402)
     return SeedanceFake(keys=keys, complete_after=COMPLETE_AFTER)
 
 
@@ -144,14 +154,15 @@ class Upstream:
 
     def calls(self, method: str | None = None, *, touching: str | None = None,
               path_suffix: str | None = None) -> list[RecordedRequest]:
-        """Recorded requests, by method and/or naming an upstream job id in the path."""
+        """Recorded requests, by method and/or naming an upstream job id in the path or
+        query (MiniMax V1 names tasks in the query string)."""
         out = []
         for r in self.fake.requests:
             if r.path.startswith("/_"):
                 continue
             if method and r.method != method:
                 continue
-            if touching and touching.rsplit("/", 1)[-1] not in r.path:
+            if touching and touching.rsplit("/", 1)[-1] not in r.path + "?" + r.query:
                 continue
             if path_suffix and not r.path.endswith(path_suffix):
                 continue

@@ -25,9 +25,9 @@ from tests.upstreams.support import (
 )
 
 PROVIDERS = ("openai", "azure", "relay", "veo", "seedance", "kling", "vidu", "runway",
-             "luma")
+             "luma", "minimax", "minimax_h3")
 #: upstreams whose fake can run a key out of money (``fake.broke``)
-BALANCE_KINDS = ("kling", "vidu", "runway", "luma")
+BALANCE_KINDS = ("kling", "vidu", "runway", "luma", "minimax", "minimax_h3")
 MODERATION_CODES = dict.fromkeys(PROVIDERS, "moderation_blocked")
 
 
@@ -99,7 +99,7 @@ def test_relay_unknown_status_is_kept_in_progress(upstreams: dict[str, Upstream]
 
 @pytest.mark.parametrize(("kind", "fault"), [(k, "slow") for k in PROVIDERS]
                          + [("openai", "drop"), ("seedance", "drop"), ("runway", "drop"),
-                            ("luma", "drop")])
+                            ("luma", "drop"), ("minimax", "drop")])
 def test_ambiguous_create_is_failed_once_and_never_resent(
     kind: str, fault: str, upstreams: dict[str, Upstream], admin: Admin, sdk: openai.OpenAI,
     upstream_gateway: GatewayProcess,
@@ -124,7 +124,7 @@ def test_ambiguous_create_is_failed_once_and_never_resent(
     assert any(video_id in line and "reconcile" in line for line in log.splitlines())
 
 
-@pytest.mark.parametrize("kind", ("openai", "seedance", "runway"))
+@pytest.mark.parametrize("kind", ("openai", "seedance", "runway", "minimax"))
 def test_unreadable_create_answer_is_ambiguous(kind: str, upstreams: dict[str, Upstream],
                                                admin: Admin, sdk: openai.OpenAI) -> None:
     up = upstreams[kind]
@@ -137,7 +137,7 @@ def test_unreadable_create_answer_is_ambiguous(kind: str, upstreams: dict[str, U
 
 
 @pytest.mark.parametrize("kind", ("openai", "relay", "veo", "seedance", "kling", "vidu",
-                                  "runway", "luma"))
+                                  "runway", "luma", "minimax", "minimax_h3"))
 def test_content_outlives_the_upstreams_expiry(kind: str, upstreams: dict[str, Upstream],
                                                admin: Admin, sdk: openai.OpenAI) -> None:
     up = upstreams[kind]
@@ -215,3 +215,18 @@ def test_runway_link_expired_before_the_copy_is_fetched_afresh(
     assert [r.status for r in up.calls("GET") if r.path.startswith("/cdn/")] == [403, 200]
     width, height, _, _ = decode_info(sdk.videos.download_content(video_id).read())
     assert f"{width}x{height}" == SHAPES["runway"][1]
+
+
+@pytest.mark.parametrize("kind", ("minimax", "minimax_h3"))
+def test_sensitive_input_fails_the_job_and_is_not_retried(
+    kind: str, upstreams: dict[str, Upstream], admin: Admin, sdk: openai.OpenAI
+) -> None:
+    """MiniMax refuses a sensitive prompt (1026; HTTP 200 on V1): the prompt's fault,
+    so the job fails with ``moderation_blocked`` and no other channel is asked."""
+    up = upstreams[kind]
+    admin.add_channel(up, priority=10)
+    admin.add_channel(up, priority=0)
+    refused = finished(sdk, _create(sdk, kind, unique("nsfw-input, politely")))
+    assert refused.status == "failed" and refused.error is not None
+    assert refused.error.code == "moderation_blocked"
+    assert [r.status for r in up.creates()] == [200 if kind == "minimax" else 422]

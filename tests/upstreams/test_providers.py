@@ -27,9 +27,9 @@ from tests.upstreams.support import (
 )
 
 PROVIDERS = ("openai", "azure", "relay", "veo", "seedance", "kling", "vidu", "runway",
-             "luma")
+             "luma", "minimax", "minimax_h3")
 #: upstreams that cannot cancel or delete a task (it runs to its end there)
-NO_CANCEL = frozenset({"kling"})
+NO_CANCEL = frozenset({"kling", "minimax"})  # minimax: its V1 API
 #: upstream kind -> the route an image-to-video create must reach
 IMAGE_ROUTES = {
     "kling": "/v1/videos/image2video",
@@ -37,6 +37,8 @@ IMAGE_ROUTES = {
     "runway": "/v1/image_to_video",
     "seedance": "/api/v3/contents/generations/tasks",
     "veo": "/v1beta/models/veo-3.1-generate-preview:predictLongRunning",
+    "minimax": "/v1/video_generation",
+    "minimax_h3": "/v2/video_generation",
 }
 #: kinds whose image-to-video test uses another model than SHAPES (one that needs the image)
 IMAGE_MODELS = {"runway": "gen4_turbo"}
@@ -148,15 +150,16 @@ def test_image_to_video_sends_the_image(kind: str, upstreams: dict[str, Upstream
     assert assert_all_keys(up, up.keys[0]) >= 3  # create, polls, download
 
 
-def test_delete_where_the_upstream_cannot_cancel(upstreams: dict[str, Upstream], admin: Admin,
-                                                sdk: openai.OpenAI) -> None:
-    """Kling has no cancel: the job is gone for the client at once and no call
-    pretending to cancel it is made upstream."""
-    up = upstreams["kling"]
+@pytest.mark.parametrize("kind", sorted(NO_CANCEL))
+def test_delete_where_the_upstream_cannot_cancel(kind: str, upstreams: dict[str, Upstream],
+                                                admin: Admin, sdk: openai.OpenAI) -> None:
+    """Kling and MiniMax V1 have no cancel: the job is gone for the client at once and
+    no call pretending to cancel it is made upstream."""
+    up = upstreams[kind]
     up.fake.complete_after = 30.0
     admin.add_channel(up)
-    model, size, seconds = SHAPES["kling"]
-    prompt = unique("kling: deleted while rendering")
+    model, size, seconds = SHAPES[kind]
+    prompt = unique(f"{kind}: deleted while rendering")
     video = sdk.videos.create(model=model, prompt=prompt, size=size, seconds=seconds)
     wait_for(sdk, video.id, lambda v: v.status == "in_progress")
     assert sdk.videos.delete(video.id).deleted
@@ -192,7 +195,8 @@ def test_delete_of_a_running_job_reaches_the_upstream(
 
 
 _KIND_OF = {"veo-3.1": "veo", "seedance-1.0-pro": "seedance", "gen4.5": "runway",
-            "gen4_turbo": "runway", "ray-2": "luma"}
+            "gen4_turbo": "runway", "ray-2": "luma", "minimax-hailuo-02": "minimax",
+            "minimax-h3": "minimax"}
 
 
 @pytest.mark.parametrize(("model", "size", "seconds", "param"), [
@@ -207,6 +211,9 @@ _KIND_OF = {"veo-3.1": "veo", "seedance-1.0-pro": "seedance", "gen4.5": "runway"
     ("gen4.5", "1280x720", "12", "seconds"),
     ("ray-2", "1280x720", "4", "seconds"),  # Luma renders "5s" or "9s"
     ("ray-2", "1024x1024", "5", "size"),
+    ("minimax-hailuo-02", "1920x1080", "10", "size"),  # 1080P: 6 s only
+    ("minimax-hailuo-02", "1366x768", "8", "seconds"),
+    ("minimax-h3", "1280x720", "5", "size"),
 ])
 def test_what_an_upstream_cannot_render_is_a_400(
     model: str, size: str, seconds: str, param: str, upstreams: dict[str, Upstream],
@@ -241,6 +248,21 @@ def test_veo_renders_1080p_at_8_seconds(upstreams: dict[str, Upstream], admin: A
     job = up.job(prompt)  # the fake renders what Veo's parameters asked for
     assert (job.width, job.height, job.seconds) == (1920, 1080, 8)
 
+
+
+def test_hailuo_renders_1080p_at_6_seconds(upstreams: dict[str, Upstream], admin: Admin,
+                                          sdk: openai.OpenAI) -> None:
+    """The catalog's pair rule lets 1080P through at 6 s only; MiniMax gets 1080P."""
+    up = upstreams["minimax"]
+    admin.add_channel(up)
+    prompt = unique("minimax: 1080p at 6 s")
+    video = sdk.videos.create(model="minimax-hailuo-02", prompt=prompt, size="1920x1080",
+                              seconds="6")
+    done = finished(sdk, video.id)
+    assert done.status == "completed", done.error
+    assert (done.size, done.seconds) == ("1920x1080", "6")
+    job = up.job(prompt)
+    assert (job.extra["resolution"], job.width, job.height) == ("1080P", 1920, 1080)
 
 
 def test_delete_during_the_submit_cancels_the_upstream_job(

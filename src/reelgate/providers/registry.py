@@ -14,6 +14,7 @@ from reelgate.providers.base import ChannelSpec, Provider
 from reelgate.providers.comfyui import ComfyUIProvider
 from reelgate.providers.kling import KlingProvider
 from reelgate.providers.luma import LumaProvider
+from reelgate.providers.minimax import MiniMaxProvider
 from reelgate.providers.openai import OpenAIProvider
 from reelgate.providers.runway import RunwayProvider
 from reelgate.providers.seedance import SeedanceProvider
@@ -40,6 +41,7 @@ PROVIDERS: Mapping[str, ProviderFactory] = {
     "vidu": ViduProvider,
     "runway": RunwayProvider,
     "luma": LumaProvider,
+    "minimax": MiniMaxProvider,
     "local": _local,
     "comfyui": ComfyUIProvider,
 }

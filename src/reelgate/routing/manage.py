@@ -65,6 +65,8 @@ DEFAULT_MODELS: Mapping[str, Mapping[str, str]] = {
     "vidu": {m: m for m in ("viduq3-pro", "viduq3-turbo", "viduq2", "viduq1")},
     "runway": {"gen4.5": "gen4.5", "gen4_turbo": "gen4_turbo"},
     "luma": {"ray-2": "ray-2", "ray-flash-2": "ray-flash-2"},
+    "minimax": {"minimax-hailuo-02": "MiniMax-Hailuo-02",
+                "minimax-hailuo-2.3": "MiniMax-Hailuo-2.3", "minimax-h3": "MiniMax-H3"},
     "local": {WILDCARD: WILDCARD},
     "comfyui": {"wan-2.2-local": "wan-2.2-local"},
 }
@@ -79,6 +81,7 @@ _OPTIONS: Mapping[str, Mapping[str, tuple[type, ...]]] = {
     "vidu": {"read_timeout": (int, float)},
     "runway": {"api_version": (str,), "read_timeout": (int, float)},
     "luma": {"read_timeout": (int, float)},
+    "minimax": {"read_timeout": (int, float)},
     "local": {KEEP: (bool,), "preset": (str,), "concurrency": (int,)},
     "comfyui": {"workflows": (dict,), "queue_limit": (int,), "websocket": (bool,),
                 "read_timeout": (int, float)},
