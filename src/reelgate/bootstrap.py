@@ -9,22 +9,25 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from reelgate.auth import repository as auth_repo
 from reelgate.auth.admin_token import admin_token
 from reelgate.auth.cache import PrincipalCache
+from reelgate.auth.service import KeyService
 from reelgate.billing import BillingHooks, TablePricer
+from reelgate.billing.service import PriceService, TenantService
 from reelgate.catalog import Catalog
 from reelgate.catalog.live import LiveCatalog
 from reelgate.config import Settings
 from reelgate.jobs.hooks import JobHooks
 from reelgate.jobs.lifecycle import Lifecycle
 from reelgate.jobs.model import Job
+from reelgate.jobs.queries import JobQueries
 from reelgate.jobs.service import VideoService
 from reelgate.limits import KeyPolicyHooks, RateLimiter, limiter_from_url
 from reelgate.media.factory import storage_from_url
 from reelgate.media.storage import Storage
 from reelgate.routing.crypto import SecretBox
-from reelgate.routing.manage import ensure_local_channel
+from reelgate.routing.local_channel import ensure_local_channel
+from reelgate.routing.manage import ChannelService
 from reelgate.scheduler.directory import ChannelDirectory
 from reelgate.scheduler.refresh import Refresher
 from reelgate.scheduler.worker import Worker
@@ -59,6 +62,13 @@ class Gateway:
     webhooks: WebhookService = field(init=False)
     #: sends queued webhook deliveries; runs next to the worker
     dispatcher: Dispatcher = field(init=False)
+    # the services the CLI and the admin API share (one set of rules for both)
+    keys: KeyService = field(init=False)
+    tenants: TenantService = field(init=False)
+    prices: PriceService = field(init=False)
+    channels: ChannelService = field(init=False)
+    #: read-side job queries for operators (admin API and UI)
+    job_queries: JobQueries = field(init=False)
 
     @classmethod
     async def start(
@@ -91,6 +101,10 @@ class Gateway:
             worker.gate.shared = gw.limiter
         gw.principals = PrincipalCache(settings.auth_cache_seconds)
         gw.webhooks, gw.dispatcher = WebhookService(db), Dispatcher(db)
+        gw.keys = KeyService(db, gw.principals)
+        gw.tenants, gw.prices = TenantService(db), PriceService(db, pricer)
+        gw.channels = ChannelService(db, box, catalog, directory)
+        gw.job_queries = JobQueries(db)
         await gw._ensure_local_channel()
         return gw
 
@@ -113,13 +127,19 @@ class Gateway:
 
     async def bootstrap_key(self, tenant: str = "default", name: str = "default") -> str | None:
         """The first time only: a tenant and a key, so `make serve` is usable at once."""
-        async with self.db.begin() as conn:
-            await self.db.exclusive(conn, "bootstrap")
-            if await auth_repo.list_keys(conn):
-                return None
-            ten = await auth_repo.ensure_tenant(conn, tenant, unlimited=True)
-            _, secret = await auth_repo.create_key(conn, ten, name)
-        return secret
+        created = await self.keys.create_first(tenant, name)
+        return created.secret if created else None
+
+    async def readiness(self) -> dict[str, str]:
+        """Each dependency a request needs: "ok", or what went wrong with it."""
+        checks: dict[str, str] = {}
+        for name, check in (("database", self.db.ping), ("storage", self.storage.check)):
+            try:
+                await check()
+                checks[name] = "ok"
+            except Exception as exc:
+                checks[name] = f"error: {exc.__class__.__name__}"
+        return checks
 
     async def close(self) -> None:
         self.worker.stop()

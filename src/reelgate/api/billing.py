@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
 from reelgate.api.auth import principal
-from reelgate.api.deps import gateway
+from reelgate.api.deps import GatewayDep
 from reelgate.auth.principal import Principal
 from reelgate.auth.records import TenantRecord
-from reelgate.billing import ledger, tenants
+from reelgate.billing import tenants
 from reelgate.billing.ledger import Entry
 from reelgate.billing.money import usd_str
+from reelgate.billing.service import LedgerPage
 from reelgate.errors import InvalidRequest
 
 __all__ = ["entry_object", "ledger_page", "parse_after", "router", "tenant_object"]
@@ -53,21 +54,20 @@ def parse_after(after: str | None) -> int | None:
     return int(digits)
 
 
-def ledger_page(entries: list[Entry], has_more: bool) -> dict[str, Any]:
-    data = [entry_object(e) for e in entries]
+def ledger_page(page: LedgerPage) -> dict[str, Any]:
+    data = [entry_object(e) for e in page.entries]
     return {"object": "list", "data": data,
             "first_id": data[0]["id"] if data else None,
-            "last_id": data[-1]["id"] if data else None, "has_more": has_more}
+            "last_id": data[-1]["id"] if data else None, "has_more": page.has_more}
 
 
 @router.get("/balance")
-async def balance(request: Request, caller: Caller) -> JSONResponse:
-    async with gateway(request).db.read() as conn:
-        tenant = await tenants.get(conn, caller.tenant_id)
-        spent, cap = await tenants.key_spend(conn, caller.key_id)
-    body = {**tenant_object(tenant), "object": "billing.balance",
-            "key": {"id": caller.key_id, "name": caller.key_name, "spent_micros": spent,
-                    "spend_cap_micros": cap,
+async def balance(gw: GatewayDep, caller: Caller) -> JSONResponse:
+    found = await gw.tenants.balance(caller)
+    body = {**tenant_object(found.tenant), "object": "billing.balance",
+            "key": {"id": caller.key_id, "name": caller.key_name,
+                    "spent_micros": found.spent_micros,
+                    "spend_cap_micros": found.spend_cap_micros,
                     "models": list(caller.allowed_models) if caller.allowed_models else None,
                     "max_in_flight": caller.max_in_flight,
                     "creates_per_minute": caller.creates_per_minute,
@@ -77,13 +77,12 @@ async def balance(request: Request, caller: Caller) -> JSONResponse:
 
 @router.get("/ledger")
 async def ledger_entries(
-    request: Request, caller: Caller,
+    gw: GatewayDep, caller: Caller,
     after: Annotated[str | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     job_id: Annotated[str | None, Query()] = None,
 ) -> JSONResponse:
     """Newest first; pass the last id as ``after`` for the next page."""
-    async with gateway(request).db.read() as conn:
-        entries, more = await ledger.page(conn, caller.tenant_id, after=parse_after(after),
-                                          limit=limit, job_id=job_id)
-    return JSONResponse(ledger_page(entries, more))
+    page = await gw.tenants.own_ledger(caller, after=parse_after(after), limit=limit,
+                                       job_id=job_id)
+    return JSONResponse(ledger_page(page))

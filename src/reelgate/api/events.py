@@ -21,8 +21,7 @@ from reelgate.api.auth import principal
 from reelgate.api.deps import GatewayDep
 from reelgate.api.render import video_object
 from reelgate.auth.principal import Principal
-from reelgate.jobs import repository as repo
-from reelgate.store.db import Database
+from reelgate.jobs.queries import JobQueries
 
 __all__ = ["job_events", "router", "sse_response"]
 
@@ -39,7 +38,7 @@ def _frame(event: str, data: dict[str, Any], event_id: int) -> bytes:
             f"data: {json.dumps(data, separators=(',', ':'))}\n\n").encode()
 
 
-async def job_events(db: Database, job_id: str, *, tenant_id: str | None,
+async def job_events(queries: JobQueries, job_id: str, *, tenant_id: str | None,
                      poll_seconds: float = POLL_SECONDS) -> AsyncIterator[bytes]:
     """Frames for every change of the job's public object, until it is terminal.
 
@@ -49,8 +48,7 @@ async def job_events(db: Database, job_id: str, *, tenant_id: str | None,
     started = quiet_since = time.monotonic()
     yield b"retry: 1000\n\n"
     while time.monotonic() - started < MAX_STREAM_SECONDS:
-        async with db.read() as conn:
-            job = await repo.get(conn, job_id, tenant_id=tenant_id, include_deleted=True)
+        job = await queries.snapshot(job_id, tenant_id=tenant_id)
         if job is None:
             return
         current = video_object(job)
@@ -75,4 +73,4 @@ def sse_response(frames: AsyncIterator[bytes]) -> StreamingResponse:
 async def video_events(video_id: str, gw: GatewayDep,
                        caller: Principal = Depends(principal)) -> StreamingResponse:
     await gw.videos.get(caller, video_id)  # 404 before the stream starts
-    return sse_response(job_events(gw.db, video_id, tenant_id=caller.tenant_id))
+    return sse_response(job_events(gw.job_queries, video_id, tenant_id=caller.tenant_id))

@@ -35,12 +35,6 @@ def model_object(spec: ModelSpec, prices: dict[str, int] | None = None,
     }
 
 
-async def _tenant_prices(gw: GatewayDep, caller: Principal) -> dict[str, dict[str, int]]:
-    async with gw.db.read() as conn:
-        prices: dict[str, dict[str, int]] = await gw.pricer.per_second(conn, caller.tenant_id)
-    return prices
-
-
 def _visible(spec: ModelSpec, caller: Principal) -> bool:
     return caller.allowed_models is None or spec.id in caller.allowed_models
 
@@ -48,7 +42,7 @@ def _visible(spec: ModelSpec, caller: Principal) -> bool:
 @router.get("/models")
 async def list_models(gw: GatewayDep, caller: Caller) -> JSONResponse:
     """The models this key may use, priced at what its tenant pays."""
-    prices = await _tenant_prices(gw, caller)
+    prices = await gw.prices.paid_by(caller)
     data = [model_object(m, prices.get(m.id)) for m in gw.catalog if _visible(m, caller)]
     return JSONResponse({"object": "list", "data": data})
 
@@ -59,5 +53,5 @@ async def get_model(model_id: str, gw: GatewayDep, caller: Caller) -> JSONRespon
     if spec is None or not _visible(spec, caller):
         raise NotFound(f"The model '{model_id}' does not exist.", param="model",
                        code="model_not_found")
-    prices = await _tenant_prices(gw, caller)
+    prices = await gw.prices.paid_by(caller)
     return JSONResponse(model_object(spec, prices.get(spec.id)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from reelgate.auth.keys import display_prefix, generate_key, hash_key
@@ -19,6 +19,8 @@ __all__ = [
     "find_principal",
     "get_tenant_by_name",
     "list_keys",
+    "list_live_keys",
+    "principal_by_key_id",
     "revoke_key",
 ]
 
@@ -64,16 +66,14 @@ async def create_key(
     return kid, secret
 
 
-async def find_principal(conn: AsyncConnection, secret: str) -> Principal | None:
-    query = (
-        select(api_keys, tenants.c.name.label("tenant_name"))
-        .join(tenants, tenants.c.id == api_keys.c.tenant_id)
-        .where(api_keys.c.key_hash == hash_key(secret), api_keys.c.revoked_at.is_(None))
-    )
-    row = (await conn.execute(query)).first()
-    if row is None:
-        return None
-    if row.expires_at is not None and row.expires_at <= now():
+def _keys_with_tenant() -> Select[Any]:
+    return (select(api_keys, tenants.c.name.label("tenant_name"))
+            .join(tenants, tenants.c.id == api_keys.c.tenant_id))
+
+
+def _principal(row: Any) -> Principal | None:
+    """The caller a live key row stands for; None once the key has expired."""
+    if row is None or (row.expires_at is not None and row.expires_at <= now()):
         return None
     return Principal(
         key_id=row.id, key_name=row.name, tenant_id=row.tenant_id, tenant_name=row.tenant_name,
@@ -84,16 +84,35 @@ async def find_principal(conn: AsyncConnection, secret: str) -> Principal | None
     )
 
 
+def _key(row: Any) -> KeyRecord:
+    return KeyRecord(row.id, row.tenant_id, row.tenant_name, row.name, row.prefix,
+                     row.created_at, row.revoked_at)
+
+
+async def find_principal(conn: AsyncConnection, secret: str) -> Principal | None:
+    query = _keys_with_tenant().where(api_keys.c.key_hash == hash_key(secret),
+                                      api_keys.c.revoked_at.is_(None))
+    return _principal((await conn.execute(query)).first())
+
+
+async def principal_by_key_id(conn: AsyncConnection, key_id: str) -> Principal | None:
+    """Acting as a key without its secret (the admin playground); live keys only."""
+    query = _keys_with_tenant().where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+    return _principal((await conn.execute(query)).first())
+
+
+async def list_live_keys(conn: AsyncConnection) -> list[KeyRecord]:
+    """Keys that authenticate right now (not revoked, not expired), by tenant and name."""
+    t = now()
+    query = (_keys_with_tenant().where(api_keys.c.revoked_at.is_(None))
+             .order_by(tenants.c.name, api_keys.c.name))
+    return [_key(r) for r in await conn.execute(query)
+            if r.expires_at is None or r.expires_at > t]
+
+
 async def list_keys(conn: AsyncConnection) -> list[KeyRecord]:
-    query = (
-        select(api_keys, tenants.c.name.label("tenant_name"))
-        .join(tenants, tenants.c.id == api_keys.c.tenant_id)
-        .order_by(api_keys.c.created_at)
-    )
-    return [
-        KeyRecord(r.id, r.tenant_id, r.tenant_name, r.name, r.prefix, r.created_at, r.revoked_at)
-        for r in await conn.execute(query)
-    ]
+    query = _keys_with_tenant().order_by(api_keys.c.created_at)
+    return [_key(r) for r in await conn.execute(query)]
 
 
 async def revoke_key(conn: AsyncConnection, key_ref: str) -> bool:

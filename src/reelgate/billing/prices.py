@@ -23,7 +23,7 @@ from reelgate.errors import InvalidRequest
 from reelgate.ids import now
 from reelgate.store.tables import prices, tenants
 
-__all__ = ["PriceRow", "TablePricer", "exact_seconds"]
+__all__ = ["PriceOverride", "PriceRow", "TablePricer", "exact_seconds"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,17 @@ class PriceRow:
     micros_per_second: int
     #: where the base price came from: "tenant", "global" or "catalog"
     source: str
+
+
+@dataclass(frozen=True)
+class PriceOverride:
+    """One tenant's own price for a model and size, as the admin UI lists them."""
+
+    tenant_name: str
+    model: str
+    size: str
+    micros_per_second: int
+    updated_at: float
 
 
 def exact_seconds(value: float | int) -> Fraction:
@@ -104,6 +115,13 @@ class TablePricer:
         found = await self._overrides(conn, tenant_id)
         return [self._pick(found, tenant_id, spec.id, size)
                 for spec in self.catalog for size in spec.sizes]
+
+    async def tenant_overrides(self, conn: AsyncConnection) -> list[PriceOverride]:
+        query = (select(prices, tenants.c.name.label("tenant_name"))
+                 .join(tenants, tenants.c.id == prices.c.tenant_id)
+                 .order_by(tenants.c.name, prices.c.model, prices.c.size))
+        return [PriceOverride(r.tenant_name, r.model, r.size, int(r.micros_per_second),
+                              r.updated_at) for r in await conn.execute(query)]
 
     async def set_price(self, conn: AsyncConnection, model: str, size: str, micros: int,
                         tenant_id: str = "") -> None:

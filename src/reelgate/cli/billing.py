@@ -16,10 +16,11 @@ from rich.console import Console
 from rich.table import Table
 
 from reelgate.auth.records import TenantRecord
-from reelgate.billing import ledger, tenants
-from reelgate.billing.ledger import Entry, Kind, Verification
+from reelgate.billing import tenants
+from reelgate.billing.ledger import Kind, Verification
 from reelgate.billing.money import format_usd, parse_ppm, parse_usd, usd_str
 from reelgate.billing.prices import PriceRow
+from reelgate.billing.service import LedgerPage
 from reelgate.bootstrap import Gateway
 from reelgate.cli.common import run_with_gateway
 from reelgate.errors import APIError
@@ -86,12 +87,8 @@ def create(
     ppm = _ppm(multiplier)
 
     async def go(gw: Gateway) -> TenantRecord:
-        async with gw.db.begin() as conn:
-            ten = await tenants.create(conn, name, prepaid=prepaid or opening > 0,
-                                       multiplier_ppm=1_000_000 if ppm is None else ppm)
-            if opening:
-                await tenants.credit(conn, ten, opening, note="opening balance")
-            return await tenants.get(conn, ten.id)
+        return await gw.tenants.create(name, prepaid=prepaid, opening_micros=opening,
+                                       multiplier_ppm=ppm)
 
     console.print(f"Created tenant {_describe(_run(go))}.", highlight=False)
 
@@ -107,9 +104,7 @@ def set_(
     ppm = _ppm(multiplier)
 
     async def go(gw: Gateway) -> TenantRecord:
-        async with gw.db.begin() as conn:
-            ten = await tenants.get(conn, name)
-            return await tenants.update_tenant(conn, ten, prepaid=prepaid, multiplier_ppm=ppm)
+        return await gw.tenants.update(name, prepaid=prepaid, multiplier_ppm=ppm)
 
     console.print(f"Updated {_describe(_run(go))}.", highlight=False)
 
@@ -119,11 +114,7 @@ def _credit(name: str, amount: str, kind: Kind, reference: str | None,
     micros = _usd(amount)
 
     async def go(gw: Gateway) -> tuple[tenants.Credit, TenantRecord]:
-        async with gw.db.begin() as conn:
-            ten = await tenants.get(conn, name)
-            credit = await tenants.credit(conn, ten, micros, kind=kind, reference=reference,
-                                          note=note)
-            return credit, await tenants.get(conn, ten.id)
+        return await gw.tenants.credit(name, micros, kind=kind, reference=reference, note=note)
 
     credit, ten = _run(go)
     verb = "Posted" if credit.created else "Already posted (same reference), unchanged:"
@@ -161,8 +152,7 @@ def list_() -> None:
     """All tenants with mode, balance and multiplier."""
 
     async def go(gw: Gateway) -> list[TenantRecord]:
-        async with gw.db.read() as conn:
-            return await tenants.list_all(conn)
+        return await gw.tenants.list_all()
 
     table = Table("id", "name", "mode", "balance", "multiplier")
     for t in _run(go):
@@ -186,17 +176,15 @@ def show(
 ) -> None:
     """A tenant's balance and its most recent ledger entries."""
 
-    async def go(gw: Gateway) -> tuple[TenantRecord, list[Entry], Verification]:
-        async with gw.db.read() as conn:
-            ten = await tenants.get(conn, name)
-            page, _ = await ledger.page(conn, ten.id, after=None, limit=entries)
-            return ten, page, (await ledger.verify(conn, ten.id))[0]
+    async def go(gw: Gateway) -> tuple[TenantRecord, LedgerPage, Verification]:
+        ten, check = await gw.tenants.verify(name)
+        return ten, await gw.tenants.ledger(ten.id, limit=entries), check
 
     ten, page, check = _run(go)
     console.print(_describe(ten), highlight=False)
-    if page:
+    if page.entries:
         table = Table("id", "when", "kind", "amount", "job", "note")
-        for e in page:
+        for e in page.entries:
             table.add_row(str(e.id), _when(e.created_at), e.kind.value,
                           format_usd(e.amount_micros), e.job_id or "", e.note or "")
         console.print(table)
@@ -221,9 +209,7 @@ def prices_list(
     """Per-second prices of every model and size, and where each comes from."""
 
     async def go(gw: Gateway) -> tuple[list[PriceRow], dict[str, dict[str, int]]]:
-        async with gw.db.read() as conn:
-            tid = (await tenants.get(conn, tenant)).id if tenant else ""
-            return await gw.pricer.table(conn, tid), await gw.pricer.per_second(conn, tid)
+        return await gw.prices.table(tenant), await gw.prices.paid(tenant)
 
     rows, paid = _run(go)
     table = Table("model", "size", "base USD/s", "source", "paid USD/s (x multiplier)")
@@ -244,10 +230,7 @@ def prices_set(
     micros = _usd(price, "PRICE")
 
     async def go(gw: Gateway) -> PriceRow:
-        async with gw.db.begin() as conn:
-            tid = (await tenants.get(conn, tenant)).id if tenant else ""
-            await gw.pricer.set_price(conn, model, size, micros, tid)
-            return await gw.pricer.base_rate(conn, tid, model, size)
+        return await gw.prices.set(model, size, micros, tenant)
 
     row = _run(go)
     console.print(f"{row.model} {row.size}: {format_usd(row.micros_per_second)} per second "
@@ -263,12 +246,10 @@ def prices_unset(
 ) -> None:
     """Remove an override; the next level (global, then catalog) applies again."""
 
-    async def go(gw: Gateway) -> bool:
-        async with gw.db.begin() as conn:
-            tid = (await tenants.get(conn, tenant)).id if tenant else ""
-            return await gw.pricer.unset_price(conn, model, size, tid)
+    async def go(gw: Gateway) -> PriceRow | None:
+        return await gw.prices.unset(model, size, tenant)
 
-    if not _run(go):
+    if _run(go) is None:
         console.print(f"[red]No override for {model} {size}.[/]")
         raise typer.Exit(1)
     console.print(f"Removed the override for {model} {size}.")

@@ -19,7 +19,7 @@ from rich.table import Table
 from reelgate.bootstrap import Gateway
 from reelgate.cli.common import run_with_gateway
 from reelgate.errors import APIError
-from reelgate.routing.manage import ChannelChanges, ChannelDraft, ChannelService, ChannelView
+from reelgate.routing.manage import ChannelChanges, ChannelDraft, ChannelView
 from reelgate.routing.probe import KeyCheck
 
 __all__ = ["app"]
@@ -68,10 +68,6 @@ def _keys(keys: list[str], from_stdin: bool) -> list[str]:
     if from_stdin:
         found.extend(line.strip() for line in sys.stdin if line.strip())
     return found
-
-
-def _service(gw: Gateway) -> ChannelService:
-    return ChannelService(gw.db, gw.box, gw.catalog, gw.directory)
 
 
 def _die(message: str, code: int = 1) -> None:
@@ -139,7 +135,7 @@ def add(
                          read_timeout=read_timeout))
 
     async def go(gw: Gateway) -> ChannelView:
-        return await _service(gw).create(draft)
+        return await gw.channels.create(draft)
 
     shown = _run(go)
     console.print(f"Added channel [bold]{name}[/] ({len(shown.keys)} key(s)). "
@@ -151,7 +147,7 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Machine-readable o
     """List channels, their keys (masked) and their running jobs."""
 
     async def go(gw: Gateway) -> list[ChannelView]:
-        return await _service(gw).views()
+        return await gw.channels.views()
 
     views = _run(go)
     if as_json:
@@ -181,7 +177,7 @@ def update(
                              options=opts or None)
 
     async def go(gw: Gateway) -> ChannelView:
-        return await _service(gw).update(ref, changes)
+        return await gw.channels.update(ref, changes)
 
     _run(go)
     console.print(f"Updated channel [bold]{name or ref}[/].", highlight=False)
@@ -189,7 +185,7 @@ def update(
 
 def _set_enabled(ref: str, enabled: bool) -> None:
     async def go(gw: Gateway) -> ChannelView:
-        return await _service(gw).set_enabled(ref, enabled)
+        return await gw.channels.set_enabled(ref, enabled)
 
     _run(go)
     word = "takes new jobs again" if enabled else \
@@ -222,7 +218,7 @@ def add_key(
         _die("Give exactly one key, with --key or on stdin with --key-stdin.")
 
     async def go(gw: Gateway) -> str:
-        info = await _service(gw).add_key(ref, keys[0], label)
+        info = await gw.channels.add_key(ref, keys[0], label)
         return f"{info.label} {info.masked}"
 
     console.print(f"Added key {_run(go)} to [bold]{ref}[/].", highlight=False)
@@ -237,7 +233,7 @@ def remove_key(
     """Take a key out of routing; jobs it created keep using it until they finish."""
 
     async def go(gw: Gateway) -> str:
-        return await _service(gw).remove_key(ref, key, purge=purge)
+        return await gw.channels.remove_key(ref, key, purge=purge)
 
     outcome = _run(go)
     note = "" if outcome == "deleted" else " (kept for the follow-ups of jobs it created)"
@@ -252,7 +248,7 @@ def test(
     """Check a channel live: reachable base URL, valid keys. Exit 1 if anything fails."""
 
     async def go(gw: Gateway) -> list[KeyCheck]:
-        return await _service(gw).test(ref)
+        return await gw.channels.test(ref)
 
     results: list[KeyCheck] = _run(go)
     if as_json:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from reelgate.auth import repository as auth_repo
 from reelgate.auth.records import KeyRecord
+from reelgate.auth.service import KeyLimits
 from reelgate.billing.money import parse_usd
 from reelgate.bootstrap import Gateway
 from reelgate.catalog import CATALOG
@@ -25,26 +24,25 @@ console = Console()
 
 def key_limits(models: str | None, spend_cap: str | None, max_in_flight: int | None,
                creates_per_minute: int | None, polls_per_minute: int | None,
-               expires_in_days: float | None) -> dict[str, Any]:
-    """The ``api_keys`` limit columns from the command-line options."""
-    limits: dict[str, Any] = {"max_in_flight": max_in_flight,
-                              "creates_per_minute": creates_per_minute,
-                              "polls_per_minute": polls_per_minute}
+               expires_in_days: float | None) -> KeyLimits:
+    """A key's limits from the command-line options."""
+    names = None
     if models is not None:
         names = [m.strip() for m in models.split(",") if m.strip()]
         unknown = [m for m in names if CATALOG.get(m) is None]
         if unknown or not names:
             raise typer.BadParameter(f"unknown model(s): {', '.join(unknown) or models!r}",
                                      param_hint="--models")
-        limits["allowed_models"] = names
+    cap = None
     if spend_cap is not None:
         try:
-            limits["spend_cap_micros"] = parse_usd(spend_cap)
+            cap = parse_usd(spend_cap)
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--spend-cap") from exc
-    if expires_in_days is not None:
-        limits["expires_at"] = now() + expires_in_days * 86400
-    return limits
+    expires_at = None if expires_in_days is None else now() + expires_in_days * 86400
+    return KeyLimits(allowed_models=names, spend_cap_micros=cap, max_in_flight=max_in_flight,
+                     creates_per_minute=creates_per_minute, polls_per_minute=polls_per_minute,
+                     expires_at=expires_at)
 
 
 @app.command("create")
@@ -64,10 +62,7 @@ def create(
                         polls_per_minute, expires_in_days)
 
     async def go(gw: Gateway) -> str:
-        async with gw.db.begin() as conn:
-            ten = await auth_repo.ensure_tenant(conn, tenant, unlimited=True)
-            _, secret = await auth_repo.create_key(conn, ten, name, **limits)
-        return secret
+        return (await gw.keys.create(tenant, name, limits)).secret
 
     secret = run_with_gateway(go)
     console.print(f"Created key [bold]{name}[/] for tenant [bold]{tenant}[/]. "
@@ -80,8 +75,7 @@ def list_() -> None:
     """List keys (prefixes only)."""
 
     async def go(gw: Gateway) -> list[KeyRecord]:
-        async with gw.db.read() as conn:
-            return await auth_repo.list_keys(conn)
+        return await gw.keys.list_all()
 
     table = Table("id", "name", "tenant", "prefix", "created", "status")
     for k in run_with_gateway(go):
@@ -96,8 +90,7 @@ def revoke(key: str = typer.Argument(..., help="Key id, name or prefix.")) -> No
     """Revoke a key; it stops working at once."""
 
     async def go(gw: Gateway) -> bool:
-        async with gw.db.begin() as conn:
-            return await auth_repo.revoke_key(conn, key)
+        return await gw.keys.revoke(key)
 
     if not run_with_gateway(go):
         console.print(f"[red]No single active key matches {key!r}.[/]")

@@ -83,6 +83,11 @@ class Database:
         async with self.read_engine.connect() as conn:
             yield conn
 
+    async def ping(self) -> None:
+        """One round trip; raises if the database cannot be reached."""
+        async with self.read() as conn:
+            await conn.execute(text("SELECT 1"))
+
     async def dispose(self) -> None:
         await self.engine.dispose()
         if self.read_engine is not self.engine:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from reelgate.api.deps import gateway
-from reelgate.routing.manage import ChannelChanges, ChannelDraft, ChannelService, ChannelView
+from reelgate.api.deps import GatewayDep
+from reelgate.routing.manage import ChannelChanges, ChannelDraft, ChannelView
 
 __all__ = ["router"]
 
@@ -54,36 +54,31 @@ class NewKey(BaseModel):
     label: str = Field("", max_length=200)
 
 
-def _channels(request: Request) -> ChannelService:
-    gw = gateway(request)
-    return ChannelService(gw.db, gw.box, gw.catalog, gw.directory)
-
-
 def _json(shown: ChannelView, status_code: int = 200) -> JSONResponse:
     return JSONResponse({"object": "channel", **shown.as_dict()}, status_code=status_code)
 
 
 @router.get("")
-async def list_channels(request: Request) -> JSONResponse:
-    views = await _channels(request).views()
+async def list_channels(gw: GatewayDep) -> JSONResponse:
+    views = await gw.channels.views()
     data = [{"object": "channel", **v.as_dict()} for v in views]
     return JSONResponse({"object": "list", "data": data})
 
 
 @router.post("")
-async def add_channel(body: NewChannel, request: Request) -> JSONResponse:
+async def add_channel(body: NewChannel, gw: GatewayDep) -> JSONResponse:
     draft = ChannelDraft(**body.model_dump())
-    return _json(await _channels(request).create(draft), 201)
+    return _json(await gw.channels.create(draft), 201)
 
 
 @router.get("/{ref}")
-async def get_channel(ref: str, request: Request) -> JSONResponse:
-    return _json(await _channels(request).view(ref))
+async def get_channel(ref: str, gw: GatewayDep) -> JSONResponse:
+    return _json(await gw.channels.view(ref))
 
 
 @router.patch("/{ref}")
-async def update_channel(ref: str, body: ChannelPatch, request: Request) -> JSONResponse:
-    service = _channels(request)
+async def update_channel(ref: str, body: ChannelPatch, gw: GatewayDep) -> JSONResponse:
+    service = gw.channels
     fields: dict[str, Any] = body.model_dump(exclude_unset=True)
     enabled = fields.pop("enabled", None)
     shown = await service.update(ref, ChannelChanges(**fields))
@@ -93,31 +88,31 @@ async def update_channel(ref: str, body: ChannelPatch, request: Request) -> JSON
 
 
 @router.post("/{ref}/enable")
-async def enable_channel(ref: str, request: Request) -> JSONResponse:
-    return _json(await _channels(request).set_enabled(ref, True))
+async def enable_channel(ref: str, gw: GatewayDep) -> JSONResponse:
+    return _json(await gw.channels.set_enabled(ref, True))
 
 
 @router.post("/{ref}/disable")
-async def disable_channel(ref: str, request: Request) -> JSONResponse:
-    return _json(await _channels(request).set_enabled(ref, False))
+async def disable_channel(ref: str, gw: GatewayDep) -> JSONResponse:
+    return _json(await gw.channels.set_enabled(ref, False))
 
 
 @router.post("/{ref}/keys")
-async def add_key(ref: str, body: NewKey, request: Request) -> JSONResponse:
-    info = await _channels(request).add_key(ref, body.key, body.label)
+async def add_key(ref: str, body: NewKey, gw: GatewayDep) -> JSONResponse:
+    info = await gw.channels.add_key(ref, body.key, body.label)
     return JSONResponse({"object": "channel.key", "id": info.id, "label": info.label,
                          "key": info.masked, "enabled": info.enabled}, status_code=201)
 
 
 @router.delete("/{ref}/keys/{key_ref}")
-async def remove_key(ref: str, key_ref: str, request: Request,
+async def remove_key(ref: str, key_ref: str, gw: GatewayDep,
                      purge: Annotated[bool, Query()] = False) -> JSONResponse:
-    outcome = await _channels(request).remove_key(ref, key_ref, purge=purge)
+    outcome = await gw.channels.remove_key(ref, key_ref, purge=purge)
     return JSONResponse({"object": "channel.key", "id": key_ref, "outcome": outcome})
 
 
 @router.post("/{ref}/test")
-async def test_channel(ref: str, request: Request) -> JSONResponse:
-    results = await _channels(request).test(ref)
+async def test_channel(ref: str, gw: GatewayDep) -> JSONResponse:
+    results = await gw.channels.test(ref)
     return JSONResponse({"object": "channel.test", "ok": all(r.ok for r in results),
                          "results": [r.as_dict() for r in results]})

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from reelgate.api.deps import gateway
-from reelgate.billing import tenants
+from reelgate.api.deps import GatewayDep
 from reelgate.billing.money import parse_usd, usd_str
-from reelgate.billing.prices import PriceRow, TablePricer
+from reelgate.billing.prices import PriceRow
 from reelgate.errors import InvalidRequest, NotFound
-from reelgate.store.db import Database
 
 __all__ = ["router"]
 
@@ -31,11 +29,6 @@ class NewPrice(BaseModel):
     tenant: str | None = None
 
 
-def _parts(request: Request) -> tuple[Database, TablePricer]:
-    gw = gateway(request)
-    return gw.db, gw.pricer
-
-
 def price_object(row: PriceRow) -> dict[str, Any]:
     return {"object": "billing.price", "model": row.model, "size": row.size,
             "tenant_id": row.tenant_id or None, "source": row.source, "unit": "second",
@@ -43,45 +36,32 @@ def price_object(row: PriceRow) -> dict[str, Any]:
             "usd_per_second": usd_str(row.micros_per_second)}
 
 
-async def _tenant_id(conn: Any, ref: str | None) -> str:
-    return "" if not ref else (await tenants.get(conn, ref)).id
-
-
 @router.get("")
-async def list_prices(request: Request,
+async def list_prices(gw: GatewayDep,
                       tenant: Annotated[str | None, Query()] = None) -> JSONResponse:
     """Effective base prices (before the tenant multiplier) and where each comes from."""
-    db, pricer = _parts(request)
-    async with db.read() as conn:
-        rows = await pricer.table(conn, await _tenant_id(conn, tenant))
+    rows = await gw.prices.table(tenant)
     return JSONResponse({"object": "list", "data": [price_object(r) for r in rows]})
 
 
 @router.put("")
-async def set_price(body: NewPrice, request: Request) -> JSONResponse:
+async def set_price(body: NewPrice, gw: GatewayDep) -> JSONResponse:
     try:
         micros = parse_usd(body.price)
     except ValueError as exc:
         raise InvalidRequest(f"Invalid value for 'price': {exc}.", param="price",
                              code="invalid_value") from exc
-    db, pricer = _parts(request)
-    async with db.begin() as conn:
-        tid = await _tenant_id(conn, body.tenant)
-        await pricer.set_price(conn, body.model, body.size, micros, tid)
-        row = await pricer.base_rate(conn, tid, body.model, body.size)
-    return JSONResponse(price_object(row))
+    return JSONResponse(price_object(await gw.prices.set(body.model, body.size, micros,
+                                                         body.tenant)))
 
 
 @router.delete("")
 async def unset_price(
-    request: Request, model: Annotated[str, Query()], size: Annotated[str, Query()],
+    gw: GatewayDep, model: Annotated[str, Query()], size: Annotated[str, Query()],
     tenant: Annotated[str | None, Query()] = None,
 ) -> JSONResponse:
-    db, pricer = _parts(request)
-    async with db.begin() as conn:
-        tid = await _tenant_id(conn, tenant)
-        if not await pricer.unset_price(conn, model, size, tid):
-            raise NotFound(f"No price override for {model} {size}.", param="model",
-                           code="price_not_found")
-        row = await pricer.base_rate(conn, tid, model, size)
+    row = await gw.prices.unset(model, size, tenant)
+    if row is None:
+        raise NotFound(f"No price override for {model} {size}.", param="model",
+                       code="price_not_found")
     return JSONResponse(price_object(row))

@@ -8,26 +8,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from reelgate.api.billing import entry_object, ledger_page, parse_after, tenant_object
-from reelgate.api.deps import gateway
-from reelgate.billing import ledger, tenants
+from reelgate.api.deps import GatewayDep
 from reelgate.billing.ledger import Kind
 from reelgate.billing.money import parse_ppm, parse_usd
+from reelgate.billing.service import TenantService
 from reelgate.errors import InvalidRequest
-from reelgate.store.db import Database
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/tenants", tags=["admin: tenants"])
-
-
-def _db(request: Request) -> Database:
-    db: Database = gateway(request).db
-    return db
 
 
 def _amount(text: str, param: str = "amount") -> int:
@@ -74,76 +68,61 @@ class Movement(BaseModel):
     note: str | None = Field(default=None, max_length=1000)
 
 
-async def _with_verification(db: Database, ref: str) -> dict[str, Any]:
-    async with db.read() as conn:
-        tenant = await tenants.get(conn, ref)
-        check = (await ledger.verify(conn, tenant.id))[0]
+async def _verified(service: TenantService, ref: str) -> dict[str, Any]:
+    tenant, check = await service.verify(ref)
     return {**tenant_object(tenant), "ledger_micros": check.ledger_micros,
             "consistent": check.ok}
 
 
 @router.get("")
-async def list_tenants(request: Request) -> JSONResponse:
-    async with _db(request).read() as conn:
-        rows = await tenants.list_all(conn)
+async def list_tenants(gw: GatewayDep) -> JSONResponse:
+    rows = await gw.tenants.list_all()
     return JSONResponse({"object": "list", "data": [tenant_object(t) for t in rows]})
 
 
 @router.post("")
-async def create_tenant(body: NewTenant, request: Request) -> JSONResponse:
+async def create_tenant(body: NewTenant, gw: GatewayDep) -> JSONResponse:
     opening = _amount(body.balance, "balance") if body.balance is not None else 0
-    ppm = _ppm(body.price_multiplier)
-    async with _db(request).begin() as conn:
-        tenant = await tenants.create(conn, body.name, prepaid=body.prepaid or opening > 0,
-                                      multiplier_ppm=1_000_000 if ppm is None else ppm)
-        if opening:
-            await tenants.credit(conn, tenant, opening, note="opening balance")
-    return JSONResponse(await _with_verification(_db(request), tenant.id), status_code=201)
+    tenant = await gw.tenants.create(body.name, prepaid=body.prepaid, opening_micros=opening,
+                                     multiplier_ppm=_ppm(body.price_multiplier))
+    return JSONResponse(await _verified(gw.tenants, tenant.id), status_code=201)
 
 
 @router.get("/{ref}")
-async def show_tenant(ref: str, request: Request) -> JSONResponse:
-    return JSONResponse(await _with_verification(_db(request), ref))
+async def show_tenant(ref: str, gw: GatewayDep) -> JSONResponse:
+    return JSONResponse(await _verified(gw.tenants, ref))
 
 
 @router.patch("/{ref}")
-async def change_tenant(ref: str, body: TenantChange, request: Request) -> JSONResponse:
-    async with _db(request).begin() as conn:
-        tenant = await tenants.get(conn, ref)
-        await tenants.update_tenant(conn, tenant, prepaid=body.prepaid,
-                                    multiplier_ppm=_ppm(body.price_multiplier))
-    return JSONResponse(await _with_verification(_db(request), ref))
+async def change_tenant(ref: str, body: TenantChange, gw: GatewayDep) -> JSONResponse:
+    await gw.tenants.update(ref, prepaid=body.prepaid,
+                            multiplier_ppm=_ppm(body.price_multiplier))
+    return JSONResponse(await _verified(gw.tenants, ref))
 
 
-async def _move(request: Request, ref: str, body: Movement, kind: Kind) -> JSONResponse:
-    amount = _amount(body.amount)
-    async with _db(request).begin() as conn:
-        tenant = await tenants.get(conn, ref)
-        credit = await tenants.credit(conn, tenant, amount, kind=kind,
-                                      reference=body.reference, note=body.note)
+async def _move(gw: GatewayDep, ref: str, body: Movement, kind: Kind) -> JSONResponse:
+    credit, _ = await gw.tenants.credit(ref, _amount(body.amount), kind=kind,
+                                        reference=body.reference, note=body.note)
     return JSONResponse({**entry_object(credit.entry), "replayed": not credit.created},
                         status_code=201 if credit.created else 200)
 
 
 @router.post("/{ref}/topups")
-async def topup(ref: str, body: Movement, request: Request) -> JSONResponse:
-    return await _move(request, ref, body, Kind.TOPUP)
+async def topup(ref: str, body: Movement, gw: GatewayDep) -> JSONResponse:
+    return await _move(gw, ref, body, Kind.TOPUP)
 
 
 @router.post("/{ref}/adjustments")
-async def adjust(ref: str, body: Movement, request: Request) -> JSONResponse:
-    return await _move(request, ref, body, Kind.ADJUSTMENT)
+async def adjust(ref: str, body: Movement, gw: GatewayDep) -> JSONResponse:
+    return await _move(gw, ref, body, Kind.ADJUSTMENT)
 
 
 @router.get("/{ref}/ledger")
 async def tenant_ledger(
-    ref: str, request: Request,
+    ref: str, gw: GatewayDep,
     after: Annotated[str | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     job_id: Annotated[str | None, Query()] = None,
 ) -> JSONResponse:
-    async with _db(request).read() as conn:
-        tenant = await tenants.get(conn, ref)
-        entries, more = await ledger.page(conn, tenant.id, after=parse_after(after),
-                                          limit=limit, job_id=job_id)
-    return JSONResponse(ledger_page(entries, more))
+    page = await gw.tenants.ledger(ref, after=parse_after(after), limit=limit, job_id=job_id)
+    return JSONResponse(ledger_page(page))

@@ -8,34 +8,22 @@ for that key; the key's secret is never needed, stored or shown.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.datastructures import UploadFile
 
-from reelgate.api.admin.jobs import (
-    STATUS_FILTERS,
-    JobFilter,
-    find_job,
-    parse_time,
-    search_jobs,
-    timeline,
-)
+from reelgate.api.admin.jobs import parse_time
 from reelgate.api.admin_ui.session import Session, check_csrf, require_session
 from reelgate.api.admin_ui.views import page
 from reelgate.api.deps import gateway
 from reelgate.api.events import job_events, sse_response
-from reelgate.auth.principal import Principal
 from reelgate.errors import APIError, InvalidRequest, NotFound, PayloadTooLarge
-from reelgate.ids import now
+from reelgate.jobs.queries import STATUS_FILTERS, JobFilter
 from reelgate.jobs.requests import ReferenceUpload, parse_create, sniff_image
 from reelgate.media.responder import media_response
 from reelgate.media.storage import StoredObject
-from reelgate.store.tables import api_keys, channels, tenants
-from reelgate.webhooks import repository as wh_repo
 
 __all__ = ["router"]
 
@@ -43,14 +31,6 @@ router = APIRouter(prefix="/admin")
 
 _VARIANTS = {"video": "mp4", "thumbnail": "webp", "spritesheet": "webp"}
 _PAGE_SIZES = (25, 50, 100, 200)
-
-
-async def _choices(conn: AsyncConnection) -> dict[str, list[str]]:
-    tenant_names = [r[0] for r in await conn.execute(select(tenants.c.name)
-                                                     .order_by(tenants.c.name))]
-    channel_names = [r[0] for r in await conn.execute(select(channels.c.name)
-                                                      .order_by(channels.c.name))]
-    return {"tenants": tenant_names, "channels": channel_names}
 
 
 def _local_input(value: float | None) -> str:
@@ -76,9 +56,8 @@ async def explorer(
     gw = gateway(request)
     f = JobFilter(status or None, model or None, tenant or None, channel or None,
                   parse_time(since, "since"), parse_time(until, "until"))
-    async with gw.db.read() as conn:
-        rows, has_more = await search_jobs(conn, f, after=after or None, limit=limit)
-        choices = await _choices(conn)
+    rows, has_more = await gw.job_queries.search(f, after=after or None, limit=limit)
+    choices = await gw.job_queries.filter_choices()
     query = {k: v for k, v in dict(status=status, model=model, tenant=tenant, channel=channel,
                                    since=since, until=until, limit=str(limit)).items() if v}
     next_query = {**query, "after": rows[-1].job.id} if has_more and rows else None
@@ -87,19 +66,19 @@ async def explorer(
                 statuses=list(STATUS_FILTERS), models=[m.id for m in gw.catalog],
                 since_input=_local_input(f.since), until_input=_local_input(f.until),
                 limit=limit, page_sizes=_PAGE_SIZES, first_page=not after,
-                tenants=choices["tenants"], channels=choices["channels"])
+                tenants=choices.tenants, channels=choices.channels)
 
 
 @router.get("/jobs/{job_id}")
 async def job_page(job_id: str, request: Request) -> Response:
     session = require_session(request)
-    async with gateway(request).db.read() as conn:
-        row = await find_job(conn, job_id)
-        events = await timeline(conn, job_id)
-        deliveries = await wh_repo.list_deliveries(conn, job_id=job_id, limit=100)
-        endpoints = await wh_repo.list_endpoints(conn, tenant_id=row.job.tenant_id)
+    gw = gateway(request)
+    detail = await gw.job_queries.detail(job_id)
+    row = detail.row
+    deliveries = await gw.webhooks.deliveries(job_id=job_id, limit=100)
+    endpoints = await gw.webhooks.endpoints(tenant=row.tenant_name)
     return page(request, "job.html", session, section="jobs", row=row, job=row.job,
-                events=events, deliveries=deliveries,
+                events=detail.timeline, deliveries=deliveries,
                 endpoint_labels={e.id: e.url for e in endpoints})
 
 
@@ -107,10 +86,9 @@ async def job_page(job_id: str, request: Request) -> Response:
 async def job_stream(job_id: str, request: Request) -> StreamingResponse:
     """The same live stream as ``/v1/videos/{id}/events``, for any tenant's job."""
     require_session(request)
-    db = gateway(request).db
-    async with db.read() as conn:
-        await find_job(conn, job_id)
-    return sse_response(job_events(db, job_id, tenant_id=None))
+    queries = gateway(request).job_queries
+    await queries.find(job_id)
+    return sse_response(job_events(queries, job_id, tenant_id=None))
 
 
 @router.api_route("/media/{job_id}/{variant}", methods=["GET", "HEAD"])
@@ -120,8 +98,7 @@ async def media(job_id: str, variant: str, request: Request) -> Response:
     if variant not in _VARIANTS:
         raise NotFound(f"No variant '{variant}'.", param="variant")
     gw = gateway(request)
-    async with gw.db.read() as conn:
-        row = await find_job(conn, job_id)
+    row = await gw.job_queries.find(job_id)
     ref = row.job.media.get(variant)
     if ref is None:
         raise NotFound(f"Job '{job_id}' has no '{variant}' content (status "
@@ -138,31 +115,11 @@ async def media(job_id: str, variant: str, request: Request) -> Response:
 # --- playground ----------------------------------------------------------------------
 
 
-async def _usable_keys(conn: AsyncConnection) -> list[Any]:
-    t = now()
-    query = (select(api_keys, tenants.c.name.label("tenant_name"))
-             .join(tenants, tenants.c.id == api_keys.c.tenant_id)
-             .where(api_keys.c.revoked_at.is_(None))
-             .order_by(tenants.c.name, api_keys.c.name))
-    return [r for r in await conn.execute(query)
-            if r.expires_at is None or r.expires_at > t]
-
-
-def _principal(row: Any) -> Principal:
-    return Principal(
-        key_id=row.id, key_name=row.name, tenant_id=row.tenant_id, tenant_name=row.tenant_name,
-        allowed_models=tuple(row.allowed_models) if row.allowed_models else None,
-        spend_cap_micros=row.spend_cap_micros, max_in_flight=row.max_in_flight,
-        creates_per_minute=row.creates_per_minute, polls_per_minute=row.polls_per_minute,
-        expires_at=row.expires_at)
-
-
 async def _playground(request: Request, session: Session, *, job_id: str | None = None,
                       error: str | None = None, form: dict[str, str] | None = None,
                       status: int = 200) -> Response:
     gw = gateway(request)
-    async with gw.db.read() as conn:
-        keys = await _usable_keys(conn)
+    keys = await gw.keys.live()
     models = [{"id": m.id, "sizes": list(m.sizes), "seconds": list(m.seconds),
                "default_size": m.default_size, "default_seconds": m.default_seconds}
               for m in gw.catalog]
@@ -176,8 +133,7 @@ async def playground(request: Request,
     session = require_session(request)
     form: dict[str, str] = {}
     if job is not None:  # keep the choices that made this job, to tweak and run again
-        async with gateway(request).db.read() as conn:
-            made = (await find_job(conn, job)).job
+        made = (await gateway(request).job_queries.find(job)).job
         form = {"key_id": made.key_id, "prompt": made.prompt, "model": made.model,
                 "size": made.size, "seconds": str(made.seconds)}
     return await _playground(request, session, job_id=job, form=form)
@@ -206,17 +162,15 @@ async def run_playground(request: Request) -> Response:
     check_csrf(session.csrf, form.get("csrf"))
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
     try:
-        async with gw.db.read() as conn:
-            keys = {r.id: r for r in await _usable_keys(conn)}
-        key = keys.get(fields.get("key_id", ""))
-        if key is None:
+        caller = await gw.keys.act_as(fields.get("key_id", ""))
+        if caller is None:
             raise InvalidRequest("Choose an active API key to run the job as.", param="key_id")
         reference = await _reference(form.get("input_reference"),
                                      gw.settings.max_upload_bytes)
         params = parse_create(
             {k: fields[k] for k in ("prompt", "model", "size", "seconds") if fields.get(k)},
             reference, gw.catalog, max_prompt_chars=gw.settings.max_prompt_chars)
-        job = await gw.videos.create(_principal(key), params)
+        job = await gw.videos.create(caller, params)
     except APIError as exc:
         return await _playground(request, session, error=exc.message, form=fields,
                                  status=exc.status)

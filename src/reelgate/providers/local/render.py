@@ -14,9 +14,7 @@ asyncio server without holding every frame in memory or spending long stretches 
 
 from __future__ import annotations
 
-import colorsys
 import contextlib
-import hashlib
 import io
 import math
 import os
@@ -31,19 +29,17 @@ from typing import Any
 import av
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from reelgate.providers.local.look import U8, Caption, Color, Look, Sprite, caption_for, derive_look
 
 __all__ = ["RenderCancelled", "RenderSpec", "render_video"]
 
 _PROGRESS_INTERVAL = 0.05  # seconds between progress callbacks (~20 per second at most)
 _BG_DOWNSCALE = 8  # the background field is computed at 1/8 size and upscaled smoothly
-_MAX_CAPTION = 60
 _BT709 = 1  # AVCOL_PRI/TRC/SPC_BT709
 _RANGE_MPEG = 1  # AVCOL_RANGE_MPEG: limited range, what players expect from H.264
 
-Color = tuple[int, int, int]
-U8 = npt.NDArray[np.uint8]
-U16 = npt.NDArray[np.uint16]
 F32 = npt.NDArray[np.float32]
 Planes = tuple[U8, U8, U8]
 
@@ -67,51 +63,6 @@ class RenderSpec:
         return self.seconds * self.fps
 
 
-@dataclass(frozen=True)
-class _Sprite:
-    """An alpha mask (0..256) at luma and at chroma resolution, ready to blend into planes."""
-
-    luma: U16
-    chroma: U16
-
-    @classmethod
-    def from_mask(cls, mask: Image.Image) -> _Sprite:
-        even = mask.crop((0, 0, mask.width + mask.width % 2, mask.height + mask.height % 2))
-        full = np.asarray(even, dtype=np.uint16)
-        half = np.asarray(even.reduce(2), dtype=np.uint16)
-        return cls(full + (full >> 7), half + (half >> 7))  # 255 -> 256: exact full cover
-
-
-@dataclass(frozen=True)
-class _Shape:
-    """One moving sprite in a palette colour, following a prompt-specific Lissajous path."""
-
-    sprite: _Sprite
-    color: Color
-    center: tuple[float, float]  # path centre, as a fraction of width/height
-    amplitude: tuple[float, float]  # path half-extent, as a fraction of width/height
-    cycles: tuple[float, float]  # full oscillations over the clip, per axis
-    phase: tuple[float, float]
-
-
-@dataclass(frozen=True)
-class _Look:
-    """Everything the picture derives from the prompt hash, computed once per render."""
-
-    lut: U8  # 256 x 3 colour ramp for the background field
-    waves: npt.NDArray[np.float64]  # 3 x 4: kx, ky, speed, phase of each plasma wave
-    shapes: list[_Shape]
-    pan: tuple[float, float]  # Ken Burns pan direction, each in [-1, 1]
-    tint: Color
-
-
-@dataclass(frozen=True)
-class _Caption:
-    sprite: _Sprite
-    x: int
-    y: int
-
-
 def render_video(
     spec: RenderSpec,
     out_path: Path,
@@ -127,7 +78,8 @@ def render_video(
     """
     _validate(spec)
     reference = _load_reference(spec.reference, spec.width, spec.height)
-    frames = _frames(spec, _derive_look(spec), reference, _caption(spec))
+    look = derive_look(spec.prompt, spec.variation, spec.width, spec.height)
+    frames = _frames(spec, look, reference, caption_for(spec.prompt, spec.width, spec.height))
     out_path = Path(out_path)
     tmp = out_path.with_name(f".{out_path.name}.{uuid.uuid4().hex}.tmp")
     try:
@@ -191,100 +143,11 @@ def _add_stream(out: Any, spec: RenderSpec, preset: str) -> Any:
     return stream
 
 
-# --- what the prompt looks like ------------------------------------------------------------
-
-
-def _derive_look(spec: RenderSpec) -> _Look:
-    """Hash the prompt into a palette, a background field and a set of moving shapes."""
-    digest = hashlib.sha256(f"{spec.prompt}\x00{spec.variation}".encode()).digest()
-    rng = np.random.default_rng(int.from_bytes(digest[:16], "big"))
-    base_hue = float(rng.random())
-    spread = float(rng.choice([0.08, 0.33, 0.5, 0.6]))  # analogous .. complementary
-    palette = [
-        _hsv(base_hue + spread * i, float(rng.uniform(0.45, 0.9)), float(rng.uniform(v, v + 0.3)))
-        for i, v in enumerate((0.25, 0.45, 0.6, 0.65, 0.7))
-    ]
-    waves = np.column_stack(
-        [
-            rng.uniform(-2.2, 2.2, 3),  # spatial frequency across the width (cycles)
-            rng.uniform(-2.2, 2.2, 3),  # spatial frequency across the height
-            rng.uniform(0.3, 1.2, 3) * rng.choice([-1.0, 1.0], 3),  # drift speed
-            rng.uniform(0.0, 2 * math.pi, 3),
-        ]
-    )
-    short = min(spec.width, spec.height)
-    shapes = [_make_shape(rng, palette, short) for _ in range(int(rng.integers(3, 7)))]
-    pan = (float(rng.uniform(-1, 1)), float(rng.uniform(-1, 1)))
-    return _Look(_ramp(palette[:3]), waves, shapes, pan, palette[3])
-
-
-def _hsv(h: float, s: float, v: float) -> Color:
-    r, g, b = colorsys.hsv_to_rgb(h % 1.0, min(s, 1.0), min(v, 1.0))
-    return (round(r * 255), round(g * 255), round(b * 255))
-
-
-def _ramp(colors: list[Color]) -> U8:
-    """A 256-entry colour lookup table that runs through ``colors`` and back (no seams)."""
-    stops = np.array([*colors, colors[0]], dtype=np.float64)
-    x = np.linspace(0.0, len(colors), 256)
-    channels = [np.interp(x, np.arange(len(stops)), stops[:, c]) for c in range(3)]
-    return np.clip(np.column_stack(channels), 0, 255).astype(np.uint8)
-
-
-def _make_shape(rng: np.random.Generator, palette: list[Color], short: int) -> _Shape:
-    size = max(8, int(short * rng.uniform(0.08, 0.24)))
-    kind = int(rng.integers(0, 3))
-    mask = _shape_mask(kind, size, float(rng.uniform(0.55, 0.9)))
-    return _Shape(
-        sprite=_Sprite.from_mask(mask),
-        color=palette[int(rng.integers(2, len(palette)))],
-        center=(float(rng.uniform(0.25, 0.75)), float(rng.uniform(0.25, 0.75))),
-        amplitude=(float(rng.uniform(0.1, 0.4)), float(rng.uniform(0.1, 0.35))),
-        cycles=(float(rng.uniform(0.6, 2.4)), float(rng.uniform(0.6, 2.4))),
-        phase=(float(rng.uniform(0, 2 * math.pi)), float(rng.uniform(0, 2 * math.pi))),
-    )
-
-
-def _shape_mask(kind: int, size: int, opacity: float) -> Image.Image:
-    """An anti-aliased soft disc (0), ring (1) or rounded square (2) as an "L" mask."""
-    axis = np.arange(size, dtype=np.float32) - (size - 1) / 2
-    x, y = np.meshgrid(axis, axis)
-    radius = size / 2 - 1
-    if kind == 0:
-        dist = np.hypot(x, y) - radius
-    elif kind == 1:
-        dist = np.abs(np.hypot(x, y) - radius * 0.75) - radius * 0.2
-    else:
-        corner = radius * 0.3
-        qx, qy = np.abs(x) - (radius - corner), np.abs(y) - (radius - corner)
-        dist = np.hypot(np.maximum(qx, 0), np.maximum(qy, 0)) - corner
-    alpha = np.clip(0.5 - dist, 0.0, 1.0) * (255 * opacity)
-    return Image.fromarray(alpha.astype(np.uint8), "L")
-
-
-def _caption(spec: RenderSpec) -> _Caption | None:
-    """Pre-draw a one-line caption mask (Latin-1 only: the default font has little else)."""
-    text = " ".join("".join(c for c in spec.prompt if " " <= c <= "\xff").split())
-    if not text or spec.height < 64:
-        return None
-    if len(text) > _MAX_CAPTION:
-        text = text[: _MAX_CAPTION - 3].rstrip() + "..."
-    size = max(10, spec.height // 28)
-    try:
-        font: Any = ImageFont.load_default(size)
-    except (OSError, ImportError):  # Pillow built without FreeType: small bitmap font
-        font = ImageFont.load_default()
-    left, top, right, bottom = ImageDraw.Draw(Image.new("L", (1, 1))).textbbox((0, 0), text, font)
-    mask = Image.new("L", (int(min(right - left, spec.width - 2 * size)), int(bottom - top)))
-    ImageDraw.Draw(mask).text((-left, -top), text, fill=230, font=font)
-    return _Caption(_Sprite.from_mask(mask), size, spec.height - size - mask.height)
-
-
 # --- building frames -------------------------------------------------------------------------
 
 
 def _frames(
-    spec: RenderSpec, look: _Look, reference: Planes | None, caption: _Caption | None
+    spec: RenderSpec, look: Look, reference: Planes | None, caption: Caption | None
 ) -> Iterator[Any]:
     """Yield yuv420p ``av.VideoFrame``s lazily, so at most one is alive at a time."""
     grid = _background_grid(spec.width, spec.height)
@@ -322,7 +185,7 @@ def _background_grid(width: int, height: int) -> tuple[F32, F32]:
     return gx, gy
 
 
-def _background(look: _Look, grid: tuple[F32, F32], t: float, width: int, height: int) -> Any:
+def _background(look: Look, grid: tuple[F32, F32], t: float, width: int, height: int) -> Any:
     """A slowly flowing plasma: three travelling waves through the palette ramp, upscaled."""
     gx, gy = grid
     field = np.zeros_like(gx)
@@ -333,7 +196,7 @@ def _background(look: _Look, grid: tuple[F32, F32], t: float, width: int, height
     return _to_yuv420(small, width, height)
 
 
-def _ken_burns(reference: Planes, look: _Look, u: float) -> Any:
+def _ken_burns(reference: Planes, look: Look, u: float) -> Any:
     """Zoom in by up to 15% drifting in a prompt-chosen direction, with a growing tint."""
     luma = reference[0]
     height, width = luma.shape
@@ -391,7 +254,7 @@ def _to_yuv(color: Color) -> Color:
     )
 
 
-def _stamp(planes: Planes, sprite: _Sprite, x: int, y: int, yuv: Color, opacity: float) -> None:
+def _stamp(planes: Planes, sprite: Sprite, x: int, y: int, yuv: Color, opacity: float) -> None:
     """Alpha-blend a solid colour through ``sprite`` at (x, y), clipped to the frame."""
     if opacity <= 0.0:
         return

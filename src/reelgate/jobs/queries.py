@@ -1,0 +1,170 @@
+"""Read-side job queries for operators: the admin API, the admin UI, live streams.
+
+Every tenant's jobs, filtered and paged, joined with their tenant's and channel's
+names, and a job's timeline. The admin API and the UI's job explorer call the same
+methods, so the page shows exactly what the API returns. Nothing here writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import Select, or_, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from reelgate.errors import InvalidRequest, NotFound
+from reelgate.jobs import repository as repo
+from reelgate.jobs.model import Job
+from reelgate.jobs.states import State
+from reelgate.store.db import Database
+from reelgate.store.tables import channels, job_events, jobs, tenants
+
+__all__ = [
+    "STATUS_FILTERS",
+    "FilterChoices",
+    "JobDetail",
+    "JobFilter",
+    "JobQueries",
+    "JobRow",
+    "TimelineEntry",
+]
+
+#: a public status selects the internal states behind it; internal states select themselves
+STATUS_FILTERS: dict[str, tuple[str, ...]] = {
+    "queued": (State.QUEUED.value, State.SUBMITTING.value),
+    "in_progress": (State.IN_PROGRESS.value, State.DOWNLOADING.value),
+    **{s.value: (s.value,) for s in State},
+}
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    status: str | None = None
+    model: str | None = None
+    #: tenant name or id
+    tenant: str | None = None
+    #: channel name or id
+    channel: str | None = None
+    since: float | None = None
+    until: float | None = None
+
+
+@dataclass(frozen=True)
+class JobRow:
+    job: Job
+    tenant_name: str
+    channel_name: str | None
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: float
+    kind: str
+    state: str | None
+    progress: int | None
+    detail: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class JobDetail:
+    row: JobRow
+    timeline: list[TimelineEntry]
+
+
+@dataclass(frozen=True)
+class FilterChoices:
+    """What the explorer's tenant and channel pickers offer."""
+
+    tenants: list[str]
+    channels: list[str]
+
+
+def _query(f: JobFilter) -> Select[Any]:
+    query = (select(jobs, tenants.c.name.label("_tenant_name"),
+                    channels.c.name.label("_channel_name"))
+             .join(tenants, tenants.c.id == jobs.c.tenant_id)
+             .outerjoin(channels, channels.c.id == jobs.c.channel_id))
+    if f.status:
+        states = STATUS_FILTERS.get(f.status)
+        if states is None:
+            raise InvalidRequest(f"Invalid value for 'status': {f.status!r}; choose from "
+                                 f"{', '.join(STATUS_FILTERS)}.", param="status",
+                                 code="invalid_value")
+        query = query.where(jobs.c.state.in_(states))
+    if f.model:
+        query = query.where(jobs.c.model == f.model)
+    if f.tenant:
+        query = query.where(or_(tenants.c.name == f.tenant, tenants.c.id == f.tenant))
+    if f.channel:
+        query = query.where(or_(channels.c.name == f.channel, channels.c.id == f.channel))
+    if f.since is not None:
+        query = query.where(jobs.c.created_at >= f.since)
+    if f.until is not None:
+        query = query.where(jobs.c.created_at < f.until)
+    return query
+
+
+def _row(row: Any) -> JobRow:
+    # Job.from_row reads ``_mapping``; hand it the job's own columns only
+    data = {k: v for k, v in row._mapping.items() if not k.startswith("_")}
+    return JobRow(Job.from_row(SimpleNamespace(_mapping=data)), row._tenant_name,
+                  row._channel_name)
+
+
+async def _find(conn: AsyncConnection, job_id: str) -> JobRow:
+    found = (await conn.execute(_query(JobFilter()).where(jobs.c.id == job_id))).first()
+    if found is None:
+        raise NotFound(f"No job '{job_id}'.", param="job_id")
+    return _row(found)
+
+
+class JobQueries:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def search(self, f: JobFilter, *, after: str | None = None,
+                     limit: int = 50) -> tuple[list[JobRow], bool]:
+        """Newest first; ``after`` is the id of the last job of the previous page."""
+        query = _query(f)
+        async with self.db.read() as conn:
+            if after:
+                cursor = (await conn.execute(
+                    select(jobs.c.created_at, jobs.c.id).where(jobs.c.id == after))).first()
+                if cursor is None:
+                    raise InvalidRequest(f"No job '{after}' for 'after'.", param="after",
+                                         code="invalid_value")
+                query = query.where(tuple_(jobs.c.created_at, jobs.c.id)
+                                    < tuple_(cursor.created_at, cursor.id))
+            query = query.order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(limit + 1)
+            rows = [_row(r) for r in await conn.execute(query)]
+        return rows[:limit], len(rows) > limit
+
+    async def find(self, job_id: str) -> JobRow:
+        """Any tenant's job, deleted ones included; NotFound if there is none."""
+        async with self.db.read() as conn:
+            return await _find(conn, job_id)
+
+    async def detail(self, job_id: str) -> JobDetail:
+        """The job and every event of its timeline, oldest first."""
+        async with self.db.read() as conn:
+            row = await _find(conn, job_id)
+            events = await conn.execute(select(job_events).where(job_events.c.job_id == job_id)
+                                        .order_by(job_events.c.at, job_events.c.id))
+            timeline = [TimelineEntry(e.at, e.kind, e.state, e.progress, e.detail)
+                        for e in events]
+        return JobDetail(row, timeline)
+
+    async def filter_choices(self) -> FilterChoices:
+        async with self.db.read() as conn:
+            tenant_names = [r[0] for r in await conn.execute(
+                select(tenants.c.name).order_by(tenants.c.name))]
+            channel_names = [r[0] for r in await conn.execute(
+                select(channels.c.name).order_by(channels.c.name))]
+        return FilterChoices(tenant_names, channel_names)
+
+    async def snapshot(self, job_id: str, *, tenant_id: str | None) -> Job | None:
+        """The job as it is now, deleted or not; ``tenant_id`` None sees every tenant's."""
+        async with self.db.read() as conn:
+            return await repo.get(conn, job_id, tenant_id=tenant_id, include_deleted=True)

@@ -1,0 +1,78 @@
+"""JobQueries: every tenant's jobs for operators, filtered, paged, with timelines."""
+
+from __future__ import annotations
+
+import pytest
+
+from reelgate.auth.principal import Principal
+from reelgate.bootstrap import Gateway
+from reelgate.errors import InvalidRequest, NotFound
+from reelgate.jobs.queries import JobFilter
+from reelgate.jobs.states import State
+from tests.billing.support import make_principal, params
+
+
+async def _jobs(gw: Gateway, caller: Principal, n: int, model: str = "sora-2") -> list[str]:
+    return [(await gw.videos.create(caller, params(model))).id for _ in range(n)]
+
+
+async def test_search_filters_and_pages_newest_first(gw: Gateway) -> None:
+    alice = await make_principal(gw, prepaid=False)
+    bob = await make_principal(gw, prepaid=False)
+    mine = await _jobs(gw, alice, 5)
+    pro = await _jobs(gw, bob, 2, model="sora-2-pro")
+
+    rows, more = await gw.job_queries.search(JobFilter(tenant=alice.tenant_name), limit=3)
+    assert [r.job.id for r in rows] == mine[::-1][:3] and more
+    assert {r.tenant_name for r in rows} == {alice.tenant_name}
+    rest, more = await gw.job_queries.search(JobFilter(tenant=alice.tenant_id),
+                                             after=rows[-1].job.id, limit=3)
+    assert [r.job.id for r in rest] == mine[::-1][3:] and not more
+
+    by_model, _ = await gw.job_queries.search(JobFilter(model="sora-2-pro"))
+    assert {r.job.id for r in by_model} == set(pro)
+    queued, _ = await gw.job_queries.search(JobFilter(status="queued", tenant=bob.tenant_id))
+    assert {r.job.id for r in queued} == set(pro)
+    assert (await gw.job_queries.search(JobFilter(status="completed")))[0] == []
+    first = (await gw.job_queries.find(mine[0])).job
+    window, _ = await gw.job_queries.search(JobFilter(tenant=alice.tenant_id,
+                                                      since=first.created_at,
+                                                      until=first.created_at + 1e-6))
+    assert [r.job.id for r in window] == [mine[0]]
+
+
+async def test_bad_filters_are_refused(gw: Gateway) -> None:
+    with pytest.raises(InvalidRequest) as bad:
+        await gw.job_queries.search(JobFilter(status="done"))
+    assert bad.value.param == "status"
+    with pytest.raises(InvalidRequest) as cursor:
+        await gw.job_queries.search(JobFilter(), after="video_nope")
+    assert cursor.value.param == "after"
+    with pytest.raises(NotFound):
+        await gw.job_queries.find("video_nope")
+
+
+async def test_detail_and_snapshot_see_a_deleted_job_and_its_timeline(gw: Gateway) -> None:
+    caller = await make_principal(gw, prepaid=False)
+    job_id = (await _jobs(gw, caller, 1))[0]
+    await gw.videos.delete(caller, job_id)
+
+    detail = await gw.job_queries.detail(job_id)
+    assert detail.row.job.state == State.FAILED and detail.row.job.deleted_at is not None
+    assert detail.row.channel_name is None  # never reached a channel
+    kinds = [e.kind for e in detail.timeline]
+    assert kinds[0] == "created" and "deleted" in kinds
+    assert [e.at for e in detail.timeline] == sorted(e.at for e in detail.timeline)
+
+    seen = await gw.job_queries.snapshot(job_id, tenant_id=caller.tenant_id)
+    assert seen is not None and seen.deleted_at is not None
+    assert await gw.job_queries.snapshot(job_id, tenant_id="ten_other") is None
+    assert await gw.job_queries.snapshot(job_id, tenant_id=None) is not None
+
+
+async def test_filter_choices_list_tenant_and_channel_names(gw: Gateway) -> None:
+    caller = await make_principal(gw, prepaid=False)
+    choices = await gw.job_queries.filter_choices()
+    assert caller.tenant_name in choices.tenants
+    assert choices.tenants == sorted(choices.tenants)
+    assert choices.channels == sorted(choices.channels)
