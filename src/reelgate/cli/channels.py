@@ -2,7 +2,7 @@
 
 Keys are read from ``--key`` or, to keep them out of shell history and ``ps``, from
 standard input with ``--key-stdin`` (one per line). They are stored encrypted and
-only ever printed masked. The rules live in :mod:`reelgate.routing.manage`.
+only ever printed masked. The rules live in :mod:`reelgate.routing.rules`.
 """
 
 from __future__ import annotations
