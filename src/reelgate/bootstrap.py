@@ -13,9 +13,12 @@ from reelgate.auth.admin_token import admin_token
 from reelgate.auth.cache import PrincipalCache
 from reelgate.auth.service import KeyService
 from reelgate.billing import BillingHooks, TablePricer
+from reelgate.billing.quote import QuoteService
 from reelgate.billing.service import PriceService, TenantService
 from reelgate.catalog import Catalog
+from reelgate.catalog.availability import Availability
 from reelgate.catalog.live import LiveCatalog
+from reelgate.catalog.service import CatalogService
 from reelgate.config import Settings
 from reelgate.jobs.hooks import JobHooks
 from reelgate.jobs.lifecycle import Lifecycle
@@ -69,6 +72,12 @@ class Gateway:
     channels: ChannelService = field(init=False)
     #: read-side job queries for operators (admin API and UI)
     job_queries: JobQueries = field(init=False)
+    #: the catalog's operator changes (reelgate models, /admin/api/models)
+    models: CatalogService = field(init=False)
+    #: whether an enabled channel serves a model (listing, and refusing creates at once)
+    availability: Availability = field(init=False)
+    #: what a create would reserve, read only (POST /v1/videos/quote)
+    quotes: QuoteService = field(init=False)
 
     @classmethod
     async def start(
@@ -97,6 +106,8 @@ class Gateway:
         videos.cancel_upstream = gw.cancel_upstream
         videos.refresh = Refresher(worker, settings).refresh
         gw.pricer, gw.limiter = pricer, limiter_from_url(settings.redis_url)
+        gw.models, gw.quotes = CatalogService(db, catalog), QuoteService(db, pricer)
+        gw.availability = Availability(directory.channels)
         if settings.redis_url:  # channel request rates shared by all workers, too
             worker.gate.shared = gw.limiter
         gw.principals = PrincipalCache(settings.auth_cache_seconds)

@@ -128,7 +128,7 @@ def test_alias_resolves_to_its_model() -> None:
     assert isinstance(got, Resolution) and got.spec.id == "sora-2" and got.notice is None
     params = parse_create({"prompt": "p", "model": "sora-2-pro-2025-10-06"}, None, CATALOG,
                           max_prompt_chars=9)
-    assert params.model.id == "sora-2-pro" and params.requested_model == "sora-2-pro-2025-10-06"
+    assert params.model.id == "sora-2-pro" and params.requested_model is None
 
 
 def test_retired_with_successor_redirects() -> None:

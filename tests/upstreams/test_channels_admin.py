@@ -23,7 +23,6 @@ from tests.upstreams.support import (
     Admin,
     Upstream,
     create_key,
-    finished,
     gateway_env,
     unique,
 )
@@ -166,9 +165,10 @@ def test_first_real_channel_retires_the_local_renderer(tmp_path: Path,
         assert api.channel("local")["enabled"] is False
         sdk = openai.OpenAI(api_key=create_key(gw, "auto"), base_url=gw.base_url,
                             max_retries=0)
-        orphan = sdk.videos.create(model="sora-2", prompt="no real channel serves sora-2")
-        done = finished(sdk, orphan.id)
-        assert done.error is not None and done.error.code == "no_channel"
+        with pytest.raises(openai.BadRequestError) as caught:  # refused at once
+            sdk.videos.create(model="sora-2", prompt="no real channel serves sora-2")
+        assert isinstance(caught.value.body, dict)
+        assert caught.value.body["code"] == "model_unavailable"
 
         api.http.post("/channels/local/enable")  # kept on purpose from now on
         api.add_channel(upstreams["seedance"])

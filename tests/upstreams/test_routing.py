@@ -85,11 +85,19 @@ def test_refused_connection_fails_over(upstreams: dict[str, Upstream], admin: Ad
     assert admin.channel(dead["id"])["cooldown_until"] > time.time()
 
 
-def test_no_channel_for_the_model_fails_fast(admin: Admin, sdk: openai.OpenAI,
-                                            upstreams: dict[str, Upstream]) -> None:
+def _refused_unavailable(sdk: openai.OpenAI, prompt: str) -> None:
+    """No enabled channel serves the model: refused at once, no job that could only fail."""
+    with pytest.raises(openai.BadRequestError) as caught:
+        _create(sdk, prompt)
+    assert isinstance(caught.value.body, dict)
+    assert (caught.value.body["param"], caught.value.body["code"]) == \
+        ("model", "model_unavailable")
+
+
+def test_no_channel_for_the_model_is_refused_at_once(admin: Admin, sdk: openai.OpenAI,
+                                                     upstreams: dict[str, Upstream]) -> None:
     admin.add_channel(upstreams["veo"])  # serves veo-3.1 only
-    done = finished(sdk, _create(sdk, unique("nobody serves sora-2 now")))
-    assert done.error is not None and done.error.code == "no_channel"
+    _refused_unavailable(sdk, unique("nobody serves sora-2 now"))
 
 
 def test_a_rejected_key_is_skipped_and_cooled_down(upstreams: dict[str, Upstream],
@@ -154,8 +162,7 @@ def test_disabled_channel_finishes_its_jobs_and_remixes(upstreams: dict[str, Ups
     assert finished(sdk, remix.id).status == "completed"
     assert up.job(remix_prompt).creator == creator
 
-    fresh = finished(sdk, _create(sdk, unique("a new job has nowhere to go")))
-    assert fresh.error is not None and fresh.error.code == "no_channel"
+    _refused_unavailable(sdk, unique("a new job has nowhere to go"))
 
 
 def test_edited_channel_and_removed_key_still_serve_their_jobs(
@@ -175,8 +182,7 @@ def test_edited_channel_and_removed_key_still_serve_their_jobs(
     assert finished(sdk, video_id).status == "completed"
     assert assert_keys(up, up.job(prompt).id, up.keys[0]) >= 3
 
-    fresh = finished(sdk, _create(sdk, unique("sora-2 is no longer mapped")))
-    assert fresh.error is not None and fresh.error.code == "no_channel"
+    _refused_unavailable(sdk, unique("sora-2 is no longer mapped"))
     pro_prompt = unique("sora-2-pro goes to the key that is left")
     pro = sdk.videos.create(model="sora-2-pro", prompt=pro_prompt, size="1280x720", seconds="4")
     assert finished(sdk, pro.id).status == "completed"

@@ -10,7 +10,17 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from reelgate import __version__
-from reelgate.api import admin, admin_ui, billing, events, health, metrics, models, videos
+from reelgate.api import (
+    admin,
+    admin_ui,
+    billing,
+    events,
+    health,
+    metrics,
+    models,
+    quotes,
+    videos,
+)
 from reelgate.api.body import BodyLimit
 from reelgate.api.errors import install_error_handlers
 from reelgate.api.limits import RateLimitHeaders
@@ -48,6 +58,7 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
     app = FastAPI(title="reelgate", version=__version__, lifespan=lifespan,
                   docs_url="/docs", redoc_url=None)
     install_error_handlers(app)
+    app.include_router(quotes.router)  # before videos: /videos/quote is not a video id
     app.include_router(videos.router)
     app.include_router(models.router)
     app.include_router(billing.router)

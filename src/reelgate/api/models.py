@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from reelgate.api.auth import principal
 from reelgate.api.deps import GatewayDep
 from reelgate.auth.principal import Principal
-from reelgate.catalog import ModelSpec
+from reelgate.catalog import ModelSpec, ModelState, Operation
 from reelgate.errors import NotFound
 
 __all__ = ["router"]
@@ -20,13 +20,21 @@ Caller = Annotated[Principal, Depends(principal)]
 
 
 def model_object(spec: ModelSpec, prices: dict[str, int] | None = None,
-                 created: int = 1_700_000_000) -> dict[str, Any]:
-    """``prices``: what the caller pays per second by size (micro-USD); list prices if None."""
+                 created: int = 1_700_000_000, *, available: bool = True) -> dict[str, Any]:
+    """``prices``: what the caller pays per second by size (micro-USD); list prices if None.
+    ``available``: whether an enabled channel serves it (a create is refused if not)."""
     per_second = dict(spec.prices) if prices is None else prices
     return {
         "id": spec.id, "object": "model", "created": created, "owned_by": spec.owned_by,
         "description": spec.description, "quality": spec.quality,
+        "state": spec.state.value, "available": available and spec.state is not ModelState.RETIRED,
+        "successor": spec.successor, "message": spec.message or None,
+        "aliases": list(spec.aliases),
+        "operations": [op.value for op in Operation if op in spec.operations],
         "sizes": list(spec.sizes), "seconds": list(spec.seconds),
+        "rules": [{"when_sizes": list(r.when_sizes), "seconds": list(r.seconds)} if r.when_sizes
+                  else {"when_seconds": list(r.when_seconds), "sizes": list(r.sizes)}
+                  for r in spec.rules],
         "default_size": spec.default_size, "default_seconds": spec.default_seconds,
         "pricing": {"unit": "second", "currency": "USD",
                     "per_second": {size: micros / 1_000_000 for size, micros in
@@ -41,9 +49,12 @@ def _visible(spec: ModelSpec, caller: Principal) -> bool:
 
 @router.get("/models")
 async def list_models(gw: GatewayDep, caller: Caller) -> JSONResponse:
-    """The models this key may use, priced at what its tenant pays."""
+    """The models this key may use, priced at what its tenant pays; hidden ones left out,
+    retired ones and ones no channel serves listed with ``available: false``."""
     prices = await gw.prices.paid_by(caller)
-    data = [model_object(m, prices.get(m.id)) for m in gw.catalog if _visible(m, caller)]
+    listed = [m for m in gw.catalog.listed() if _visible(m, caller)]
+    served = await gw.availability.served(m.id for m in listed)
+    data = [model_object(m, prices.get(m.id), available=m.id in served) for m in listed]
     return JSONResponse({"object": "list", "data": data})
 
 
@@ -54,4 +65,5 @@ async def get_model(model_id: str, gw: GatewayDep, caller: Caller) -> JSONRespon
         raise NotFound(f"The model '{model_id}' does not exist.", param="model",
                        code="model_not_found")
     prices = await gw.prices.paid_by(caller)
-    return JSONResponse(model_object(spec, prices.get(spec.id)))
+    served = await gw.availability.served([spec.id])
+    return JSONResponse(model_object(spec, prices.get(spec.id), available=spec.id in served))

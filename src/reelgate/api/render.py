@@ -35,6 +35,8 @@ def video_object(job: Job) -> dict[str, Any]:
         "remixed_from_video_id": job.remixed_from,
         "error": ({"code": job.error_code or "failed", "message": job.error_message or ""}
                   if job.state == State.FAILED else None),
+        # set when the client asked for a retired model and its successor renders the job
+        "redirected_from_model": job.requested_model,
     }
 
 

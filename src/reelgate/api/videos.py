@@ -68,6 +68,7 @@ async def _create(gw: GatewayDep, caller: Principal, params: CreateParams, key: 
 async def create_video(request: Request, gw: GatewayDep, caller: Caller) -> JSONResponse:
     fields, ref = await read_fields(request, max_image_bytes=gw.settings.max_upload_bytes)
     params = parse_create(fields, ref, gw.catalog, max_prompt_chars=gw.settings.max_prompt_chars)
+    await gw.availability.admit(params.model)  # no job that could only fail later
     key, digest = _idempotency(request, fields, ref)
     return await _create(gw, caller, params, key, digest)
 

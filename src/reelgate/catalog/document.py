@@ -138,7 +138,7 @@ def spec_from_doc(model_id: str, doc: Mapping[str, Any]) -> ModelSpec:
     seconds = _seconds(doc.get("seconds"), f"{where}.seconds")
     rules = tuple(_rule(r, f"{where}.rules[{i}]", sizes, seconds)
                   for i, r in enumerate(_list(doc.get("rules", []), f"{where}.rules")))
-    ops = _strings(doc.get("operations", ["create", "image_reference", "remix"]),
+    ops = _strings(doc.get("operations", ["create", "image_reference"]),
                    f"{where}.operations")
     operations = frozenset(_enum(op, f"{where}.operations", Operation) for op in ops)
     upstream = doc.get("upstream", {})

@@ -68,7 +68,7 @@ Edit = Callable[[dict[str, OperatorRow], dict[str, dict[str, Any]]], dict[str, d
 
 
 def _record(spec: ModelSpec, row: OperatorRow | None, shipped: bool) -> ModelRecord:
-    changed = tuple(row.doc) if row is not None else ()
+    changed = tuple(row.doc) if row is not None and shipped else ()
     source = "operator" if not shipped else ("shipped+operator" if changed else "shipped")
     return ModelRecord(spec, row.version if row else 0, source, changed)
 

@@ -21,6 +21,7 @@ __all__ = [
     "Operation",
     "PairRule",
     "Refusal",
+    "RefusedByCatalog",
     "usd",
     "usd_text",
 ]
@@ -76,8 +77,16 @@ class Refusal:
     message: str
     rule: str
 
-    def error(self) -> InvalidRequest:
-        return InvalidRequest(self.message, param=self.param, code=self.code)
+    def error(self) -> RefusedByCatalog:
+        return RefusedByCatalog(self.message, param=self.param, code=self.code, rule=self.rule)
+
+
+class RefusedByCatalog(InvalidRequest):
+    """A create the catalog refuses (400), carrying the rule that decided."""
+
+    def __init__(self, message: str, *, param: str | None, code: str, rule: str) -> None:
+        super().__init__(message, param=param, code=code)
+        self.rule = rule
 
 
 @dataclass(frozen=True)
@@ -124,8 +133,7 @@ class ModelSpec:
     seconds: tuple[str, ...]
     default_size: str
     default_seconds: str
-    operations: frozenset[Operation] = frozenset(
-        {Operation.CREATE, Operation.IMAGE_REFERENCE, Operation.REMIX})
+    operations: frozenset[Operation] = frozenset({Operation.CREATE, Operation.IMAGE_REFERENCE})
     description: str = ""
     aliases: tuple[str, ...] = ()
     rules: tuple[PairRule, ...] = ()

@@ -5,7 +5,17 @@ from __future__ import annotations
 import typer
 
 from reelgate import __version__
-from reelgate.cli import backup, billing, channels, demo, keys, serve, webhooks, workflows
+from reelgate.cli import (
+    backup,
+    billing,
+    channels,
+    demo,
+    keys,
+    models,
+    serve,
+    webhooks,
+    workflows,
+)
 
 __all__ = ["app", "main"]
 
@@ -33,6 +43,7 @@ app.add_typer(webhooks.app, name="webhooks", help="Webhook endpoints, deliveries
 app.add_typer(channels.app, name="channels", help="Upstream channels, their keys and checks.")
 backup.register(app)
 app.add_typer(workflows.app, name="workflows", help="ComfyUI workflows per model (comfyui).")
+app.add_typer(models.app, name="models", help="The model catalog: list, add, update, retire.")
 
 
 def main() -> None:

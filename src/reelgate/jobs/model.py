@@ -61,7 +61,7 @@ class Job:
     charged_micros: int | None
     idempotency_key: str | None
     request_hash: str | None
-    #: the model name the client sent, when it differs from ``model``
+    #: the retired model the client asked for, when ``model`` is its successor
     requested_model: str | None = None
 
     @classmethod

@@ -43,7 +43,7 @@ class CreateParams:
     size: str
     seconds: int
     reference: ReferenceUpload | None
-    #: the name the client sent, when it is not ``model.id`` (an alias, a retired model)
+    #: the retired model the client asked for, when ``model`` is its successor
     requested_model: str | None = None
     #: set when a retired model's create was redirected to its successor
     notice: str | None = None
@@ -127,9 +127,9 @@ def parse_create(
         raise _bad(f"'input_reference' is {reference.width}x{reference.height} but the "
                    f"requested size is {size}; they must match.", "input_reference",
                    "invalid_image_dimensions")
-    requested = model_id if model_id != spec.id else None
-    return CreateParams(spec, prompt, size, int(seconds), reference, requested,
-                        resolved.notice)
+    redirected = resolved.redirected_from
+    return CreateParams(spec, prompt, size, int(seconds), reference,
+                        redirected.id if redirected else None, resolved.notice)
 
 
 def parse_remix(fields: Mapping[str, Any], *, max_prompt_chars: int) -> str:

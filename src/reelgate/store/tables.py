@@ -118,8 +118,7 @@ jobs = Table(
     Column("tenant_id", String(40), ForeignKey("tenants.id"), nullable=False),
     Column("key_id", String(40), nullable=False),
     Column("model", String(100), nullable=False),
-    #: the name the client asked for, when it differs (an alias, or a retired model
-    #: whose successor renders the job)
+    #: the retired model the client asked for, when its successor renders the job
     Column("requested_model", String(100)),
     Column("prompt", Text, nullable=False),
     Column("size", String(20), nullable=False),

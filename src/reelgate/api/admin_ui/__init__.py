@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from reelgate.api.admin_ui import auth_pages, job_pages, lists
+from reelgate.api.admin_ui import auth_pages, job_pages, lists, model_pages
 from reelgate.api.admin_ui.session import LoginRequired
 from reelgate.api.admin_ui.views import HERE
 from reelgate.errors import AuthenticationError
@@ -34,5 +34,6 @@ def install(app: FastAPI) -> None:
     app.include_router(auth_pages.router, include_in_schema=False)
     app.include_router(job_pages.router, include_in_schema=False)
     app.include_router(lists.router, include_in_schema=False)
+    app.include_router(model_pages.router, include_in_schema=False)
     app.mount("/admin/static", StaticFiles(directory=HERE / "static"), name="admin-static")
     app.add_exception_handler(LoginRequired, _login_required)

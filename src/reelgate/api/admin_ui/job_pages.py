@@ -170,6 +170,7 @@ async def run_playground(request: Request) -> Response:
         params = parse_create(
             {k: fields[k] for k in ("prompt", "model", "size", "seconds") if fields.get(k)},
             reference, gw.catalog, max_prompt_chars=gw.settings.max_prompt_chars)
+        await gw.availability.admit(params.model)
         job = await gw.videos.create(caller, params)
     except APIError as exc:
         return await _playground(request, session, error=exc.message, form=fields,
