@@ -183,3 +183,17 @@ def test_operations_gate_image_reference() -> None:
         parse_create({"prompt": "p", "model": "t2v", "size": "1280x720"}, ref, catalog,
                      max_prompt_chars=9)
     assert (err.value.param, err.value.code) == ("input_reference", "unsupported_operation")
+
+
+def test_catalog_upstream_names_are_the_default_channel_maps() -> None:
+    """A channel added without --model gets the catalog's upstream names; the built-in
+    map (the fallback) must agree with them for every provider the catalog names."""
+    from reelgate.routing.rules import DEFAULT_MODELS
+
+    providers = {p for spec in CATALOG for p in spec.upstream}
+    assert providers >= {"openai", "veo", "seedance", "kling"}
+    for provider in providers:
+        assert CATALOG.upstream_models(provider) == dict(DEFAULT_MODELS.get(provider, {})), \
+            provider
+    catalog = Catalog([spec_from_doc("mine", doc(upstream={"kling": "kling-v9"}))])
+    assert catalog.upstream_models("kling") == {"mine": "kling-v9"}

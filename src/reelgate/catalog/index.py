@@ -108,6 +108,10 @@ class Catalog:
         """The models ``GET /v1/models`` shows: hidden ones are left out, retired kept."""
         return [m for m in self if m.state is not ModelState.HIDDEN]
 
+    def upstream_models(self, provider: str) -> dict[str, str]:
+        """The model map a new channel of ``provider`` gets: public id -> upstream name."""
+        return {m.id: m.upstream[provider] for m in self if provider in m.upstream}
+
     def list_price(self, model_id: str, size: str) -> int:
         spec = self.get(model_id)
         if spec is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import typer
 from rich.console import Console
@@ -12,7 +13,6 @@ from reelgate.auth.records import KeyRecord
 from reelgate.auth.service import KeyLimits
 from reelgate.billing.money import parse_usd
 from reelgate.bootstrap import Gateway
-from reelgate.catalog import CATALOG
 from reelgate.cli.common import run_with_gateway
 from reelgate.ids import now
 
@@ -29,10 +29,8 @@ def key_limits(models: str | None, spend_cap: str | None, max_in_flight: int | N
     names = None
     if models is not None:
         names = [m.strip() for m in models.split(",") if m.strip()]
-        unknown = [m for m in names if CATALOG.get(m) is None]
-        if unknown or not names:
-            raise typer.BadParameter(f"unknown model(s): {', '.join(unknown) or models!r}",
-                                     param_hint="--models")
+        if not names:
+            raise typer.BadParameter(f"no model in {models!r}", param_hint="--models")
     cap = None
     if spend_cap is not None:
         try:
@@ -62,6 +60,15 @@ def create(
                         polls_per_minute, expires_in_days)
 
     async def go(gw: Gateway) -> str:
+        allowed = limits.allowed_models
+        if allowed is not None:  # the live catalog: operator-added models count; aliases
+            unknown = [m for m in allowed if gw.catalog.get(m) is None]  # become the model
+            if unknown:
+                raise typer.BadParameter(f"unknown model(s): {', '.join(unknown)}",
+                                         param_hint="--models")
+            ids = list(dict.fromkeys(spec.id for m in allowed if (spec := gw.catalog.get(m))))
+            return (await gw.keys.create(tenant, name, replace(limits, allowed_models=ids))
+                    ).secret
         return (await gw.keys.create(tenant, name, limits)).secret
 
     secret = run_with_gateway(go)

@@ -119,7 +119,9 @@ async def create_channel(
     provider = check_provider(draft.provider)
     base_url = check_base_url(provider, draft.base_url)
     options = check_options(provider, draft.options)
-    models = check_models(catalog, draft.models or DEFAULT_MODELS.get(provider, {}))
+    # the catalog's upstream names (operator-added models too), else the built-in map
+    defaults = catalog.upstream_models(provider) or DEFAULT_MODELS.get(provider, {})
+    models = check_models(catalog, draft.models or defaults)
     check_numbers(draft.priority, draft.weight, draft.max_concurrent)
     keys = [check_secret(k) for k in draft.keys]
     if provider != "local" and not keys:
