@@ -20,6 +20,7 @@ from reelgate.providers.base import (
     UpstreamError,
     UpstreamStatus,
 )
+from reelgate.providers.comfyui import progress
 from reelgate.providers.comfyui.provider import ComfyUIProvider, auth_headers
 from reelgate.providers.comfyui.workflow import prompt_id_for, seed_for
 from tests.fakes import FakeServer
@@ -96,6 +97,24 @@ async def test_websocket_progress_reaches_the_poll() -> None:
                 await asyncio.sleep(0.05)
         assert h.provider.client_id in h.fake.ws_clients
         assert any(5 < p < 100 for p in progress), progress  # finer than just "running"
+
+
+async def test_an_unused_listener_closes_its_socket(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(progress, "_IDLE", 0.5)
+    monkeypatch.setattr(progress, "_WAKE", 0.05)
+    async with _comfy() as h:
+        assert isinstance(h.provider, ComfyUIProvider)
+        await h.provider.submit(_request(), NONE)
+        feed = h.provider.feed
+        assert feed is not None and feed._task is not None
+        await asyncio.wait_for(feed.connected.wait(), 10)
+        await asyncio.wait_for(feed._task, 10)  # ends by itself once nobody uses it
+        assert not feed.connected.is_set()
+        async with asyncio.timeout(10):
+            while h.fake.sockets:
+                await asyncio.sleep(0.05)
+        await h.provider.submit(_request(job_id="video_again"), NONE)  # reopens it
+        await asyncio.wait_for(feed.connected.wait(), 10)
 
 
 async def test_polling_works_without_the_websocket() -> None:
