@@ -46,6 +46,7 @@ class Settings:
                                                    f"{os.getpid()}-{secrets.token_hex(3)}")
     retention_days: float = 30.0
     max_json_bytes: int = 1 << 20
+    max_header_bytes: int = 32 << 10
     max_upload_bytes: int = 20 << 20
     max_prompt_chars: int = 32_000
     moderation_words: tuple[str, ...] = ()
@@ -88,6 +89,8 @@ class Settings:
             run_worker=_env_bool("RUN_WORKER", True),
             retention_days=float(_env("RETENTION_DAYS", "30")),
             max_upload_bytes=int(_env("MAX_UPLOAD_BYTES", str(20 << 20))),
+            max_json_bytes=int(_env("MAX_JSON_BYTES", str(1 << 20))),
+            max_header_bytes=int(_env("MAX_HEADER_BYTES", str(32 << 10))),
             moderation_words=_env_list("MODERATION_WORDS"),
             render_preset=_env("RENDER_PRESET", "veryfast"),
             render_concurrency=int(_env("RENDER_CONCURRENCY", "1")),

@@ -68,6 +68,6 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
     app.include_router(admin.build_router())
     admin_ui.install(app)
     max_body = settings.max_upload_bytes * 4 // 3 + (1 << 20)
-    app.add_middleware(BodyLimit, max_bytes=max_body)
+    app.add_middleware(BodyLimit, max_bytes=max_body, max_json_bytes=settings.max_json_bytes)
     app.add_middleware(RateLimitHeaders)
     return app

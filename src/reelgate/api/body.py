@@ -17,6 +17,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from reelgate.api.decode import parse_json, read_form
 from reelgate.errors import InvalidRequest, PayloadTooLarge
 from reelgate.jobs.requests import ReferenceUpload, sniff_image
 from reelgate.net.ssrf import UnsafeURL, check_url
@@ -27,19 +28,33 @@ _REF = "input_reference"
 
 
 class BodyLimit:
-    """ASGI middleware: refuse bodies over the limit before or while they arrive."""
+    """ASGI middleware: refuse bodies over the limit before or while they arrive.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    Only a multipart form may carry a file (a reference image, a clip), so only it gets
+    ``max_bytes``; every other body (JSON, urlencoded, none declared) gets
+    ``max_json_bytes``: nothing else a client sends needs more.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, max_json_bytes: int | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_json_bytes = max_bytes if max_json_bytes is None else max_json_bytes
+
+    def _limit(self, scope: Scope) -> int:
+        for name, value in scope.get("headers", []):
+            if name == b"content-type":
+                kind = value.split(b";")[0].strip().lower()
+                return self.max_bytes if kind == b"multipart/form-data" else self.max_json_bytes
+        return self.max_json_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit(scope)
         for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await _send_413(send, self.max_bytes)
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                await _send_413(send, limit)
                 return
         seen = 0
 
@@ -47,8 +62,8 @@ class BodyLimit:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
-                raise _too_large(self.max_bytes)
+            if seen > limit:
+                raise _too_large(limit)
             return message
 
         await self.app(scope, limited, send)
@@ -81,12 +96,7 @@ async def read_fields(request: Request, *, max_image_bytes: int,
 async def _json_fields(
     request: Request, max_image_bytes: int, allow_files: bool
 ) -> tuple[dict[str, Any], ReferenceUpload | None]:
-    raw = await request.body()
-    try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidRequest(f"We could not parse the JSON body of your request: {exc}.",
-                             code="invalid_json") from exc
+    data = parse_json(await request.body())
     if not isinstance(data, dict):
         raise InvalidRequest("The JSON body must be an object.", code="invalid_json")
     ref_spec = data.pop(_REF, None)
@@ -157,12 +167,7 @@ async def _fetch(url: str, max_bytes: int) -> bytes:
 async def _form_fields(
     request: Request, max_image_bytes: int, allow_files: bool
 ) -> tuple[dict[str, Any], ReferenceUpload | None]:
-    try:
-        form = await request.form(max_files=1 if allow_files else 0, max_fields=32)
-    except PayloadTooLarge:
-        raise
-    except Exception as exc:  # python-multipart raises several types for broken bodies
-        raise InvalidRequest(f"Malformed form body: {exc}.", code="invalid_form") from exc
+    form = await read_form(request, max_files=1 if allow_files else 0, max_fields=32)
     fields: dict[str, Any] = {}
     reference: ReferenceUpload | None = None
     for name, value in form.multi_items():

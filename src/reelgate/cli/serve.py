@@ -48,6 +48,9 @@ def serve(
                    f"\n    {secret}\n\nTry:  curl -H 'Authorization: Bearer {secret}' "
                    f"http://{settings.host}:{settings.port}/v1/models\n")
     from reelgate.api.app import create_app
+    from reelgate.api.protocol import server_options
+
+    options = server_options(settings.max_header_bytes)
 
     if workers > 1:
         # each uvicorn process builds its own app (and worker) from the environment
@@ -55,10 +58,10 @@ def serve(
                           REELGATE_RUN_WORKER="1" if settings.run_worker else "0")
         uvicorn.run("reelgate.api.app:create_app", factory=True, workers=workers,
                     host=settings.host, port=settings.port, log_level="info",
-                    access_log=False, log_config=_log_config(settings))
+                    access_log=False, log_config=_log_config(settings), **options)
         return
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level="info", access_log=False)
+                log_level="info", access_log=False, **options)
 
 
 def _log_config(settings: Settings) -> dict[str, Any]:

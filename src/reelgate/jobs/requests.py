@@ -22,6 +22,9 @@ __all__ = ["CreateParams", "ReferenceUpload", "parse_create", "parse_remix", "sn
 DEFAULT_MODEL = "sora-2"
 _CREATE_FIELDS = frozenset({"model", "prompt", "seconds", "size", "input_reference"})
 _REMIX_FIELDS = frozenset({"prompt"})
+#: far above any catalog size (a reference must match the video's), far below what
+#: would take Pillow seconds and gigabytes to decode: a 48 KB PNG can claim 20000x20000
+MAX_REFERENCE_PIXELS = 8192 * 8192
 _IMAGE_MAGIC = (
     (b"\xff\xd8\xff", "image/jpeg"),
     (b"\x89PNG\r\n\x1a\n", "image/png"),
@@ -82,6 +85,13 @@ def parse_prompt(fields: Mapping[str, Any], max_chars: int) -> str:
     return prompt
 
 
+def _too_many_pixels(width: int, height: int) -> InvalidRequest:
+    size = f" ({width}x{height})" if width else ""
+    return _bad(f"'input_reference' has too many pixels{size} to be a reference image; "
+                f"the most is {MAX_REFERENCE_PIXELS}.", "input_reference",
+                "invalid_image_dimensions")
+
+
 def sniff_image(data: bytes) -> ReferenceUpload:
     """Identify an image by its bytes, never by a file name or a claimed type."""
     mime = next((m for magic, m in _IMAGE_MAGIC if data.startswith(magic)), None)
@@ -91,9 +101,13 @@ def sniff_image(data: bytes) -> ReferenceUpload:
         raise _bad("'input_reference' must be a JPEG, PNG or WEBP image.", "input_reference",
                    "invalid_image_format")
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            img.verify()
+        with Image.open(io.BytesIO(data)) as img:  # reads the header only
             width, height = img.size
+            if width * height > MAX_REFERENCE_PIXELS:
+                raise _too_many_pixels(width, height)
+            img.verify()
+    except Image.DecompressionBombError as exc:  # Pillow's own, far higher, limit
+        raise _too_many_pixels(0, 0) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise _bad("'input_reference' is not a readable image.", "input_reference",
                    "invalid_image") from exc
@@ -106,8 +120,8 @@ def parse_create(
 ) -> CreateParams:
     _reject_unknown(fields, _CREATE_FIELDS)
     prompt = parse_prompt(fields, max_prompt_chars)
-    model_id = _string(fields, "model", DEFAULT_MODEL)
-    assert model_id is not None
+    model_id = _string(fields, "model")
+    model_id = DEFAULT_MODEL if model_id is None else model_id  # null, like absent
     resolved = catalog.resolve(model_id)
     if isinstance(resolved, Refusal):
         raise resolved.error()
