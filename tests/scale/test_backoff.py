@@ -12,7 +12,7 @@ import pytest
 from reelgate.limits.rate import RedisLimiter
 from reelgate.routing.channels import Channel
 from reelgate.scheduler.backoff import TokenBucket, next_delay
-from reelgate.scheduler.worker import ChannelGate
+from reelgate.scheduler.gate import ChannelGate
 from tests.billing.support import redis_server
 
 

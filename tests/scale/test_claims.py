@@ -21,6 +21,7 @@ from reelgate.jobs.model import Job
 from reelgate.jobs.states import State
 from reelgate.media.local import LocalStorage
 from reelgate.routing import channels as chrepo
+from reelgate.routing.channels import Channel
 from reelgate.routing.crypto import SecretBox
 from reelgate.scheduler.directory import ChannelDirectory
 from reelgate.scheduler.driver import Driver
@@ -163,14 +164,14 @@ async def test_an_old_idempotency_key_is_freed_but_a_recent_one_is_kept(db: Data
 
 
 class _SlowDriver(Driver):
-    """The real driver, except that a step holds its job longer than a lease."""
+    """The real driver, except that a step holds its job until the test says ``go``."""
 
-    seconds = 0.0
     seen: list[str]
+    go: asyncio.Event
 
-    async def step(self, job: Job) -> None:
+    async def step(self, job: Job, channel: Channel | None) -> None:
         self.seen.append(job.id)
-        await asyncio.sleep(self.seconds)
+        await self.go.wait()
         await self.lifecycle.release(job, now() + 3600)
 
 
@@ -182,22 +183,36 @@ def _worker(db: Database, tmp_path: Path, name: str, lease: float) -> tuple[Work
     storage = LocalStorage(tmp_path / "media")
     worker = Worker(lifecycle, directory, storage, settings)
     slow = _SlowDriver(lifecycle, directory, storage, settings)
-    slow.seconds, slow.seen = lease * 4, []
+    slow.seen, slow.go = [], asyncio.Event()
     worker.driver = slow
     return worker, slow
+
+
+async def _lease_until(db: Database, job_id: str) -> float:
+    async with db.read() as conn:
+        job = await repo.get(conn, job_id)
+    assert job is not None and job.lease_until is not None
+    return job.lease_until
 
 
 async def test_a_busy_worker_keeps_its_leases_and_a_dead_one_loses_them(
     db: Database, tmp_path: Path
 ) -> None:
     [job] = await _jobs(db, 1)
-    busy, busy_steps = _worker(db, tmp_path, "busy", lease=0.6)
-    other, other_steps = _worker(db, tmp_path, "other", lease=0.6)
+    busy, busy_steps = _worker(db, tmp_path, "busy", lease=3.0)  # renewed every 1 s
+    other, other_steps = _worker(db, tmp_path, "other", lease=3.0)
     assert await busy.tick() == 1
-    for _ in range(10):  # 2.4 s of step, four leases long: renewed, never taken over
-        await asyncio.sleep(0.2)
-        assert await other.tick() == 0
-    await asyncio.wait(busy._inflight, timeout=5)
+    stepping = set(busy._inflight)
+    claimed_until = last = await _lease_until(db, job.id)
+    renewals = 0
+    async with asyncio.timeout(120):  # outlive the claim's own lease, renewed meanwhile
+        while renewals < 2 or now() <= claimed_until:
+            assert await other.tick() == 0  # never taken over
+            await asyncio.sleep(0.1)
+            current = await _lease_until(db, job.id)
+            renewals, last = (renewals + 1, current) if current > last else (renewals, last)
+    busy_steps.go.set()
+    await asyncio.wait(stepping, timeout=60)
     assert busy_steps.seen == [job.id] and other_steps.seen == []
     async with db.read() as conn:
         done = await repo.get(conn, job.id)
@@ -205,13 +220,17 @@ async def test_a_busy_worker_keeps_its_leases_and_a_dead_one_loses_them(
 
     async with db.begin() as conn:  # due again; claimed by a worker that then "dies"
         await conn.execute(update(jobs).where(jobs.c.id == job.id).values(next_poll_at=now()))
-        held = await repo.claim_due(conn, worker_id="dead", limit=1, lease_seconds=0.6,
-                                    skip_locked=db.is_postgres)
-    assert [j.id for j in held] == [job.id]
+        [held] = await repo.claim_due(conn, worker_id="dead", limit=1, lease_seconds=5.0,
+                                      skip_locked=db.is_postgres)
+    assert held.id == job.id and held.lease_until is not None
     assert await other.tick() == 0  # its lease is still running
-    await asyncio.sleep(0.7)
-    assert await other.tick() == 1  # ran out: taken over
-    await asyncio.wait(other._inflight, timeout=5)
+    async with asyncio.timeout(120):
+        while await other.tick() == 0:
+            await asyncio.sleep(0.1)
+    assert now() >= held.lease_until  # taken over only once the lease had run out
+    taking_over = set(other._inflight)  # its step waits for ``go``, so it is still there
+    other_steps.go.set()
+    await asyncio.wait(taking_over, timeout=60)
     assert other_steps.seen == [job.id]
 
 
@@ -219,7 +238,7 @@ async def test_a_worker_that_stops_hands_its_jobs_over_at_once(
     db: Database, tmp_path: Path
 ) -> None:
     [job] = await _jobs(db, 1)
-    leaving, steps = _worker(db, tmp_path, "leaving", lease=30.0)  # steps last 120 s
+    leaving, steps = _worker(db, tmp_path, "leaving", lease=30.0)  # steps never end
     leaving.drain_seconds = 0.2
     other, _ = _worker(db, tmp_path, "other", lease=30.0)
     running = asyncio.create_task(leaving.run())

@@ -12,6 +12,7 @@ same step carries on (``route`` → submit, ``downloading`` → copy).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 
 from reelgate.ids import now
@@ -22,6 +23,8 @@ from reelgate.jobs.states import ACTIVE, State
 from reelgate.store.db import Database
 
 __all__ = ["Lifecycle"]
+
+log = logging.getLogger(__name__)
 
 
 class Lifecycle:
@@ -106,7 +109,10 @@ class Lifecycle:
                                      "next_poll_at": None}
         if upstream_id is not None:
             values["upstream_id"] = upstream_id
-        return await self._commit(job, State.FAILED, values, event=event, release=True)
+        failed = await self._commit(job, State.FAILED, values, event=event, release=True)
+        if failed is not None:
+            log.info("job %s failed: %s: %s", job.id, code, message, extra={"job_id": job.id})
+        return failed
 
     # --- client and housekeeping -------------------------------------------------------
 

@@ -27,10 +27,12 @@ __all__ = [
     "insert",
     "list_page",
     "log_event",
+    "media_expired",
     "release",
     "release_leases",
     "renew_leases",
     "transition",
+    "unleased_active",
 ]
 
 
@@ -59,7 +61,7 @@ async def insert(conn: AsyncConnection, values: dict[str, Any]) -> Job:
     except IntegrityError as exc:
         raise DuplicateJob(str(exc.orig)) from exc
     await log_event(conn, values["id"], "created", state=values["state"], progress=0)
-    job = await get(conn, values["id"])
+    job = await get(conn, values["id"], include_deleted=True)
     assert job is not None
     return job
 
@@ -231,6 +233,29 @@ async def _lease(conn: AsyncConnection, *where: ColumnElement[bool], worker_id: 
     claimed = [Job.from_row(r) for r in res.all()]
     claimed.sort(key=lambda j: (j.next_poll_at or 0.0, j.created_at))
     return claimed
+
+
+async def unleased_active(conn: AsyncConnection, *, created_before: float, at: float,
+                          limit: int) -> list[Job]:
+    """Active jobs created before ``created_before`` that nobody holds at ``at``,
+    oldest first (candidates for a time-out)."""
+    rows = (await conn.execute(
+        select(jobs).where(
+            jobs.c.state.in_([s.value for s in ACTIVE]), jobs.c.created_at < created_before,
+            or_(jobs.c.lease_until.is_(None), jobs.c.lease_until < at),
+        ).order_by(jobs.c.created_at).limit(limit)
+    )).all()
+    return [Job.from_row(r) for r in rows]
+
+
+async def media_expired(conn: AsyncConnection, *, at: float, limit: int) -> list[Job]:
+    """Completed jobs whose media are past their ``expires_at`` at ``at``."""
+    rows = (await conn.execute(
+        select(jobs).where(jobs.c.state == State.COMPLETED.value, jobs.c.expires_at < at,
+                           jobs.c.media.is_not(None))
+        .limit(limit)
+    )).all()
+    return [job for job in map(Job.from_row, rows) if job.media]
 
 
 async def release_leases(conn: AsyncConnection, *, worker_id: str) -> int:

@@ -8,7 +8,11 @@ import random
 import time
 from collections.abc import Callable
 
-__all__ = ["TokenBucket", "next_delay"]
+from reelgate.config import Settings
+from reelgate.ids import now
+from reelgate.jobs.model import Job
+
+__all__ = ["TokenBucket", "next_delay", "poll_delay"]
 
 
 def next_delay(
@@ -34,6 +38,17 @@ def next_delay(
         if remaining is not None and remaining > 0:
             base = min(base, max(minimum, remaining))
     return base * uniform(0.8, 1.2)
+
+
+def poll_delay(job: Job, settings: Settings, hint: float | None = None, *,
+               started_at: float | None = None) -> float:
+    """Seconds until ``job`` is polled again (``started_at``: when the upstream took
+    it, for a job accepted just now)."""
+    elapsed = now() - (started_at or job.started_at or job.created_at)
+    expected = 10.0 + job.seconds * 3.0  # a rough guess, only to poll near the end
+    return next_delay(job.poll_count, minimum=settings.poll_min_seconds,
+                      maximum=settings.poll_max_seconds, hint=hint,
+                      remaining=expected - elapsed)
 
 
 class TokenBucket:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from reelgate.config import Settings
@@ -21,10 +21,19 @@ from reelgate.routing.channels import Channel
 from reelgate.routing.crypto import SecretBox
 from reelgate.store.db import Database
 
-__all__ = ["ChannelDirectory", "ProviderFactory"]
+__all__ = ["ChannelDirectory", "Pinned", "ProviderFactory"]
 
 ProviderFactory = Callable[[Channel], Provider]
 _LOCAL = Credential("", "")
+
+
+@dataclass(frozen=True)
+class Pinned:
+    """The exact channel, provider and key a job talks through, resolved once per step."""
+
+    channel: Channel
+    provider: Provider
+    credential: Credential
 
 
 def local_options(settings: Settings) -> dict[str, Any]:
@@ -93,6 +102,11 @@ class ChannelDirectory:
         provider = self._factory(built)
         self._providers[channel.id] = (channel, provider)
         return provider
+
+    async def pin(self, channel: Channel, credential_id: str | None) -> Pinned:
+        """``channel`` with its provider and the key ``credential_id`` (LookupError if
+        that key was deleted)."""
+        return Pinned(channel, await self.provider(channel), await self.credential(credential_id))
 
     async def credential(self, credential_id: str | None) -> Credential:
         if not credential_id:

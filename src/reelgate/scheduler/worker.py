@@ -15,92 +15,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
-import time
-from collections.abc import AsyncIterator
-
-from sqlalchemy import and_, select
 
 from reelgate.config import Settings
 from reelgate.ids import now
 from reelgate.jobs import repository as repo
 from reelgate.jobs.lifecycle import Lifecycle
 from reelgate.jobs.model import Job
-from reelgate.jobs.service import media_prefix
-from reelgate.jobs.states import ACTIVE, State
-from reelgate.limits.rate import RateLimiter
+from reelgate.jobs.states import ACTIVE
 from reelgate.media.storage import Storage
-from reelgate.routing.channels import Channel
-from reelgate.scheduler.backoff import TokenBucket
 from reelgate.scheduler.directory import ChannelDirectory
 from reelgate.scheduler.driver import Driver
-from reelgate.store.tables import jobs
+from reelgate.scheduler.gate import ChannelGate
+from reelgate.scheduler.housekeeping import Housekeeping
 
-__all__ = ["ChannelGate", "Worker"]
+__all__ = ["Worker"]
 
 log = logging.getLogger(__name__)
-
-
-class ChannelGate:
-    """Per-channel concurrency and request-rate limits.
-
-    Built lazily from each channel's row and rebuilt when the limits change.
-    ``max_concurrent`` is per process. ``requests_per_second`` is per process too,
-    unless a shared limiter (Redis, ``REELGATE_REDIS_URL``) is given: then every
-    worker on every machine draws from one budget per channel.
-    """
-
-    def __init__(self, shared: RateLimiter | None = None) -> None:
-        self.shared = shared
-        self._sems: dict[str, tuple[int, asyncio.Semaphore]] = {}
-        self._buckets: dict[str, tuple[float, TokenBucket]] = {}
-
-    @contextlib.asynccontextmanager
-    async def slot(self, channel: Channel | None) -> AsyncIterator[None]:
-        if channel is None or channel.max_concurrent <= 0:
-            yield
-            return
-        held = self._sems.get(channel.id)
-        if held is None or held[0] != channel.max_concurrent:
-            held = (channel.max_concurrent, asyncio.Semaphore(channel.max_concurrent))
-            self._sems[channel.id] = held
-        async with held[1]:
-            yield
-
-    def reserve(self, channel: Channel | None, max_wait: float) -> float | None:
-        """Seconds to wait for the channel's next request slot in this process; None:
-        longer than ``max_wait``, come back later."""
-        rate = channel.requests_per_second if channel is not None else None
-        if channel is None or not rate or rate <= 0:
-            return 0.0
-        held = self._buckets.get(channel.id)
-        if held is None or held[0] != rate:
-            held = (rate, TokenBucket(rate))
-            self._buckets[channel.id] = held
-        return held[1].reserve(max_wait)
-
-    async def turn(self, channel: Channel | None, max_wait: float) -> bool:
-        """Wait for the channel's next request slot; False if that would take longer
-        than ``max_wait`` (the caller hands the job back for later instead)."""
-        rate = channel.requests_per_second if channel is not None else None
-        if channel is None or not rate or rate <= 0:
-            return True
-        if self.shared is None:
-            wait = self.reserve(channel, max_wait)
-            if wait is None:
-                return False
-            if wait > 0:
-                await asyncio.sleep(wait)
-            return True
-        burst = max(1, math.ceil(rate))  # one second's worth, then one every 1/rate s
-        deadline = time.monotonic() + max_wait
-        while True:
-            decision = await self.shared.hit(f"channel:{channel.id}", burst, burst / rate)
-            if decision.allowed:
-                return True
-            if time.monotonic() + decision.retry_after > deadline:
-                return False
-            await asyncio.sleep(decision.retry_after)
 
 
 class Worker:
@@ -116,6 +46,7 @@ class Worker:
         self.settings = settings
         self.driver = Driver(lifecycle, directory, storage, settings)
         self.gate = ChannelGate()
+        self.housekeeping = Housekeeping(lifecycle, storage, settings)
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._slots = asyncio.Semaphore(settings.worker_concurrency)
@@ -163,7 +94,7 @@ class Worker:
         t = now()
         if t - self._last_housekeeping > self.settings.housekeeping_seconds:
             self._last_housekeeping = t
-            await self.housekeeping()
+            await self.housekeeping.run()
         free = self.settings.worker_concurrency - len(self._inflight)
         if free <= 0:
             await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED,
@@ -219,7 +150,7 @@ class Worker:
                     if not await self.gate.turn(channel, self.settings.lease_seconds / 4):
                         await self._hand_back(job, now() + 1.0)  # budget spent for a while
                         return
-                    await self.driver.step(job)
+                    await self.driver.step(job, channel)
             except Exception:
                 log.exception("step of %s failed; retrying later", job.id)
                 await self._retry_later(job.id)
@@ -244,49 +175,3 @@ class Worker:
                 return
             if self._inflight:
                 await asyncio.wait(self._inflight, timeout=0.2)
-
-    async def housekeeping(self) -> None:
-        try:
-            await self._time_out_stuck()
-            await self._expire_media()
-        except Exception:
-            log.exception("housekeeping failed")
-
-    async def _time_out_stuck(self) -> None:
-        """Fail jobs older than ``job_timeout_seconds`` with code ``timeout``.
-
-        Through :meth:`Lifecycle.fail`, so billing refunds them like any failure; a
-        compare-and-swap, so a job that finishes at the same moment is not touched.
-        Leased jobs are left to their worker (its lease runs out if it died).
-        """
-        t = now()
-        cutoff = t - self.settings.job_timeout_seconds
-        async with self.db.read() as conn:
-            rows = (await conn.execute(
-                select(jobs).where(
-                    jobs.c.state.in_([s.value for s in ACTIVE]), jobs.c.created_at < cutoff,
-                    (jobs.c.lease_until.is_(None)) | (jobs.c.lease_until < t),
-                ).order_by(jobs.c.created_at).limit(100)
-            )).all()
-        for row in rows:
-            job = Job.from_row(row)
-            moved = await self.lifecycle.fail(
-                job, "timeout", f"The job did not finish within "
-                                f"{self.settings.job_timeout_seconds:.0f} seconds.")
-            if moved is not None:
-                log.warning("job %s timed out in state %s", job.id, job.state.value)
-
-    async def _expire_media(self) -> None:
-        t = now()
-        async with self.db.read() as conn:
-            rows = (await conn.execute(
-                select(jobs).where(and_(jobs.c.state == State.COMPLETED.value,
-                                        jobs.c.expires_at < t, jobs.c.media.is_not(None)))
-                .limit(100)
-            )).all()
-        for row in rows:
-            job = Job.from_row(row)
-            if not job.media:
-                continue
-            await self.storage.delete_prefix(media_prefix(job.id))
-            await self.lifecycle.expire_media(job)
