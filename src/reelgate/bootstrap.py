@@ -111,7 +111,7 @@ class Gateway:
         if settings.redis_url:  # channel request rates shared by all workers, too
             worker.gate.shared = gw.limiter
         gw.principals = PrincipalCache(settings.auth_cache_seconds)
-        gw.webhooks, gw.dispatcher = WebhookService(db), Dispatcher(db)
+        gw.webhooks, gw.dispatcher = WebhookService(db), Dispatcher(db, settings)
         gw.keys = KeyService(db, gw.principals)
         gw.tenants, gw.prices = TenantService(db), PriceService(db, pricer)
         gw.channels = ChannelService(db, box, catalog, directory)

@@ -1,121 +1,182 @@
 """Settings from the environment (``REELGATE_*``), with embedded defaults.
 
-The defaults make a fresh checkout work offline: SQLite and media under ``./data``,
-the local renderer as the only channel, an in-process worker.
+The one place the environment is read (besides the CLI's own flags). Each setting is
+declared once, with its default and what it means; :meth:`Settings.from_env` reads
+``REELGATE_<NAME>`` for every setting that has ``env``, and :func:`reference` renders
+the table the README shows (a test keeps the two in step). The defaults make a fresh
+checkout work offline: SQLite and media under ``./data``, the local renderer as the
+only channel, an in-process worker.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import socket
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "reference"]
 
-
-def _env(name: str, default: str) -> str:
-    return os.environ.get(f"REELGATE_{name}", default)
-
-
-def _env_bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(f"REELGATE_{name}")
-    if raw is None:
-        return default
-    return raw.strip().lower() in {"1", "true", "yes", "on"}
+_PREFIX = "REELGATE_"
+_TRUE = frozenset({"1", "true", "yes", "on"})
 
 
-def _env_list(name: str, default: str = "") -> tuple[str, ...]:
-    raw = _env(name, default)
-    return tuple(w.strip().lower() for w in raw.split(",") if w.strip())
+def _about(doc: str, *, env: bool = True, shown: str | None = None) -> dict[str, Any]:
+    """What a setting means, whether the environment sets it, and (``shown``) its
+    default as the README tells it when the value itself would not say."""
+    return {"doc": doc, "env": env, "shown": shown}
+
+
+def _worker_id() -> str:
+    return f"{socket.gethostname()[:40]}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
 @dataclass(frozen=True)
 class Settings:
-    data_dir: Path = Path("data")
-    database_url: str = ""
-    storage_url: str = ""
-    host: str = "127.0.0.1"
-    port: int = 8000
-    #: run the scheduler inside the API process (the embedded default)
-    run_worker: bool = True
-    #: a worker's identity in leases; unique per process, also across machines
-    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()[:40]}-"
-                                                   f"{os.getpid()}-{secrets.token_hex(3)}")
-    retention_days: float = 30.0
-    max_json_bytes: int = 1 << 20
-    max_header_bytes: int = 32 << 10
-    max_upload_bytes: int = 20 << 20
-    max_prompt_chars: int = 32_000
-    moderation_words: tuple[str, ...] = ()
-    render_preset: str = "veryfast"
-    render_concurrency: int = 1
-    #: "auto" creates the embedded local channel when no channel exists yet
-    local_channel: str = "auto"
-    poll_min_seconds: float = 2.0
-    poll_max_seconds: float = 30.0
-    lease_seconds: float = 60.0
-    job_timeout_seconds: float = 6 * 3600.0
-    worker_batch: int = 200
-    worker_concurrency: int = 64
-    stale_refresh_seconds: float = 10.0
-    #: how long an authenticated key is trusted without a database look-up
-    auth_cache_seconds: float = 2.0
-    #: how long a client's GET waits for an inline refresh before answering from the DB
-    refresh_timeout_seconds: float = 3.0
-    #: an idle worker looks for due jobs at least this often (new jobs also wake it)
-    idle_seconds: float = 0.5
-    housekeeping_seconds: float = 30.0
-    #: an Idempotency-Key may be reused for a new job after this long
-    idempotency_ttl_seconds: float = 86400.0
-    db_pool_size: int = 10
-    secret_key: str = ""
-    admin_token: str = ""
-    redis_url: str = ""
-    storage_redirect: bool = False
-    log_json: bool = False
+    data_dir: Path = field(default=Path("data"), metadata=_about(
+        "Directory of the SQLite database, media, the generated secret key and admin token, and "
+        "scratch files.", shown="`./data`"))
+    database_url: str = field(default="", metadata=_about(
+        "SQLAlchemy URL of the database (`postgresql+asyncpg://…` at scale).",
+        shown="SQLite file `<data dir>/reelgate.db`"))
+    storage_url: str = field(default="", metadata=_about(
+        "Where media live: a directory, or `s3://bucket/prefix?endpoint_url=…`.",
+        shown="`<data dir>/media`"))
+    host: str = field(default="127.0.0.1", metadata=_about(
+        "Address `reelgate serve` listens on."))
+    port: int = field(default=8000, metadata=_about(
+        "Port `reelgate serve` listens on."))
+    run_worker: bool = field(default=True, metadata=_about(
+        "Run the scheduler inside the API process (`serve --no-worker` turns it off)."))
+    worker_id: str = field(default_factory=_worker_id, metadata=_about(
+        "A worker's identity in leases; unique per process, across machines too.", env=False))
+    retention_days: float = field(default=30.0, metadata=_about(
+        "Days a finished video's media are kept."))
+    max_json_bytes: int = field(default=1 << 20, metadata=_about(
+        "Largest JSON (or other non-multipart) request body, in bytes."))
+    max_header_bytes: int = field(default=32 << 10, metadata=_about(
+        "Largest request head (request line and headers), in bytes; more is a 431."))
+    max_upload_bytes: int = field(default=20 << 20, metadata=_about(
+        "Largest `input_reference` image, in bytes."))
+    max_prompt_chars: int = field(default=32000, metadata=_about(
+        "Longest prompt.", env=False))
+    moderation_words: tuple[str, ...] = field(default=(), metadata=_about(
+        "Comma-separated words the local renderer refuses (`moderation_blocked`)."))
+    render_preset: str = field(default="veryfast", metadata=_about(
+        "x264 preset of the local renderer."))
+    render_concurrency: int = field(default=1, metadata=_about(
+        "Videos the local renderer encodes at once."))
+    local_channel: str = field(default="auto", metadata=_about(
+        "The embedded `local` channel: `auto` (created when no channel exists), `on` (kept next to "
+        "real channels) or `off` (never created)."))
+    poll_min_seconds: float = field(default=2.0, metadata=_about(
+        "Shortest delay between two polls of a job."))
+    poll_max_seconds: float = field(default=30.0, metadata=_about(
+        "Longest delay between two polls of a job."))
+    lease_seconds: float = field(default=60.0, metadata=_about(
+        "How long a worker's claim on a job lasts; renewed while it works."))
+    job_timeout_seconds: float = field(default=6 * 3600.0, metadata=_about(
+        "Jobs older than this fail with code `timeout` (and are refunded)."))
+    worker_batch: int = field(default=200, metadata=_about(
+        "Most jobs a worker claims with one statement."))
+    worker_concurrency: int = field(default=64, metadata=_about(
+        "Steps a worker runs at once."))
+    stale_refresh_seconds: float = field(default=10.0, metadata=_about(
+        "A client's GET of a running job whose last poll is older than this polls it inline (0: "
+        "never)."))
+    auth_cache_seconds: float = field(default=2.0, metadata=_about(
+        "How long a process trusts an authenticated key without a database look-up."))
+    refresh_timeout_seconds: float = field(default=3.0, metadata=_about(
+        "How long a client's GET waits for an inline refresh before answering from the database."))
+    idle_seconds: float = field(default=0.5, metadata=_about(
+        "An idle worker looks for due jobs at least this often (new jobs also wake it)."))
+    housekeeping_seconds: float = field(default=30.0, metadata=_about(
+        "How often a worker times out stuck jobs and expires old media."))
+    idempotency_ttl_seconds: float = field(default=86400.0, metadata=_about(
+        "After this long an `Idempotency-Key` may be used for a new job."))
+    db_pool_size: int = field(default=10, metadata=_about(
+        "Database connections per process (PostgreSQL)."))
+    secret_key: str = field(default="", metadata=_about(
+        "Fernet key that encrypts upstream credentials; the same everywhere.",
+        shown="generated into `<data dir>/secret.key`"))
+    admin_token: str = field(default="", metadata=_about(
+        "Bearer token of the admin API and UI.", shown="generated into `<data dir>/admin.token`"))
+    redis_url: str = field(default="", metadata=_about(
+        "Redis shared by every process for per-key and per-channel rate limits.",
+        shown="none: per process"))
+    storage_redirect: bool = field(default=False, metadata=_about(
+        "Answer content requests with a presigned URL of the media store (S3)."))
+    log_json: bool = field(default=False, metadata=_about(
+        "Log lines as JSON."))
+    webhook_max_age_seconds: float = field(default=86400.0, metadata=_about(
+        "A failing webhook delivery is retried this long, then it is `dead`."))
+    webhook_backoff_base_seconds: float = field(default=5.0, metadata=_about(
+        "First retry delay of a webhook delivery; doubles each attempt."))
+    webhook_backoff_max_seconds: float = field(default=3600.0, metadata=_about(
+        "Longest retry delay of a webhook delivery."))
+    webhook_timeout_seconds: float = field(default=10.0, metadata=_about(
+        "Timeout of one webhook POST."))
+    webhook_lease_seconds: float = field(default=60.0, metadata=_about(
+        "How long a dispatcher's claim on a delivery lasts."))
+    webhook_concurrency: int = field(default=16, metadata=_about(
+        "Webhook deliveries a dispatcher sends at once."))
 
     @classmethod
-    def from_env(cls, **overrides: Any) -> Settings:
-        data_dir = Path(_env("DATA_DIR", "data")).resolve()
-        s = cls(
-            data_dir=data_dir,
-            database_url=_env("DATABASE_URL", f"sqlite+aiosqlite:///{data_dir / 'reelgate.db'}"),
-            storage_url=_env("STORAGE_URL", str(data_dir / "media")),
-            host=_env("HOST", "127.0.0.1"),
-            port=int(_env("PORT", "8000")),
-            run_worker=_env_bool("RUN_WORKER", True),
-            retention_days=float(_env("RETENTION_DAYS", "30")),
-            max_upload_bytes=int(_env("MAX_UPLOAD_BYTES", str(20 << 20))),
-            max_json_bytes=int(_env("MAX_JSON_BYTES", str(1 << 20))),
-            max_header_bytes=int(_env("MAX_HEADER_BYTES", str(32 << 10))),
-            moderation_words=_env_list("MODERATION_WORDS"),
-            render_preset=_env("RENDER_PRESET", "veryfast"),
-            render_concurrency=int(_env("RENDER_CONCURRENCY", "1")),
-            local_channel=_env("LOCAL_CHANNEL", "auto"),
-            poll_min_seconds=float(_env("POLL_MIN_SECONDS", "2")),
-            poll_max_seconds=float(_env("POLL_MAX_SECONDS", "30")),
-            lease_seconds=float(_env("LEASE_SECONDS", "60")),
-            job_timeout_seconds=float(_env("JOB_TIMEOUT_SECONDS", str(6 * 3600))),
-            worker_concurrency=int(_env("WORKER_CONCURRENCY", "64")),
-            stale_refresh_seconds=float(_env("STALE_REFRESH_SECONDS", "10")),
-            auth_cache_seconds=float(_env("AUTH_CACHE_SECONDS", "2")),
-            refresh_timeout_seconds=float(_env("REFRESH_TIMEOUT_SECONDS", "3")),
-            idle_seconds=float(_env("IDLE_SECONDS", "0.5")),
-            housekeeping_seconds=float(_env("HOUSEKEEPING_SECONDS", "30")),
-            idempotency_ttl_seconds=float(_env("IDEMPOTENCY_TTL_SECONDS", "86400")),
-            worker_batch=int(_env("WORKER_BATCH", "200")),
-            db_pool_size=int(_env("DB_POOL_SIZE", "10")),
-            secret_key=_env("SECRET_KEY", ""),
-            admin_token=_env("ADMIN_TOKEN", ""),
-            redis_url=_env("REDIS_URL", ""),
-            storage_redirect=_env_bool("STORAGE_REDIRECT", False),
-            log_json=_env_bool("LOG_JSON", False),
-        )
-        return replace(s, **overrides)
+    def from_env(cls, environ: Mapping[str, str] | None = None, /,
+                 **overrides: Any) -> Settings:
+        """Every ``REELGATE_<NAME>`` that is set, then ``overrides``; the database
+        and storage default to the data directory."""
+        env = os.environ if environ is None else environ
+        types = get_type_hints(cls)
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = env.get(_PREFIX + f.name.upper()) if f.metadata.get("env") else None
+            if raw is not None:
+                values[f.name] = _parse(types[f.name], raw)
+        values.update(overrides)
+        data_dir = Path(values.get("data_dir", cls.data_dir)).resolve()
+        values["data_dir"] = data_dir
+        if not values.get("database_url"):
+            values["database_url"] = f"sqlite+aiosqlite:///{data_dir / 'reelgate.db'}"
+        if not values.get("storage_url"):
+            values["storage_url"] = str(data_dir / "media")
+        return cls(**values)
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def _parse(kind: Any, raw: str) -> Any:
+    if kind is bool:
+        return raw.strip().lower() in _TRUE
+    if kind in (int, float, str, Path):
+        return kind(raw)
+    # tuple[str, ...]: a comma-separated list
+    return tuple(w.strip().lower() for w in raw.split(",") if w.strip())
+
+
+def reference() -> str:
+    """The configuration table of the README: every environment variable, its
+    default and what it means, from the declarations above."""
+    lines = ["| Variable | Default | Meaning |", "|---|---|---|"]
+    for f in dataclasses.fields(Settings):
+        if not f.metadata.get("env"):
+            continue
+        shown = f.metadata.get("shown") or _shown(f.default)
+        lines.append(f"| `{_PREFIX}{f.name.upper()}` | {shown} | {f.metadata['doc']} |")
+    return "\n".join(lines) + "\n"
+
+
+def _shown(default: Any) -> str:
+    if isinstance(default, bool):
+        return "`1`" if default else "`0`"
+    if isinstance(default, tuple):
+        return ", ".join(default) or "none"
+    if isinstance(default, float) and default.is_integer():
+        return f"`{int(default)}`"
+    return f"`{default}`"

@@ -36,10 +36,8 @@ ENTRY = ("api", "cli", "__main__")
 
 Breach = tuple[str, str]  # (rule, module path relative to src/reelgate)
 
-#: owned by #11 core, remove when fixed
-KNOWN_BREACHES: frozenset[Breach] = frozenset({
-    ("reads-environment", "webhooks/dispatcher.py"),
-})
+#: breaches known and owned, each removed when fixed (none left)
+KNOWN_BREACHES: frozenset[Breach] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from reelgate.bootstrap import Gateway
 from reelgate.config import Settings
 from reelgate.store.tables import webhook_deliveries
 from reelgate.webhooks import repository as repo
-from reelgate.webhooks.dispatcher import Dispatcher, DispatchSettings
+from reelgate.webhooks.dispatcher import Dispatcher
 from tests.net.support import PUBLIC_IP
 from tests.support.server import database_env
 from tests.webhooks.receiver import Receiver
@@ -80,7 +81,7 @@ async def test_a_rebinding_webhook_host_never_gets_the_post(
             await repo.enqueue(conn, endpoint_id=ep.id, job_id="video_1",
                                event_type="video.completed", event_key="k-rebind",
                                payload='{"id":"evt_rebind"}')
-        dispatcher = Dispatcher(gw.db, DispatchSettings(max_age_seconds=0.0))
+        dispatcher = Dispatcher(gw.db, replace(gw.settings, webhook_max_age_seconds=0.0))
         try:
             await dispatcher.run_until_idle()
         finally:

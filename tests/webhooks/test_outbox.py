@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ from reelgate.jobs.requests import parse_create
 from reelgate.jobs.states import State
 from reelgate.store.tables import webhook_deliveries
 from reelgate.webhooks import repository as repo
-from reelgate.webhooks.dispatcher import Dispatcher, DispatchSettings, retry_delay
+from reelgate.webhooks.dispatcher import Dispatcher, retry_delay
 from reelgate.webhooks.hooks import WebhookHooks
 from tests.support.server import database_env
 from tests.webhooks.receiver import Receiver
@@ -116,7 +117,7 @@ async def test_private_urls_are_refused_again_at_delivery_time(gw: Gateway) -> N
             await repo.enqueue(conn, endpoint_id=ep.id, job_id="video_1",
                                event_type="video.completed", event_key="k2",
                                payload='{"id":"evt_1"}')
-        dispatcher = Dispatcher(gw.db, DispatchSettings(max_age_seconds=0.0))
+        dispatcher = Dispatcher(gw.db, replace(gw.settings, webhook_max_age_seconds=0.0))
         try:
             await dispatcher.run_until_idle()
         finally:
@@ -128,7 +129,7 @@ async def test_private_urls_are_refused_again_at_delivery_time(gw: Gateway) -> N
 
 
 def test_retry_delay_doubles_with_jitter_up_to_the_cap() -> None:
-    settings = DispatchSettings(backoff_base_seconds=5, backoff_max_seconds=3600)
+    settings = Settings(webhook_backoff_base_seconds=5, webhook_backoff_max_seconds=3600)
     rng = random.Random(7)
     delays = [retry_delay(n, settings, rng) for n in range(1, 15)]
     for n, d in enumerate(delays, start=1):

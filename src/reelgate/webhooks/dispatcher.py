@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import httpx
 
 from reelgate import __version__
+from reelgate.config import Settings
 from reelgate.ids import now
 from reelgate.net.client import PolicySwitch, guarded_client, private_ok
 from reelgate.net.ssrf import UnsafeURL, check_url
@@ -28,47 +28,18 @@ from reelgate.store.db import Database
 from reelgate.webhooks import repository as repo
 from reelgate.webhooks.signing import signed_headers
 
-__all__ = ["DispatchSettings", "Dispatcher", "retry_delay"]
+__all__ = ["Dispatcher", "retry_delay"]
 
 log = logging.getLogger(__name__)
 
 _ERROR_CHARS = 500
 
 
-def _env_float(name: str, default: float) -> float:
-    return float(os.environ.get(f"REELGATE_WEBHOOK_{name}", default))
-
-
-@dataclass(frozen=True)
-class DispatchSettings:
-    #: how long a failing delivery is retried before it is dead
-    max_age_seconds: float = 24 * 3600.0
-    backoff_base_seconds: float = 5.0
-    backoff_max_seconds: float = 3600.0
-    timeout_seconds: float = 10.0
-    lease_seconds: float = 60.0
-    concurrency: int = 16
-    idle_seconds: float = 0.5
-
-    @classmethod
-    def from_env(cls) -> DispatchSettings:
-        """``REELGATE_WEBHOOK_MAX_AGE_SECONDS`` and friends; tests shrink them."""
-        d = cls()
-        return cls(
-            max_age_seconds=_env_float("MAX_AGE_SECONDS", d.max_age_seconds),
-            backoff_base_seconds=_env_float("BACKOFF_BASE_SECONDS", d.backoff_base_seconds),
-            backoff_max_seconds=_env_float("BACKOFF_MAX_SECONDS", d.backoff_max_seconds),
-            timeout_seconds=_env_float("TIMEOUT_SECONDS", d.timeout_seconds),
-            lease_seconds=_env_float("LEASE_SECONDS", d.lease_seconds),
-            concurrency=int(_env_float("CONCURRENCY", d.concurrency)),
-        )
-
-
-def retry_delay(attempts: int, settings: DispatchSettings,
+def retry_delay(attempts: int, settings: Settings,
                 rng: random.Random | None = None) -> float:
     """Seconds before attempt ``attempts + 1``: doubling from the base, capped, ±25 %."""
-    base = min(settings.backoff_max_seconds,
-               settings.backoff_base_seconds * 2.0 ** min(max(attempts - 1, 0), 40))
+    base = min(settings.webhook_backoff_max_seconds,
+               settings.webhook_backoff_base_seconds * 2.0 ** min(max(attempts - 1, 0), 40))
     return base * (rng or random).uniform(0.75, 1.25)
 
 
@@ -80,10 +51,10 @@ class _Outcome:
 
 
 class Dispatcher:
-    def __init__(self, db: Database, settings: DispatchSettings | None = None,
+    def __init__(self, db: Database, settings: Settings,
                  client: httpx.AsyncClient | None = None) -> None:
         self.db = db
-        self.settings = settings or DispatchSettings.from_env()
+        self.settings = settings
         self.client = client or guarded_client(transport=PolicySwitch(), headers={
             "user-agent": f"reelgate-webhooks/{__version__}"})
         self._stop = asyncio.Event()
@@ -110,7 +81,7 @@ class Dispatcher:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=await self._idle())
         if self._inflight:
-            await asyncio.wait(self._inflight, timeout=self.settings.timeout_seconds + 1)
+            await asyncio.wait(self._inflight, timeout=self.settings.webhook_timeout_seconds + 1)
 
     async def _idle(self) -> float:
         """Sleep until the next retry is due, but never longer than ``idle_seconds``."""
@@ -126,13 +97,13 @@ class Dispatcher:
 
     async def tick(self) -> int:
         """Claim due deliveries and start sending them; returns how many were claimed."""
-        free = self.settings.concurrency - len(self._inflight)
+        free = self.settings.webhook_concurrency - len(self._inflight)
         if free <= 0:
             await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
             return 1
         async with self.db.begin() as conn:
             claimed = await repo.claim_due(conn, limit=free,
-                                           lease_seconds=self.settings.lease_seconds,
+                                           lease_seconds=self.settings.webhook_lease_seconds,
                                            skip_locked=not self.db.is_sqlite)
         for delivery in claimed:
             task = asyncio.create_task(self.deliver(delivery))
@@ -168,7 +139,8 @@ class Dispatcher:
         headers = signed_headers(endpoint.secret, msg_id, int(now()), delivery.payload)
         try:
             async with self.client.stream("POST", endpoint.url, content=delivery.payload,
-                                          headers=headers, timeout=self.settings.timeout_seconds,
+                                          headers=headers,
+                                          timeout=self.settings.webhook_timeout_seconds,
                                           extensions=private_ok(endpoint.allow_private)) as resp:
                 status = resp.status_code
         except httpx.HTTPError as exc:
@@ -188,7 +160,7 @@ class Dispatcher:
             log.info("webhook %s %s delivered", delivery.id, delivery.event_type, extra=extra)
         else:
             due = t + retry_delay(attempts, self.settings)
-            if due > delivery.created_at + self.settings.max_age_seconds:
+            if due > delivery.created_at + self.settings.webhook_max_age_seconds:
                 values.update(status=repo.DEAD, next_attempt_at=None)
                 log.warning("webhook %s %s dead after %d attempts: %s", delivery.id,
                             delivery.event_type, attempts, outcome.error, extra=extra)
