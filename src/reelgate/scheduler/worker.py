@@ -27,18 +27,18 @@ from reelgate.scheduler.directory import ChannelDirectory
 from reelgate.scheduler.driver import Driver
 from reelgate.scheduler.gate import ChannelGate
 from reelgate.scheduler.housekeeping import Housekeeping
+from reelgate.scheduler.loop import TickLoop
 
 __all__ = ["Worker"]
 
 log = logging.getLogger(__name__)
 
 
-class Worker:
-    #: on stop, how long running steps may finish before their leases are released
-    drain_seconds = 10.0
-
+class Worker(TickLoop):
     def __init__(self, lifecycle: Lifecycle, directory: ChannelDirectory, storage: Storage,
                  settings: Settings) -> None:
+        super().__init__(settings.idle_seconds)
+        self.name = f"worker {settings.worker_id}"
         self.lifecycle = lifecycle
         self.db = lifecycle.db
         self.directory = directory
@@ -47,36 +47,13 @@ class Worker:
         self.driver = Driver(lifecycle, directory, storage, settings)
         self.gate = ChannelGate()
         self.housekeeping = Housekeeping(lifecycle, storage, settings)
-        self._wake = asyncio.Event()
-        self._stop = asyncio.Event()
         self._slots = asyncio.Semaphore(settings.worker_concurrency)
-        self._inflight: set[asyncio.Task[None]] = set()
         #: ids of the jobs this worker is driving, whose leases it keeps alive
         self._held: set[str] = set()
         self._last_housekeeping = 0.0
         self._renewer: asyncio.Task[None] | None = None
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-
-    async def run(self) -> None:
-        log.info("worker %s started", self.settings.worker_id)
-        while not self._stop.is_set():
-            try:
-                claimed = await self.tick()
-            except Exception:
-                log.exception("worker tick failed")
-                claimed = 0
-            if claimed == 0:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.settings.idle_seconds)
-        if self._inflight:
-            await asyncio.wait(self._inflight, timeout=self.drain_seconds)
+    async def stopped(self) -> None:
         if self._renewer is not None:
             self._renewer.cancel()
         if self._held:  # steps still running when we go: let others have them at once
@@ -95,10 +72,9 @@ class Worker:
         if t - self._last_housekeeping > self.settings.housekeeping_seconds:
             self._last_housekeeping = t
             await self.housekeeping.run()
-        free = self.settings.worker_concurrency - len(self._inflight)
-        if free <= 0:
-            await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED,
-                               timeout=self.settings.lease_seconds / 3)
+        free = await self.free_slots(self.settings.worker_concurrency,
+                                     wait=self.settings.lease_seconds / 3)
+        if not free:
             return 1
         async with self.db.begin() as conn:
             claimed = await repo.claim_due(
@@ -112,9 +88,7 @@ class Worker:
     def start(self, job: Job) -> asyncio.Task[None]:
         """Drive a job this process holds the lease of, in the background."""
         self._held.add(job.id)
-        task = asyncio.create_task(self.drive(job), name=f"drive:{job.id}")
-        self._inflight.add(task)
-        task.add_done_callback(self._inflight.discard)
+        task = self.spawn(self.drive(job), name=f"drive:{job.id}")
         task.add_done_callback(lambda _t: self._held.discard(job.id))
         if self._renewer is None or self._renewer.done():
             self._renewer = asyncio.create_task(self._keep_leases(), name="lease-renewal")
@@ -165,13 +139,3 @@ class Worker:
             if (latest is not None and latest.state in ACTIVE
                     and latest.lease_owner == self.settings.worker_id):
                 await self.lifecycle.release(latest, now() + self.settings.poll_max_seconds)
-
-    async def run_until_idle(self, timeout: float = 60.0) -> None:
-        """Drive jobs until none is due or in flight (for tests and one-shot tools)."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while asyncio.get_running_loop().time() < deadline:
-            claimed = await self.tick()
-            if claimed == 0 and not self._inflight:
-                return
-            if self._inflight:
-                await asyncio.wait(self._inflight, timeout=0.2)

@@ -9,8 +9,6 @@ database, like workers do.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 import random
@@ -24,6 +22,7 @@ from reelgate.config import Settings
 from reelgate.ids import now
 from reelgate.net.client import PolicySwitch, guarded_client, private_ok
 from reelgate.net.ssrf import UnsafeURL, check_url
+from reelgate.scheduler.loop import TickLoop
 from reelgate.store.db import Database
 from reelgate.webhooks import repository as repo
 from reelgate.webhooks.signing import signed_headers
@@ -50,40 +49,19 @@ class _Outcome:
     error: str | None = None
 
 
-class Dispatcher:
+class Dispatcher(TickLoop):
+    name = "webhook dispatcher"
+
     def __init__(self, db: Database, settings: Settings,
                  client: httpx.AsyncClient | None = None) -> None:
+        super().__init__(settings.idle_seconds)
+        self.drain_seconds = settings.webhook_timeout_seconds + 1
         self.db = db
         self.settings = settings
         self.client = client or guarded_client(transport=PolicySwitch(), headers={
             "user-agent": f"reelgate-webhooks/{__version__}"})
-        self._stop = asyncio.Event()
-        self._wake = asyncio.Event()
-        self._inflight: set[asyncio.Task[None]] = set()
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-
-    async def run(self) -> None:
-        log.info("webhook dispatcher started")
-        while not self._stop.is_set():
-            try:
-                claimed = await self.tick()
-            except Exception:
-                log.exception("webhook dispatcher tick failed")
-                claimed = 0
-            if claimed == 0:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=await self._idle())
-        if self._inflight:
-            await asyncio.wait(self._inflight, timeout=self.settings.webhook_timeout_seconds + 1)
-
-    async def _idle(self) -> float:
+    async def idle_timeout(self) -> float:
         """Sleep until the next retry is due, but never longer than ``idle_seconds``."""
         try:
             async with self.db.read() as conn:
@@ -97,29 +75,16 @@ class Dispatcher:
 
     async def tick(self) -> int:
         """Claim due deliveries and start sending them; returns how many were claimed."""
-        free = self.settings.webhook_concurrency - len(self._inflight)
-        if free <= 0:
-            await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
+        free = await self.free_slots(self.settings.webhook_concurrency)
+        if not free:
             return 1
         async with self.db.begin() as conn:
             claimed = await repo.claim_due(conn, limit=free,
                                            lease_seconds=self.settings.webhook_lease_seconds,
                                            skip_locked=not self.db.is_sqlite)
         for delivery in claimed:
-            task = asyncio.create_task(self.deliver(delivery))
-            self._inflight.add(task)
-            task.add_done_callback(self._inflight.discard)
+            self.spawn(self.deliver(delivery), name=f"deliver:{delivery.id}")
         return len(claimed)
-
-    async def run_until_idle(self, timeout: float = 30.0) -> None:
-        """Send everything due now (for tests and one-shot tools)."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while asyncio.get_running_loop().time() < deadline:
-            claimed = await self.tick()
-            if self._inflight:
-                await asyncio.wait(self._inflight)
-            elif claimed == 0:
-                return
 
     async def deliver(self, delivery: repo.Delivery) -> None:
         async with self.db.read() as conn:
