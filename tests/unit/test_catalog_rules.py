@@ -17,7 +17,8 @@ from reelgate.catalog import (
     usd,
 )
 from reelgate.errors import InvalidRequest
-from reelgate.jobs.requests import ReferenceUpload, parse_create
+from reelgate.jobs.requests import parse_create
+from reelgate.media.images import ReferenceImage
 
 
 def doc(**changes: Any) -> dict[str, Any]:
@@ -178,7 +179,7 @@ def test_hidden_models_work_but_are_not_listed() -> None:
 
 def test_operations_gate_image_reference() -> None:
     catalog = Catalog([spec_from_doc("t2v", doc(operations=["create"]))])
-    ref = ReferenceUpload(b"", "image/png", 1280, 720)
+    ref = ReferenceImage(b"", "image/png", 1280, 720)
     with pytest.raises(InvalidRequest) as err:
         parse_create({"prompt": "p", "model": "t2v", "size": "1280x720"}, ref, catalog,
                      max_prompt_chars=9)

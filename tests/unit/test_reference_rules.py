@@ -6,17 +6,18 @@ import pytest
 
 from reelgate.catalog import CATALOG, CatalogError, doc_from_spec, spec_from_doc
 from reelgate.errors import InvalidRequest
-from reelgate.jobs.requests import ReferenceUpload, parse_create
+from reelgate.jobs.requests import parse_create
+from reelgate.media.images import ReferenceImage
 
 
-def _create(model: str, size: str, reference: ReferenceUpload | None = None) -> str:
+def _create(model: str, size: str, reference: ReferenceImage | None = None) -> str:
     fields = {"prompt": "p", "model": model, "size": size, "seconds": "5"}
     return parse_create(fields, reference, CATALOG, max_prompt_chars=100).size
 
 
-def _image(size: str) -> ReferenceUpload:
+def _image(size: str) -> ReferenceImage:
     width, height = (int(v) for v in size.split("x"))
-    return ReferenceUpload(b"\x89PNG", "image/png", width, height)
+    return ReferenceImage(b"\x89PNG", "image/png", width, height)
 
 
 def test_flags() -> None:

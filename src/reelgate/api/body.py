@@ -19,7 +19,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reelgate.api.decode import parse_json, read_form
 from reelgate.errors import InvalidRequest, PayloadTooLarge
-from reelgate.jobs.requests import ReferenceUpload, sniff_image
+from reelgate.jobs.requests import sniff_image
+from reelgate.media.images import ReferenceImage
 from reelgate.net.ssrf import UnsafeURL, check_url
 
 __all__ = ["BodyLimit", "read_fields"]
@@ -82,7 +83,7 @@ async def _send_413(send: Send, limit: int) -> None:
 
 
 async def read_fields(request: Request, *, max_image_bytes: int,
-                      allow_files: bool = True) -> tuple[dict[str, Any], ReferenceUpload | None]:
+                      allow_files: bool = True) -> tuple[dict[str, Any], ReferenceImage | None]:
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "application/json":
         return await _json_fields(request, max_image_bytes, allow_files)
@@ -95,7 +96,7 @@ async def read_fields(request: Request, *, max_image_bytes: int,
 
 async def _json_fields(
     request: Request, max_image_bytes: int, allow_files: bool
-) -> tuple[dict[str, Any], ReferenceUpload | None]:
+) -> tuple[dict[str, Any], ReferenceImage | None]:
     data = parse_json(await request.body())
     if not isinstance(data, dict):
         raise InvalidRequest("The JSON body must be an object.", code="invalid_json")
@@ -108,7 +109,7 @@ async def _json_fields(
     return data, await _reference_from_json(ref_spec, max_image_bytes)
 
 
-async def _reference_from_json(spec: Any, max_bytes: int) -> ReferenceUpload:
+async def _reference_from_json(spec: Any, max_bytes: int) -> ReferenceImage:
     if not isinstance(spec, dict) or set(spec) - {"image_url", "file_id"} or len(spec) != 1:
         raise InvalidRequest("'input_reference' must be an object with exactly one of "
                              "'image_url' or 'file_id'.", param=_REF, code="invalid_type")
@@ -166,10 +167,10 @@ async def _fetch(url: str, max_bytes: int) -> bytes:
 
 async def _form_fields(
     request: Request, max_image_bytes: int, allow_files: bool
-) -> tuple[dict[str, Any], ReferenceUpload | None]:
+) -> tuple[dict[str, Any], ReferenceImage | None]:
     form = await read_form(request, max_files=1 if allow_files else 0, max_fields=32)
     fields: dict[str, Any] = {}
-    reference: ReferenceUpload | None = None
+    reference: ReferenceImage | None = None
     for name, value in form.multi_items():
         if name in fields or (name == _REF and reference is not None):
             raise InvalidRequest(f"Parameter '{name}' was given more than once.", param=name,

@@ -17,9 +17,10 @@ from reelgate.api.render import deleted_object, poll_after_ms, video_object
 from reelgate.auth.principal import Principal
 from reelgate.errors import InvalidRequest, NotFound
 from reelgate.jobs.model import Job
-from reelgate.jobs.requests import CreateParams, ReferenceUpload, parse_create, parse_remix
+from reelgate.jobs.requests import CreateParams, parse_create, parse_remix
+from reelgate.media.images import ReferenceImage
 from reelgate.media.responder import media_response
-from reelgate.media.storage import StoredObject
+from reelgate.providers.base import Variant
 
 __all__ = ["router"]
 
@@ -28,11 +29,11 @@ Caller = Annotated[Principal, Depends(principal)]
 CREATES = [Depends(limit_creates)]  # rate limits: creates and polls are separate buckets
 POLLS = [Depends(limit_polls)]
 _VARIANTS = ("video", "thumbnail", "spritesheet")
-_FILENAMES = {"video": "mp4", "thumbnail": "webp", "spritesheet": "webp"}
+_FILENAMES = {v.value: v.extension for v in Variant}
 
 
 def _idempotency(request: Request, fields: dict[str, Any],
-                 ref: ReferenceUpload | None, extra: str = "") -> tuple[str | None, str]:
+                 ref: ReferenceImage | None, extra: str = "") -> tuple[str | None, str]:
     key = request.headers.get("idempotency-key")
     if key is not None and not (0 < len(key) <= 255):
         raise InvalidRequest("Idempotency-Key must be 1 to 255 characters.",
@@ -129,13 +130,12 @@ async def video_content(
         raise InvalidRequest(f"Invalid value for 'variant': {variant!r}. Supported: "
                              f"{', '.join(_VARIANTS)}.", param="variant", code="invalid_value")
     ref = await gw.videos.content(caller, video_id, variant)
-    obj = StoredObject(ref.key, ref.size, ref.etag, ref.content_type)
     if gw.settings.storage_redirect:
         url = await gw.storage.presigned_url(ref.key, 600)
         if url:
             return RedirectResponse(url, status_code=307)
     try:
-        return await media_response(gw.storage, obj, request,
+        return await media_response(gw.storage, ref, request,
                                     filename=f"{video_id}.{_FILENAMES[variant]}")
     except FileNotFoundError as exc:
         raise NotFound(f"The content of video '{video_id}' is missing from storage.",

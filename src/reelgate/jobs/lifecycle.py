@@ -18,8 +18,9 @@ from collections.abc import Mapping, Sequence
 from reelgate.ids import now
 from reelgate.jobs import repository as repo
 from reelgate.jobs.hooks import JobHooks
-from reelgate.jobs.model import Job, MediaRef
+from reelgate.jobs.model import Job
 from reelgate.jobs.states import ACTIVE, State
+from reelgate.media.objects import StoredObject
 from reelgate.store.db import Database
 
 __all__ = ["Lifecycle"]
@@ -92,7 +93,7 @@ class Lifecycle:
             values["poll_count"] = job.poll_count + 1
         return await self._commit(job, job.state, values, release=True)
 
-    async def complete(self, job: Job, media: Mapping[str, MediaRef], *,
+    async def complete(self, job: Job, media: Mapping[str, StoredObject], *,
                        rendered_seconds: float, rendered_size: str,
                        expires_at: float) -> Job | None:
         """DOWNLOADING → COMPLETED with our own copies of the media (billing settles

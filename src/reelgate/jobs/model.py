@@ -6,16 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from reelgate.jobs.states import State, public_status
+from reelgate.media.objects import StoredObject
 
-__all__ = ["Job", "MediaRef"]
-
-
-@dataclass(frozen=True)
-class MediaRef:
-    key: str
-    size: int
-    etag: str
-    content_type: str
+__all__ = ["Job"]
 
 
 @dataclass(frozen=True)
@@ -56,19 +49,22 @@ class Job:
     submit_attempts: int
     rendered_seconds: float | None
     rendered_size: str | None
-    media: dict[str, MediaRef]
+    media: dict[str, StoredObject]
     price_micros: int
     charged_micros: int | None
     idempotency_key: str | None
     request_hash: str | None
     #: the retired model the client asked for, when ``model`` is its successor
     requested_model: str | None = None
+    #: the reference image's size as measured when it arrived (None: no reference)
+    reference_width: int | None = None
+    reference_height: int | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> Job:
         data = dict(row._mapping)
         data["state"] = State(data["state"])
-        data["media"] = {k: MediaRef(**v) for k, v in (data.get("media") or {}).items()}
+        data["media"] = {k: StoredObject.from_json(v) for k, v in (data.get("media") or {}).items()}
         return cls(**data)
 
     @property

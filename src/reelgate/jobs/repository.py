@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, func, null, or_, select, tuple_, update
@@ -11,8 +10,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from reelgate.ids import now
-from reelgate.jobs.model import Job, MediaRef
+from reelgate.jobs.model import Job
 from reelgate.jobs.states import ACTIVE, State, can_move
+from reelgate.media.objects import StoredObject
 from reelgate.store.tables import channels, job_events, jobs
 
 __all__ = [
@@ -50,8 +50,8 @@ _NO_LEASE: Mapping[str, object] = {"lease_owner": None, "lease_until": None}
 _LOGGED = frozenset({"error_code", "error_message", "channel_id", "upstream_id"})
 
 
-def media_json(media: Mapping[str, MediaRef]) -> dict[str, dict[str, Any]]:
-    return {k: asdict(v) for k, v in media.items()}
+def media_json(media: Mapping[str, StoredObject]) -> dict[str, dict[str, Any]]:
+    return {k: v.to_json() for k, v in media.items()}
 
 
 async def insert(conn: AsyncConnection, values: dict[str, Any]) -> Job:

@@ -16,8 +16,9 @@ from PIL import Image, UnidentifiedImageError
 
 from reelgate.catalog import Catalog, ModelSpec, Operation, Refusal
 from reelgate.errors import InvalidRequest
+from reelgate.media.images import ReferenceImage, image_type
 
-__all__ = ["CreateParams", "ReferenceUpload", "parse_create", "parse_remix", "sniff_image"]
+__all__ = ["CreateParams", "parse_create", "parse_remix", "sniff_image"]
 
 DEFAULT_MODEL = "sora-2"
 _CREATE_FIELDS = frozenset({"model", "prompt", "seconds", "size", "input_reference"})
@@ -25,18 +26,6 @@ _REMIX_FIELDS = frozenset({"prompt"})
 #: far above any catalog size (a reference must match the video's), far below what
 #: would take Pillow seconds and gigabytes to decode: a 48 KB PNG can claim 20000x20000
 MAX_REFERENCE_PIXELS = 8192 * 8192
-_IMAGE_MAGIC = (
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-)
-
-
-@dataclass(frozen=True)
-class ReferenceUpload:
-    data: bytes
-    mime: str
-    width: int
-    height: int
 
 
 @dataclass(frozen=True)
@@ -45,7 +34,7 @@ class CreateParams:
     prompt: str
     size: str
     seconds: int
-    reference: ReferenceUpload | None
+    reference: ReferenceImage | None
     #: the retired model the client asked for, when ``model`` is its successor
     requested_model: str | None = None
     #: set when a retired model's create was redirected to its successor
@@ -92,11 +81,9 @@ def _too_many_pixels(width: int, height: int) -> InvalidRequest:
                 "invalid_image_dimensions")
 
 
-def sniff_image(data: bytes) -> ReferenceUpload:
+def sniff_image(data: bytes) -> ReferenceImage:
     """Identify an image by its bytes, never by a file name or a claimed type."""
-    mime = next((m for magic, m in _IMAGE_MAGIC if data.startswith(magic)), None)
-    if mime is None and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        mime = "image/webp"
+    mime = image_type(data[:16])
     if mime is None:
         raise _bad("'input_reference' must be a JPEG, PNG or WEBP image.", "input_reference",
                    "invalid_image_format")
@@ -111,11 +98,11 @@ def sniff_image(data: bytes) -> ReferenceUpload:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise _bad("'input_reference' is not a readable image.", "input_reference",
                    "invalid_image") from exc
-    return ReferenceUpload(data, mime, width, height)
+    return ReferenceImage(data, mime, width, height)
 
 
 def parse_create(
-    fields: Mapping[str, Any], reference: ReferenceUpload | None, catalog: Catalog,
+    fields: Mapping[str, Any], reference: ReferenceImage | None, catalog: Catalog,
     *, max_prompt_chars: int,
 ) -> CreateParams:
     _reject_unknown(fields, _CREATE_FIELDS)

@@ -19,9 +19,10 @@ from reelgate.ids import new_id, now
 from reelgate.jobs import repository as repo
 from reelgate.jobs.hooks import JobHooks, Pricer
 from reelgate.jobs.lifecycle import Lifecycle
-from reelgate.jobs.model import Job, MediaRef
+from reelgate.jobs.model import Job
 from reelgate.jobs.requests import CreateParams
 from reelgate.jobs.states import ACTIVE, State
+from reelgate.media.objects import StoredObject
 from reelgate.media.storage import Storage
 from reelgate.store.db import Database
 
@@ -86,6 +87,8 @@ class VideoService:
             created_at=t, updated_at=t, next_poll_at=t,
             reference_key=ref_key,
             reference_mime=params.reference.mime if params.reference else None,
+            reference_width=params.reference.width if params.reference else None,
+            reference_height=params.reference.height if params.reference else None,
             remixed_from=remixed_from.id if remixed_from else None,
             channel_id=remixed_from.channel_id if remixed_from else None,
             credential_id=remixed_from.credential_id if remixed_from else None,
@@ -185,7 +188,7 @@ class VideoService:
         except Exception:  # best effort: the job is already failed and refunded here
             log.warning("upstream delete failed for %s", job.id, exc_info=True)
 
-    async def content(self, principal: Principal, job_id: str, variant: str) -> MediaRef:
+    async def content(self, principal: Principal, job_id: str, variant: str) -> StoredObject:
         job = await self.get(principal, job_id)
         if job.state != State.COMPLETED:
             raise NotFound(f"Video '{job_id}' is not ready: its status is '{job.status}'. "

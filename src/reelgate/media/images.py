@@ -1,12 +1,26 @@
-"""What kind of image a file is, by its first bytes: the one place images are sniffed
-(client references at the API, an upstream's own thumbnails in the worker)."""
+"""Images as reelgate handles them: a client's reference image, and what kind of image
+a file is by its first bytes (the one sniffer: client references at the API, an
+upstream's own thumbnails in the worker)."""
 
 from __future__ import annotations
 
-__all__ = ["IMAGE_TYPES", "image_type"]
+from dataclasses import dataclass
+
+__all__ = ["IMAGE_TYPES", "ReferenceImage", "image_type"]
 
 #: the image types reelgate accepts and stores
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
+
+
+@dataclass(frozen=True)
+class ReferenceImage:
+    """A client's reference image, measured once when it arrives (the API checks it
+    against the requested size) and handed as is to the provider that sends it."""
+
+    data: bytes
+    mime: str
+    width: int
+    height: int
 
 
 def image_type(head: bytes) -> str | None:

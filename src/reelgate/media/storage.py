@@ -7,19 +7,12 @@ memory. Keys are relative paths such as ``videos/video_abc/video.mp4``.
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from reelgate.media.objects import StoredObject
+
 __all__ = ["Storage", "StoredObject"]
-
-
-@dataclass(frozen=True)
-class StoredObject:
-    key: str
-    size: int
-    etag: str  # strong validator, quoted form is added by the responder
-    content_type: str
 
 
 @runtime_checkable

@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from reelgate.media.images import ReferenceImage
+
 __all__ = [
     "ChannelSpec",
     "Credential",
@@ -41,6 +43,20 @@ class Variant(enum.StrEnum):
     VIDEO = "video"
     THUMBNAIL = "thumbnail"
     SPRITESHEET = "spritesheet"
+
+    @property
+    def filename(self) -> str:
+        """Its file in our storage (and in the local renderer's job folders)."""
+        return f"{self.value}.{self.extension}"
+
+    @property
+    def extension(self) -> str:
+        return "mp4" if self is Variant.VIDEO else "webp"
+
+    @property
+    def content_type(self) -> str:
+        """The type of our own copy when we make it (images we derive are WEBP)."""
+        return "video/mp4" if self is Variant.VIDEO else "image/webp"
 
 
 class ErrorKind(enum.StrEnum):
@@ -72,14 +88,6 @@ class ChannelSpec:
     provider: str
     base_url: str
     options: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ReferenceImage:
-    data: bytes
-    mime: str
-    width: int
-    height: int
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,11 @@ from pathlib import Path
 from reelgate.config import Settings
 from reelgate.ids import now
 from reelgate.jobs.lifecycle import Lifecycle
-from reelgate.jobs.model import Job, MediaRef
+from reelgate.jobs.model import Job
 from reelgate.jobs.service import media_prefix
 from reelgate.media.derive import VideoInfo, make_spritesheet, make_thumbnail, probe
 from reelgate.media.images import image_type
+from reelgate.media.objects import StoredObject
 from reelgate.media.storage import Storage
 from reelgate.providers.base import ErrorKind, UpstreamError, UpstreamJob, UpstreamStatus, Variant
 from reelgate.providers.http import URL_REFUSED
@@ -28,12 +29,6 @@ from reelgate.scheduler.scratch import Scratch
 __all__ = ["Copier", "recorded_result"]
 
 log = logging.getLogger(__name__)
-
-_CONTENT_TYPES = {Variant.VIDEO: "video/mp4", Variant.THUMBNAIL: "image/webp",
-                  Variant.SPRITESHEET: "image/webp"}
-_FILENAMES = {Variant.VIDEO: "video.mp4", Variant.THUMBNAIL: "thumbnail.webp",
-              Variant.SPRITESHEET: "spritesheet.webp"}
-
 
 def recorded_result(job: Job) -> UpstreamJob:
     """The upstream's last answer as the row of a ``downloading`` job recorded it."""
@@ -86,7 +81,7 @@ class Copier:
         # else another worker finished it after our lease ran out: its files stay
 
     async def _copy_variants(self, job: Job, pinned: Pinned, up: UpstreamJob,
-                             video: Path) -> tuple[dict[str, MediaRef], VideoInfo]:
+                             video: Path) -> tuple[dict[str, StoredObject], VideoInfo]:
         """Stream the video to a temp file, check it decodes, then store it and the
         images (the upstream's own when it has them and they are images, else ours)."""
         with video.open("wb") as fh:
@@ -94,11 +89,11 @@ class Copier:
                 fh.write(chunk)
         info = await asyncio.to_thread(probe, video)
         prefix = media_prefix(job.id)
-        obj = await self.storage.put_file(prefix + _FILENAMES[Variant.VIDEO], video,
-                                          _CONTENT_TYPES[Variant.VIDEO])
-        media = {Variant.VIDEO.value: MediaRef(obj.key, obj.size, obj.etag, obj.content_type)}
+        obj = await self.storage.put_file(prefix + Variant.VIDEO.filename, video,
+                                          Variant.VIDEO.content_type)
+        media = {Variant.VIDEO.value: obj}
         for variant in (Variant.THUMBNAIL, Variant.SPRITESHEET):
-            key = prefix + _FILENAMES[variant]
+            key = prefix + variant.filename
             ref = None
             if variant in pinned.provider.native_variants:
                 ref = await self._native(job, pinned, up, variant, key)
@@ -106,7 +101,7 @@ class Copier:
         return media, info
 
     async def _native(self, job: Job, pinned: Pinned, up: UpstreamJob, variant: Variant,
-                      key: str) -> MediaRef | None:
+                      key: str) -> StoredObject | None:
         """The upstream's own image, stored under the type its bytes show; None if it
         has none or sends something that is not an image."""
         path = self.scratch.path(job.id, "img")
@@ -121,7 +116,7 @@ class Copier:
                          extra={"job_id": job.id})
                 return None
             obj = await self.storage.put_file(key, path, mime)
-            return MediaRef(obj.key, obj.size, obj.etag, obj.content_type)
+            return obj
         except UpstreamError as exc:
             log.info("no native %s for %s (%r): deriving it", variant, job.id, exc,
                      extra={"job_id": job.id})
@@ -129,15 +124,15 @@ class Copier:
         finally:
             path.unlink(missing_ok=True)
 
-    async def _derive(self, job: Job, video: Path, variant: Variant, key: str) -> MediaRef:
+    async def _derive(self, job: Job, video: Path, variant: Variant, key: str) -> StoredObject:
         out = self.scratch.path(job.id, "webp")
         try:
             make = make_thumbnail if variant == Variant.THUMBNAIL else make_spritesheet
             await asyncio.to_thread(make, video, out)
-            obj = await self.storage.put_file(key, out, _CONTENT_TYPES[variant])
+            obj = await self.storage.put_file(key, out, variant.content_type)
         finally:
             out.unlink(missing_ok=True)
-        return MediaRef(obj.key, obj.size, obj.etag, obj.content_type)
+        return obj
 
 
 def _rendered(job: Job, info: VideoInfo) -> tuple[float, str]:

@@ -198,8 +198,10 @@ class Submitter:
             data = path.read_bytes()
         finally:
             path.unlink(missing_ok=True)
-        width, height = (int(v) for v in job.size.split("x"))
-        return ReferenceImage(data, job.reference_mime or "image/png", width, height)
+        # measured when it arrived (and backfilled by migration 0003 for older jobs)
+        assert job.reference_width is not None and job.reference_height is not None
+        return ReferenceImage(data, job.reference_mime or "image/png", job.reference_width,
+                              job.reference_height)
 
     async def _remix_source(self, job: Job) -> str | None:
         if not job.remixed_from:

@@ -137,6 +137,8 @@ jobs = Table(
     Column("remixed_from", String(40)),
     Column("reference_key", String(300)),
     Column("reference_mime", String(40)),
+    Column("reference_width", Integer),
+    Column("reference_height", Integer),
     Column("channel_id", String(40)),
     Column("credential_id", String(40)),
     Column("upstream_model", String(200)),

@@ -13,8 +13,9 @@ from sqlalchemy import event, select
 from reelgate.ids import now
 from reelgate.jobs import repository as repo
 from reelgate.jobs.lifecycle import Lifecycle
-from reelgate.jobs.model import Job, MediaRef
+from reelgate.jobs.model import Job
 from reelgate.jobs.states import State
+from reelgate.media.objects import StoredObject
 from reelgate.store.db import Database
 from reelgate.store.tables import job_events, jobs
 from tests.unit.jobs.support import RecordingHooks, insert_job, open_database
@@ -134,7 +135,7 @@ async def test_downloading_then_complete_stores_media_and_ends_the_lease(db: Dat
                                      rendered_seconds=5.0, rendered_size="1280x720")
     assert copying is not None and copying.state == State.DOWNLOADING
     assert copying.progress == 99 and copying.lease_owner == "w1"  # the copy comes next
-    media = {"video": MediaRef("videos/v/video.mp4", 10, "e1", "video/mp4")}
+    media = {"video": StoredObject("videos/v/video.mp4", 10, "e1", "video/mp4")}
     done = await life.complete(copying, media, rendered_seconds=5.0, rendered_size="1280x720",
                                expires_at=now() + 60)
     assert done is not None and done.state == State.COMPLETED and done.progress == 100

@@ -3,6 +3,8 @@ certainly did not take the job; never a second submit of an unclear one."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from reelgate.ids import now
 from reelgate.jobs.states import State
 from reelgate.providers.base import ErrorKind, UpstreamJob, UpstreamStatus, Variant
@@ -164,3 +166,23 @@ async def test_recovery_finds_the_job_upstream_or_fails_it_without_resubmitting(
     assert (await rig.events(found.id))[-1] == "recovered"
     assert (lost.state, lost.error_code) == (State.FAILED, "upstream_submit_ambiguous")
     assert rig.fake("a").called("submit") == []
+
+
+async def test_the_reference_goes_upstream_as_measured_when_it_arrived(rig: Rig) -> None:
+    await rig.add_channel("a")
+    rig.fake("a").submits = [running()]
+    data = b"\x89PNG\r\n\x1a\n" + b"\x01" * 40
+    await rig.storage.put_file("references/r.png", _write(rig, data), "image/png")
+    job = await rig.job(reference_key="references/r.png", reference_mime="image/png",
+                        reference_width=64, reference_height=48)  # not the job's size:
+    await rig.step(job)  # so these can only come from the row, not a re-measure
+    [(request, _)] = rig.fake("a").called("submit")
+    assert request.reference is not None
+    assert (request.reference.data, request.reference.mime, request.reference.width,
+            request.reference.height) == (data, "image/png", 64, 48)
+
+
+def _write(rig: Rig, data: bytes) -> Path:
+    path = rig.settings.data_dir / "upload.bin"
+    path.write_bytes(data)
+    return path

@@ -21,15 +21,16 @@ from reelgate.api.deps import gateway
 from reelgate.api.events import job_events, sse_response
 from reelgate.errors import APIError, InvalidRequest, NotFound, PayloadTooLarge
 from reelgate.jobs.queries import STATUS_FILTERS, JobFilter
-from reelgate.jobs.requests import ReferenceUpload, parse_create, sniff_image
+from reelgate.jobs.requests import parse_create, sniff_image
+from reelgate.media.images import ReferenceImage
 from reelgate.media.responder import media_response
-from reelgate.media.storage import StoredObject
+from reelgate.providers.base import Variant
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/admin")
 
-_VARIANTS = {"video": "mp4", "thumbnail": "webp", "spritesheet": "webp"}
+_VARIANTS = {v.value: v.extension for v in Variant}
 _PAGE_SIZES = (25, 50, 100, 200)
 
 
@@ -103,9 +104,8 @@ async def media(job_id: str, variant: str, request: Request) -> Response:
     if ref is None:
         raise NotFound(f"Job '{job_id}' has no '{variant}' content (status "
                        f"'{row.job.status}').", param="variant", code="video_not_ready")
-    obj = StoredObject(ref.key, ref.size, ref.etag, ref.content_type)
     try:
-        return await media_response(gw.storage, obj, request, max_age=0,
+        return await media_response(gw.storage, ref, request, max_age=0,
                                     filename=f"{job_id}.{_VARIANTS[variant]}")
     except FileNotFoundError as exc:
         raise NotFound(f"The content of job '{job_id}' is missing from storage.",
@@ -139,7 +139,7 @@ async def playground(request: Request,
     return await _playground(request, session, job_id=job, form=form)
 
 
-async def _reference(upload: object, max_bytes: int) -> ReferenceUpload | None:
+async def _reference(upload: object, max_bytes: int) -> ReferenceImage | None:
     if not isinstance(upload, UploadFile) or not upload.filename:
         return None
     data = await upload.read(max_bytes + 1)

@@ -35,8 +35,6 @@ __all__ = ["LocalProvider"]
 
 log = logging.getLogger(__name__)
 
-_FILES = {Variant.VIDEO: "video.mp4", Variant.THUMBNAIL: "thumbnail.webp",
-          Variant.SPRITESHEET: "spritesheet.webp"}
 _CHUNK = 1 << 20
 
 
@@ -70,7 +68,7 @@ class LocalProvider:
         job_dir = self._dir(request.job_id)
         reference = request.reference.data if request.reference else None
         if request.remix_of is not None:
-            source = self._dir(request.remix_of) / _FILES[Variant.THUMBNAIL]
+            source = self._dir(request.remix_of) / Variant.THUMBNAIL.filename
             if not source.exists():
                 raise UpstreamError(ErrorKind.REJECTED, "the source video is not available",
                                     code="remix_source_unavailable")
@@ -140,12 +138,12 @@ class LocalProvider:
         def progress(fraction: float) -> None:
             render.progress = fraction * 0.9
 
-        video = job_dir / _FILES[Variant.VIDEO]
+        video = job_dir / Variant.VIDEO.filename
         render_video(spec, video, preset=self.preset, progress=progress,
                      should_stop=render.cancel.is_set)
-        make_thumbnail(video, job_dir / _FILES[Variant.THUMBNAIL])
+        make_thumbnail(video, job_dir / Variant.THUMBNAIL.filename)
         render.progress = 0.95
-        make_spritesheet(video, job_dir / _FILES[Variant.SPRITESHEET])
+        make_spritesheet(video, job_dir / Variant.SPRITESHEET.filename)
         (job_dir / "done").touch()
         render.progress = 1.0
 
@@ -161,7 +159,7 @@ class LocalProvider:
     async def download(
         self, job: UpstreamJob, variant: Variant, credential: Credential
     ) -> AsyncIterator[bytes]:
-        path = self._dir(job.upstream_id) / _FILES[variant]
+        path = self._dir(job.upstream_id) / variant.filename
         if not path.exists():
             raise UpstreamError(ErrorKind.NOT_FOUND, f"{variant.value} of {job.upstream_id} "
                                 "is not available")
