@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from reelgate.auth.admin_token import admin_token
 from reelgate.auth.cache import PrincipalCache
 from reelgate.auth.service import KeyService
+from reelgate.auth.sessions import AdminSessions
 from reelgate.billing import BillingHooks, TablePricer
 from reelgate.billing.quote import QuoteService
 from reelgate.billing.service import PriceService, TenantService
@@ -78,6 +79,8 @@ class Gateway:
     availability: Availability = field(init=False)
     #: what a create would reserve, read only (POST /v1/videos/quote)
     quotes: QuoteService = field(init=False)
+    #: admin UI sessions signed out before their cookie expired
+    admin_sessions: AdminSessions = field(init=False)
 
     @classmethod
     async def start(
@@ -113,6 +116,7 @@ class Gateway:
         gw.principals = PrincipalCache(settings.auth_cache_seconds)
         gw.webhooks, gw.dispatcher = WebhookService(db), Dispatcher(db, settings)
         gw.keys = KeyService(db, gw.principals)
+        gw.admin_sessions = AdminSessions(db)
         gw.tenants, gw.prices = TenantService(db), PriceService(db, pricer)
         gw.channels = ChannelService(db, box, catalog, directory)
         gw.job_queries = JobQueries(db)

@@ -112,6 +112,13 @@ class Settings:
         "Answer content requests with a presigned URL of the media store (S3)."))
     log_json: bool = field(default=False, metadata=_about(
         "Log lines as JSON."))
+    openapi_docs: bool = field(default=True, metadata=_about(
+        "Serve the OpenAPI document (`/openapi.json`) and its browser (`/docs`)."))
+    metrics_token: str = field(default="", metadata=_about(
+        "Bearer token `GET /metrics` requires (a scraper's `authorization` credential).",
+        shown="none: public"))
+    admin_login_per_minute: int = field(default=10, metadata=_about(
+        "Admin sign-in attempts allowed per minute from one client address (then 429)."))
     webhook_max_age_seconds: float = field(default=86400.0, metadata=_about(
         "A failing webhook delivery is retried this long, then it is `dead`."))
     webhook_backoff_base_seconds: float = field(default=5.0, metadata=_about(

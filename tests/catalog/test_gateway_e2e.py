@@ -121,6 +121,9 @@ def test_retired_models_redirect_or_refuse(served: GatewayProcess, sdk: openai.O
     assert (video.model_extra or {})["redirected_from_model"] == "seedance-1.0-pro"
     retrieved = sdk.videos.retrieve(video.id)
     assert (retrieved.model_extra or {})["redirected_from_model"] == "seedance-1.0-pro"
+    # the API may have reloaded between the two retires: wait for the second one too
+    eventually(lambda: models(sdk)["viduq1"]["state"] == "retired" or None,
+               "the API sees viduq1 retired")
     body = refused(lambda: sdk.videos.create(model="viduq1", prompt="p", seconds="5",
                                              size="1920x1080"))
     assert (body["param"], body["code"]) == ("model", "model_retired")

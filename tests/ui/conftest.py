@@ -25,6 +25,7 @@ def ui_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProc
         "REELGATE_WEBHOOK_MAX_AGE_SECONDS": "2",
         "REELGATE_WEBHOOK_BACKOFF_BASE_SECONDS": "0.2",
         "REELGATE_WEBHOOK_BACKOFF_MAX_SECONDS": "0.5",
+        "REELGATE_ADMIN_LOGIN_PER_MINUTE": "1000",  # these tests sign in often
     })
     gw.start()
     yield gw

@@ -177,8 +177,8 @@ def test_failing_receiver_is_retried_with_backoff_then_dead_then_replayed(
     ({"tenant": "nobody-here", "url": "http://127.0.0.1:9/x", "allow_private": True}, 404,
      "tenant_not_found", "tenant"),
     ({"tenant": "flaky", "url": "http://127.0.0.1:9/x", "colour": "red"}, 400,
-     "invalid_value", "colour"),
-    ({"url": "http://127.0.0.1:9/x"}, 400, "invalid_value", "tenant"),
+     "unknown_parameter", "colour"),
+    ({"url": "http://127.0.0.1:9/x"}, 400, "missing_required_parameter", "tenant"),
 ])
 def test_admin_api_rejects_bad_endpoints_with_openai_errors(
     gw: GatewayProcess, flaky: openai.OpenAI, body: dict[str, Any], status: int, code: str,

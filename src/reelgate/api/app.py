@@ -21,9 +21,11 @@ from reelgate.api import (
     quotes,
     videos,
 )
+from reelgate.api.allow import AllowOptions
 from reelgate.api.body import BodyLimit
 from reelgate.api.errors import install_error_handlers
 from reelgate.api.limits import RateLimitHeaders
+from reelgate.api.openapi import install as install_openapi
 from reelgate.bootstrap import Gateway
 from reelgate.config import Settings
 
@@ -55,9 +57,12 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
             if gateway is None:
                 await gw.close()
 
-    app = FastAPI(title="reelgate", version=__version__, lifespan=lifespan,
-                  docs_url="/docs", redoc_url=None)
+    docs = settings.openapi_docs  # off: neither /docs nor /openapi.json exists
+    app = FastAPI(title="reelgate", version=__version__, lifespan=lifespan, redoc_url=None,
+                  docs_url="/docs" if docs else None,
+                  openapi_url="/openapi.json" if docs else None)
     install_error_handlers(app)
+    install_openapi(app)
     app.include_router(quotes.router)  # before videos: /videos/quote is not a video id
     app.include_router(videos.router)
     app.include_router(models.router)
@@ -70,4 +75,5 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
     max_body = settings.max_upload_bytes * 4 // 3 + (1 << 20)
     app.add_middleware(BodyLimit, max_bytes=max_body, max_json_bytes=settings.max_json_bytes)
     app.add_middleware(RateLimitHeaders)
+    app.add_middleware(AllowOptions, routes=app.router.routes)
     return app

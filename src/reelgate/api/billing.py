@@ -9,6 +9,8 @@ from fastapi.responses import JSONResponse
 
 from reelgate.api.auth import principal
 from reelgate.api.deps import GatewayDep
+from reelgate.api.openapi import answers
+from reelgate.api.schemas import Balance, LedgerList
 from reelgate.auth.principal import Principal
 from reelgate.auth.records import TenantRecord
 from reelgate.billing import tenants
@@ -61,7 +63,7 @@ def ledger_page(page: LedgerPage) -> dict[str, Any]:
             "last_id": data[-1]["id"] if data else None, "has_more": page.has_more}
 
 
-@router.get("/balance")
+@router.get("/balance", responses=answers(Balance, 401))
 async def balance(gw: GatewayDep, caller: Caller) -> JSONResponse:
     found = await gw.tenants.balance(caller)
     body = {**tenant_object(found.tenant), "object": "billing.balance",
@@ -75,7 +77,7 @@ async def balance(gw: GatewayDep, caller: Caller) -> JSONResponse:
     return JSONResponse(body)
 
 
-@router.get("/ledger")
+@router.get("/ledger", responses=answers(LedgerList, 400, 401))
 async def ledger_entries(
     gw: GatewayDep, caller: Caller,
     after: Annotated[str | None, Query()] = None,

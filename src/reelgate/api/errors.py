@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from reelgate.api.allow import allow_header, allowed_methods
 from reelgate.errors import APIError
 
 __all__ = ["error_response", "install_error_handlers"]
@@ -34,16 +35,31 @@ async def _api_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(exc)
 
 
+_VALIDATION_CODES = {"missing": "missing_required_parameter", "json_invalid": "invalid_json",
+                     "extra_forbidden": "unknown_parameter"}
+
+
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     first = exc.errors()[0] if exc.errors() else {}
-    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
-    param = ".".join(loc) or None
-    return _envelope(400, f"Invalid value for '{param}': {first.get('msg', 'invalid')}.",
-                     "invalid_request_error", param, "invalid_value")
+    kind = str(first.get("type", ""))
+    msg = str(first.get("msg", "invalid")).rstrip(".")
+    code = _VALIDATION_CODES.get(kind, "invalid_value")
+    where = first.get("loc", ())
+    loc = [str(p) for p in where if p not in ("body", "query", "path", "header")]
+    param = None if kind == "json_invalid" else ".".join(loc) or None
+    if kind == "json_invalid":
+        message = f"We could not parse the JSON body of your request: {msg}."
+    elif param is None:  # the body as a whole: absent, or not an object
+        message = f"The request body is missing or invalid: {msg}."
+    elif kind == "missing":
+        message = f"Missing required parameter: '{param}'."
+    else:
+        message = f"Invalid value for '{param}': {msg}."
+    return _envelope(400, message, "invalid_request_error", param, code)
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
     message = str(exc.detail)
@@ -55,6 +71,10 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
                      None, {404: "unknown_url", 405: "method_not_allowed"}.get(status))
     if exc.headers:
         resp.headers.update(exc.headers)
+    if status == 405:  # every route's methods on this path, not the first route's
+        methods = allowed_methods(request.app.router.routes, request.scope)
+        if methods:
+            resp.headers["allow"] = allow_header(methods)
     return resp
 
 

@@ -19,6 +19,7 @@ from fastapi.responses import StreamingResponse
 
 from reelgate.api.auth import principal
 from reelgate.api.deps import GatewayDep
+from reelgate.api.openapi import answers
 from reelgate.api.render import video_object
 from reelgate.auth.principal import Principal
 from reelgate.jobs.queries import JobQueries
@@ -69,7 +70,10 @@ def sse_response(frames: AsyncIterator[bytes]) -> StreamingResponse:
         "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-@router.get("/videos/{video_id}/events")
+@router.get("/videos/{video_id}/events", response_class=StreamingResponse, responses=answers(
+    {"type": "string"}, 401, 404, media="text/event-stream",
+    description="Server-Sent Events: one per change of the video object (its status as the "
+                "event name, the object as data), until it is completed or failed."))
 async def video_events(video_id: str, gw: GatewayDep,
                        caller: Principal = Depends(principal)) -> StreamingResponse:
     await gw.videos.get(caller, video_id)  # 404 before the stream starts

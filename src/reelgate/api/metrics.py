@@ -15,6 +15,8 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from reelgate.api.deps import GatewayDep
+from reelgate.auth.admin_token import token_matches
+from reelgate.errors import AuthenticationError
 from reelgate.metrics import render, snapshot
 
 __all__ = ["router"]
@@ -31,8 +33,19 @@ class _Cache:
         self.lock = asyncio.Lock()
 
 
+def _check_token(request: Request, expected: str) -> None:
+    """With ``REELGATE_METRICS_TOKEN`` set, a scrape must bring it as a Bearer credential."""
+    if not expected:
+        return
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token_matches(expected, token.strip()):
+        raise AuthenticationError("GET /metrics needs the metrics token as a Bearer "
+                                  "credential.", code="invalid_metrics_token")
+
+
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request, gw: GatewayDep) -> Response:
+    _check_token(request, gw.settings.metrics_token)
     cache: _Cache | None = getattr(request.app.state, "metrics_cache", None)
     if cache is None:
         cache = request.app.state.metrics_cache = _Cache()

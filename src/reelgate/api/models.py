@@ -9,6 +9,8 @@ from fastapi.responses import JSONResponse
 
 from reelgate.api.auth import principal
 from reelgate.api.deps import GatewayDep
+from reelgate.api.openapi import answers
+from reelgate.api.schemas import Model, ModelList
 from reelgate.auth.principal import Principal
 from reelgate.catalog import ModelSpec, ModelState, Operation
 from reelgate.errors import NotFound
@@ -47,7 +49,7 @@ def _visible(spec: ModelSpec, caller: Principal) -> bool:
     return caller.allowed_models is None or spec.id in caller.allowed_models
 
 
-@router.get("/models")
+@router.get("/models", responses=answers(ModelList, 401))
 async def list_models(gw: GatewayDep, caller: Caller) -> JSONResponse:
     """The models this key may use, priced at what its tenant pays; hidden ones left out,
     retired ones and ones no channel serves listed with ``available: false``."""
@@ -58,7 +60,7 @@ async def list_models(gw: GatewayDep, caller: Caller) -> JSONResponse:
     return JSONResponse({"object": "list", "data": data})
 
 
-@router.get("/models/{model_id}")
+@router.get("/models/{model_id}", responses=answers(Model, 401, 404))
 async def get_model(model_id: str, gw: GatewayDep, caller: Caller) -> JSONResponse:
     spec = gw.catalog.get(model_id)
     if spec is None or not _visible(spec, caller):

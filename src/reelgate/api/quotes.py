@@ -17,6 +17,8 @@ from reelgate.api.auth import principal
 from reelgate.api.body import read_fields
 from reelgate.api.deps import GatewayDep
 from reelgate.api.limits import limit_polls
+from reelgate.api.openapi import answers, request_body
+from reelgate.api.schemas import CreateVideoForm, CreateVideoJSON, QuoteObject
 from reelgate.auth.principal import Principal
 from reelgate.billing.money import usd_str
 from reelgate.billing.quote import Quote, refusal_of
@@ -46,7 +48,9 @@ def quote_object(q: Quote) -> dict[str, Any]:
     }
 
 
-@router.post("/videos/quote", dependencies=[Depends(limit_polls)])
+@router.post("/videos/quote", dependencies=[Depends(limit_polls)],
+             responses=answers(QuoteObject, 400, 401, 413, 429),
+             openapi_extra=request_body(CreateVideoJSON, CreateVideoForm))
 async def quote_video(request: Request, caller: Caller, gw: GatewayDep) -> JSONResponse:
     fields, ref = await read_fields(request, max_image_bytes=gw.settings.max_upload_bytes)
     try:

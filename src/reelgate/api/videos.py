@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -13,7 +13,22 @@ from reelgate.api.auth import principal
 from reelgate.api.body import read_fields
 from reelgate.api.deps import GatewayDep
 from reelgate.api.limits import limit_creates, limit_polls
+from reelgate.api.openapi import (
+    BINARY,
+    CONTENT_EXTRA,
+    IDEMPOTENCY_KEY,
+    answers,
+    request_body,
+)
 from reelgate.api.render import deleted_object, poll_after_ms, video_object
+from reelgate.api.schemas import (
+    CreateVideoForm,
+    CreateVideoJSON,
+    RemixVideo,
+    Video,
+    VideoDeleted,
+    VideoList,
+)
 from reelgate.auth.principal import Principal
 from reelgate.errors import InvalidRequest, NotFound
 from reelgate.jobs.model import Job
@@ -65,7 +80,10 @@ async def _create(gw: GatewayDep, caller: Principal, params: CreateParams, key: 
     return _video(job)
 
 
-@router.post("/videos", dependencies=CREATES)
+@router.post("/videos", dependencies=CREATES,
+             responses=answers(Video, 400, 401, 403, 409, 413, 429),
+             openapi_extra=request_body(CreateVideoJSON, CreateVideoForm,
+                                        headers=(IDEMPOTENCY_KEY,)))
 async def create_video(request: Request, gw: GatewayDep, caller: Caller) -> JSONResponse:
     fields, ref = await read_fields(request, max_image_bytes=gw.settings.max_upload_bytes)
     params = parse_create(fields, ref, gw.catalog, max_prompt_chars=gw.settings.max_prompt_chars)
@@ -74,12 +92,12 @@ async def create_video(request: Request, gw: GatewayDep, caller: Caller) -> JSON
     return await _create(gw, caller, params, key, digest)
 
 
-@router.get("/videos", dependencies=POLLS)
+@router.get("/videos", dependencies=POLLS, responses=answers(VideoList, 400, 401, 429))
 async def list_videos(
     gw: GatewayDep, caller: Caller,
     after: Annotated[str | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
+    order: Annotated[Literal["asc", "desc"], Query()] = "desc",
 ) -> JSONResponse:
     page = await gw.videos.list(caller, after=after, limit=limit, order=order)
     data = [video_object(j) for j in page.jobs]
@@ -91,18 +109,21 @@ async def list_videos(
     })
 
 
-@router.get("/videos/{video_id}", dependencies=POLLS)
+@router.get("/videos/{video_id}", dependencies=POLLS,
+            responses=answers(Video, 401, 404, 429))
 async def retrieve_video(video_id: str, gw: GatewayDep, caller: Caller) -> JSONResponse:
     return _video(await gw.videos.retrieve(caller, video_id))
 
 
-@router.delete("/videos/{video_id}")
+@router.delete("/videos/{video_id}", responses=answers(VideoDeleted, 401, 404))
 async def delete_video(video_id: str, gw: GatewayDep, caller: Caller) -> JSONResponse:
     job = await gw.videos.delete(caller, video_id)
     return JSONResponse(deleted_object(job.id))
 
 
-@router.post("/videos/{video_id}/remix", dependencies=CREATES)
+@router.post("/videos/{video_id}/remix", dependencies=CREATES,
+             responses=answers(Video, 400, 401, 403, 404, 409, 413, 429),
+             openapi_extra=request_body(RemixVideo, RemixVideo, headers=(IDEMPOTENCY_KEY,)))
 async def remix_video(video_id: str, request: Request, gw: GatewayDep,
                       caller: Caller) -> JSONResponse:
     source = await gw.videos.get(caller, video_id)
@@ -121,10 +142,18 @@ async def remix_video(video_id: str, request: Request, gw: GatewayDep,
     return await _create(gw, caller, params, key, digest, source)
 
 
-@router.api_route("/videos/{video_id}/content", methods=["GET", "HEAD"], dependencies=POLLS)
+_CONTENT = answers(BINARY, 400, 401, 404, 416, 429, media=("video/mp4", "image/webp"),
+                   description="The file (an MP4 video, or a WEBP image for the thumbnail and "
+                               "spritesheet variants).", more=CONTENT_EXTRA)
+
+
+@router.get("/videos/{video_id}/content", dependencies=POLLS, responses=_CONTENT,
+            response_class=Response)
+@router.head("/videos/{video_id}/content", dependencies=POLLS, responses=_CONTENT,
+             response_class=Response, name="video_content_head")
 async def video_content(
     video_id: str, request: Request, gw: GatewayDep, caller: Caller,
-    variant: Annotated[str, Query()] = "video",
+    variant: Annotated[Literal["video", "thumbnail", "spritesheet"], Query()] = "video",
 ) -> Response:
     if variant not in _VARIANTS:
         raise InvalidRequest(f"Invalid value for 'variant': {variant!r}. Supported: "

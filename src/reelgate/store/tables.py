@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "admin_session_revocations",
     "api_keys",
     "catalog_models",
     "catalog_revision",
@@ -262,4 +263,12 @@ catalog_revision = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("revision", Integer, nullable=False),
+)
+
+#: admin UI sessions signed out before their cookie expired (see reelgate.auth.sessions)
+admin_session_revocations = Table(
+    "admin_session_revocations",
+    metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("expires_at", Float, nullable=False),
 )

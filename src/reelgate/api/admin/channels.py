@@ -9,6 +9,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from reelgate.api.deps import GatewayDep
+from reelgate.api.openapi import answers
+from reelgate.api.schemas import ObjectList, SomeObject
 from reelgate.routing.manage import ChannelChanges, ChannelDraft, ChannelView
 
 __all__ = ["router"]
@@ -58,25 +60,25 @@ def _json(shown: ChannelView, status_code: int = 200) -> JSONResponse:
     return JSONResponse({"object": "channel", **shown.as_dict()}, status_code=status_code)
 
 
-@router.get("")
+@router.get("", responses=answers(ObjectList, 401))
 async def list_channels(gw: GatewayDep) -> JSONResponse:
     views = await gw.channels.views()
     data = [{"object": "channel", **v.as_dict()} for v in views]
     return JSONResponse({"object": "list", "data": data})
 
 
-@router.post("")
+@router.post("", status_code=201, responses=answers(SomeObject, 400, 401, 409, 413, status=201))
 async def add_channel(body: NewChannel, gw: GatewayDep) -> JSONResponse:
     draft = ChannelDraft(**body.model_dump())
     return _json(await gw.channels.create(draft), 201)
 
 
-@router.get("/{ref}")
+@router.get("/{ref}", responses=answers(SomeObject, 401, 404))
 async def get_channel(ref: str, gw: GatewayDep) -> JSONResponse:
     return _json(await gw.channels.view(ref))
 
 
-@router.patch("/{ref}")
+@router.patch("/{ref}", responses=answers(SomeObject, 400, 401, 404, 409, 413))
 async def update_channel(ref: str, body: ChannelPatch, gw: GatewayDep) -> JSONResponse:
     service = gw.channels
     fields: dict[str, Any] = body.model_dump(exclude_unset=True)
@@ -87,31 +89,32 @@ async def update_channel(ref: str, body: ChannelPatch, gw: GatewayDep) -> JSONRe
     return _json(shown)
 
 
-@router.post("/{ref}/enable")
+@router.post("/{ref}/enable", responses=answers(SomeObject, 401, 404))
 async def enable_channel(ref: str, gw: GatewayDep) -> JSONResponse:
     return _json(await gw.channels.set_enabled(ref, True))
 
 
-@router.post("/{ref}/disable")
+@router.post("/{ref}/disable", responses=answers(SomeObject, 401, 404))
 async def disable_channel(ref: str, gw: GatewayDep) -> JSONResponse:
     return _json(await gw.channels.set_enabled(ref, False))
 
 
-@router.post("/{ref}/keys")
+@router.post("/{ref}/keys", status_code=201,
+             responses=answers(SomeObject, 400, 401, 404, 409, 413, status=201))
 async def add_key(ref: str, body: NewKey, gw: GatewayDep) -> JSONResponse:
     info = await gw.channels.add_key(ref, body.key, body.label)
     return JSONResponse({"object": "channel.key", "id": info.id, "label": info.label,
                          "key": info.masked, "enabled": info.enabled}, status_code=201)
 
 
-@router.delete("/{ref}/keys/{key_ref}")
+@router.delete("/{ref}/keys/{key_ref}", responses=answers(SomeObject, 400, 401, 404))
 async def remove_key(ref: str, key_ref: str, gw: GatewayDep,
                      purge: Annotated[bool, Query()] = False) -> JSONResponse:
     outcome = await gw.channels.remove_key(ref, key_ref, purge=purge)
     return JSONResponse({"object": "channel.key", "id": key_ref, "outcome": outcome})
 
 
-@router.post("/{ref}/test")
+@router.post("/{ref}/test", responses=answers(SomeObject, 401, 404))
 async def test_channel(ref: str, gw: GatewayDep) -> JSONResponse:
     results = await gw.channels.test(ref)
     return JSONResponse({"object": "channel.test", "ok": all(r.ok for r in results),

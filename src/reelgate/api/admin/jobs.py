@@ -13,7 +13,9 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from reelgate.api.deps import GatewayDep
+from reelgate.api.openapi import answers
 from reelgate.api.render import video_object
+from reelgate.api.schemas import ObjectList, SomeObject
 from reelgate.billing.money import usd_str
 from reelgate.errors import InvalidRequest
 from reelgate.jobs.queries import JobFilter, JobRow
@@ -61,7 +63,7 @@ def admin_job_object(row: JobRow) -> dict[str, Any]:
     }
 
 
-@router.get("")
+@router.get("", responses=answers(ObjectList, 400, 401))
 async def list_jobs(
     gw: GatewayDep,
     status: Annotated[str | None, Query(max_length=20)] = None,
@@ -81,7 +83,7 @@ async def list_jobs(
                          "last_id": data[-1]["id"] if data else None})
 
 
-@router.get("/{job_id}")
+@router.get("/{job_id}", responses=answers(SomeObject, 401, 404))
 async def get_job(job_id: str, gw: GatewayDep) -> JSONResponse:
     detail = await gw.job_queries.detail(job_id)
     deliveries = await gw.webhooks.deliveries(job_id=job_id, limit=100)

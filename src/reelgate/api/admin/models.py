@@ -13,6 +13,8 @@ from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse, Response
 
 from reelgate.api.deps import gateway
+from reelgate.api.openapi import answers, request_body
+from reelgate.api.schemas import ObjectList, SomeObject
 from reelgate.catalog import doc_from_spec
 from reelgate.catalog.service import CatalogService, ModelChange, ModelRecord
 from reelgate.errors import InvalidRequest
@@ -47,20 +49,24 @@ def _version(body: dict[str, Any]) -> int | None:
     return version
 
 
-@router.get("")
+@router.get("", responses=answers(ObjectList, 401))
 async def list_models(request: Request) -> JSONResponse:
     data = await _render(request, await _service(request).records())
     return JSONResponse({"object": "list", "data": data})
 
 
-@router.get("/export")
+@router.get("/export", response_class=Response,
+            responses=answers({"type": "string"}, 401,
+                              media="application/toml", description="The catalog file (TOML)."))
 async def export(request: Request) -> Response:
     text = await _service(request).export_text()
     return Response(text, media_type="application/toml",
                     headers={"content-disposition": 'attachment; filename="models.toml"'})
 
 
-@router.post("/import")
+@router.post("/import",
+             responses=answers(SomeObject, 400, 401, 413),
+             openapi_extra=request_body(other={"application/toml": {"schema": {"type": "string"}}}))
 async def import_file(request: Request) -> JSONResponse:
     """The body is a catalog file (TOML); each model in it becomes exactly as written."""
     try:
@@ -72,13 +78,13 @@ async def import_file(request: Request) -> JSONResponse:
     return JSONResponse({"object": "catalog.import", "models": changed})
 
 
-@router.get("/{model_id}")
+@router.get("/{model_id}", responses=answers(SomeObject, 401, 404))
 async def show(model_id: str, request: Request) -> JSONResponse:
     [data] = await _render(request, [await _service(request).show(model_id)])
     return JSONResponse(data)
 
 
-@router.post("")
+@router.post("", status_code=201, responses=answers(SomeObject, 400, 401, 409, 413, status=201))
 async def add(request: Request, body: dict[str, Any] = Body(...)) -> JSONResponse:
     model_id = body.pop("id", None)
     if not isinstance(model_id, str):
@@ -88,7 +94,7 @@ async def add(request: Request, body: dict[str, Any] = Body(...)) -> JSONRespons
     return JSONResponse(data, status_code=201)
 
 
-@router.patch("/{model_id}")
+@router.patch("/{model_id}", responses=answers(SomeObject, 400, 401, 404, 409, 413))
 async def update(model_id: str, request: Request,
                  body: dict[str, Any] = Body(...)) -> JSONResponse:
     """Fields of the file format replace (null: back to the shipped value); ``set_prices``
@@ -113,7 +119,8 @@ async def update(model_id: str, request: Request,
     return JSONResponse(data)
 
 
-@router.post("/{model_id}/aliases")
+@router.post("/{model_id}/aliases", status_code=201,
+             responses=answers(SomeObject, 400, 401, 404, 409, 413, status=201))
 async def add_alias(model_id: str, request: Request,
                     body: dict[str, Any] = Body(...)) -> JSONResponse:
     alias = body.get("alias")
@@ -125,14 +132,14 @@ async def add_alias(model_id: str, request: Request,
     return JSONResponse(data, status_code=201)
 
 
-@router.delete("/{model_id}/aliases/{alias}")
+@router.delete("/{model_id}/aliases/{alias}", responses=answers(SomeObject, 400, 401, 404))
 async def remove_alias(model_id: str, alias: str, request: Request) -> JSONResponse:
     [data] = await _render(request, [await _service(request).alias(model_id, alias,
                                                                    remove=True)])
     return JSONResponse(data)
 
 
-@router.post("/{model_id}/retire")
+@router.post("/{model_id}/retire", responses=answers(SomeObject, 400, 401, 404, 409, 413))
 async def retire(model_id: str, request: Request,
                  body: dict[str, Any] = Body(default_factory=dict)) -> JSONResponse:
     message, successor = body.get("message", ""), body.get("successor")

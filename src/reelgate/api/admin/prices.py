@@ -9,6 +9,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from reelgate.api.deps import GatewayDep
+from reelgate.api.openapi import answers
+from reelgate.api.schemas import ObjectList, SomeObject
 from reelgate.billing.money import parse_usd, usd_str
 from reelgate.billing.prices import PriceRow
 from reelgate.errors import InvalidRequest, NotFound
@@ -36,7 +38,7 @@ def price_object(row: PriceRow) -> dict[str, Any]:
             "usd_per_second": usd_str(row.micros_per_second)}
 
 
-@router.get("")
+@router.get("", responses=answers(ObjectList, 401, 404))
 async def list_prices(gw: GatewayDep,
                       tenant: Annotated[str | None, Query()] = None) -> JSONResponse:
     """Effective base prices (before the tenant multiplier) and where each comes from."""
@@ -44,7 +46,7 @@ async def list_prices(gw: GatewayDep,
     return JSONResponse({"object": "list", "data": [price_object(r) for r in rows]})
 
 
-@router.put("")
+@router.put("", responses=answers(SomeObject, 400, 401, 404, 413))
 async def set_price(body: NewPrice, gw: GatewayDep) -> JSONResponse:
     try:
         micros = parse_usd(body.price)
@@ -55,7 +57,7 @@ async def set_price(body: NewPrice, gw: GatewayDep) -> JSONResponse:
                                                          body.tenant)))
 
 
-@router.delete("")
+@router.delete("", responses=answers(SomeObject, 400, 401, 404))
 async def unset_price(
     gw: GatewayDep, model: Annotated[str, Query()], size: Annotated[str, Query()],
     tenant: Annotated[str | None, Query()] = None,

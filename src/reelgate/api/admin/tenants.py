@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from reelgate.api.billing import entry_object, ledger_page, parse_after, tenant_object
 from reelgate.api.deps import GatewayDep
+from reelgate.api.openapi import answers
+from reelgate.api.schemas import ObjectList, SomeObject
 from reelgate.billing.ledger import Kind
 from reelgate.billing.money import parse_ppm, parse_usd
 from reelgate.billing.service import TenantService
@@ -68,19 +70,24 @@ class Movement(BaseModel):
     note: str | None = Field(default=None, max_length=1000)
 
 
+#: a credit answers 201, or 200 when its reference was already used for the same amount
+MOVEMENT = answers(SomeObject, 400, 401, 404, 409, 413, status=201, more={
+    200: {"description": "A replay: the reference was already credited.", "model": SomeObject}})
+
+
 async def _verified(service: TenantService, ref: str) -> dict[str, Any]:
     tenant, check = await service.verify(ref)
     return {**tenant_object(tenant), "ledger_micros": check.ledger_micros,
             "consistent": check.ok}
 
 
-@router.get("")
+@router.get("", responses=answers(ObjectList, 401))
 async def list_tenants(gw: GatewayDep) -> JSONResponse:
     rows = await gw.tenants.list_all()
     return JSONResponse({"object": "list", "data": [tenant_object(t) for t in rows]})
 
 
-@router.post("")
+@router.post("", status_code=201, responses=answers(SomeObject, 400, 401, 409, 413, status=201))
 async def create_tenant(body: NewTenant, gw: GatewayDep) -> JSONResponse:
     opening = _amount(body.balance, "balance") if body.balance is not None else 0
     tenant = await gw.tenants.create(body.name, prepaid=body.prepaid, opening_micros=opening,
@@ -88,12 +95,12 @@ async def create_tenant(body: NewTenant, gw: GatewayDep) -> JSONResponse:
     return JSONResponse(await _verified(gw.tenants, tenant.id), status_code=201)
 
 
-@router.get("/{ref}")
+@router.get("/{ref}", responses=answers(SomeObject, 401, 404))
 async def show_tenant(ref: str, gw: GatewayDep) -> JSONResponse:
     return JSONResponse(await _verified(gw.tenants, ref))
 
 
-@router.patch("/{ref}")
+@router.patch("/{ref}", responses=answers(SomeObject, 400, 401, 404, 413))
 async def change_tenant(ref: str, body: TenantChange, gw: GatewayDep) -> JSONResponse:
     await gw.tenants.update(ref, prepaid=body.prepaid,
                             multiplier_ppm=_ppm(body.price_multiplier))
@@ -107,17 +114,17 @@ async def _move(gw: GatewayDep, ref: str, body: Movement, kind: Kind) -> JSONRes
                         status_code=201 if credit.created else 200)
 
 
-@router.post("/{ref}/topups")
+@router.post("/{ref}/topups", status_code=201, responses=MOVEMENT)
 async def topup(ref: str, body: Movement, gw: GatewayDep) -> JSONResponse:
     return await _move(gw, ref, body, Kind.TOPUP)
 
 
-@router.post("/{ref}/adjustments")
+@router.post("/{ref}/adjustments", status_code=201, responses=MOVEMENT)
 async def adjust(ref: str, body: Movement, gw: GatewayDep) -> JSONResponse:
     return await _move(gw, ref, body, Kind.ADJUSTMENT)
 
 
-@router.get("/{ref}/ledger")
+@router.get("/{ref}/ledger", responses=answers(ObjectList, 400, 401, 404))
 async def tenant_ledger(
     ref: str, gw: GatewayDep,
     after: Annotated[str | None, Query()] = None,

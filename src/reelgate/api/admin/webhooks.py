@@ -10,6 +10,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from reelgate.api.deps import GatewayDep
+from reelgate.api.openapi import answers
+from reelgate.api.schemas import ObjectList, SomeObject
 from reelgate.webhooks.repository import Delivery, Endpoint
 
 __all__ = ["router"]
@@ -45,7 +47,7 @@ def delivery_json(d: Delivery) -> dict[str, Any]:
     return out
 
 
-@router.get("")
+@router.get("", responses=answers(ObjectList, 400, 401, 404))
 async def list_endpoints(
     gw: GatewayDep, tenant: Annotated[str | None, Query(max_length=200)] = None,
 ) -> JSONResponse:
@@ -53,7 +55,7 @@ async def list_endpoints(
     return JSONResponse({"object": "list", "data": [endpoint_json(e) for e in endpoints]})
 
 
-@router.post("")
+@router.post("", status_code=201, responses=answers(SomeObject, 400, 401, 404, 413, status=201))
 async def add_endpoint(body: NewEndpoint, gw: GatewayDep) -> JSONResponse:
     endpoint = await gw.webhooks.register(
         tenant=body.tenant, url=body.url, events=body.events, secret=body.secret,
@@ -61,14 +63,14 @@ async def add_endpoint(body: NewEndpoint, gw: GatewayDep) -> JSONResponse:
     return JSONResponse(endpoint_json(endpoint, with_secret=True), status_code=201)
 
 
-@router.delete("/{endpoint_id}")
+@router.delete("/{endpoint_id}", responses=answers(SomeObject, 401, 404))
 async def remove_endpoint(endpoint_id: str, gw: GatewayDep) -> JSONResponse:
     await gw.webhooks.remove(endpoint_id)
     return JSONResponse({"id": endpoint_id, "object": "webhook_endpoint.deleted",
                          "deleted": True})
 
 
-@router.get("/deliveries")
+@router.get("/deliveries", responses=answers(ObjectList, 400, 401))
 async def list_deliveries(
     gw: GatewayDep,
     status: Annotated[str | None, Query(max_length=20)] = None,
@@ -81,12 +83,13 @@ async def list_deliveries(
     return JSONResponse({"object": "list", "data": [delivery_json(d) for d in rows]})
 
 
-@router.get("/deliveries/{delivery_id}")
+@router.get("/deliveries/{delivery_id}", responses=answers(SomeObject, 401, 404))
 async def get_delivery(delivery_id: str, gw: GatewayDep) -> JSONResponse:
     return JSONResponse(delivery_json(await gw.webhooks.delivery(delivery_id)))
 
 
-@router.post("/deliveries/{delivery_id}/replay")
+@router.post("/deliveries/{delivery_id}/replay", status_code=201,
+             responses=answers(SomeObject, 401, 404, 409, status=201))
 async def replay_delivery(delivery_id: str, gw: GatewayDep) -> JSONResponse:
     again = await gw.webhooks.replay(delivery_id)
     gw.dispatcher.wake()

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from reelgate.api.admin_ui import auth_pages, job_pages, lists, model_pages
-from reelgate.api.admin_ui.session import LoginRequired
+from reelgate.api.admin_ui.session import LoginRequired, load_session
 from reelgate.api.admin_ui.views import HERE
 from reelgate.errors import AuthenticationError
 
@@ -31,9 +31,8 @@ async def _login_required(request: Request, exc: Exception) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    app.include_router(auth_pages.router, include_in_schema=False)
-    app.include_router(job_pages.router, include_in_schema=False)
-    app.include_router(lists.router, include_in_schema=False)
-    app.include_router(model_pages.router, include_in_schema=False)
+    for module in (auth_pages, job_pages, lists, model_pages):  # sessions checked first
+        app.include_router(module.router, include_in_schema=False,
+                           dependencies=[Depends(load_session)])
     app.mount("/admin/static", StaticFiles(directory=HERE / "static"), name="admin-static")
     app.add_exception_handler(LoginRequired, _login_required)

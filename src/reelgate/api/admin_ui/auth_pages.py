@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -15,6 +16,7 @@ from reelgate.api.admin_ui.session import (
     login_token,
     remember_login_token,
     require_session,
+    revoke_session,
     start_session,
 )
 from reelgate.api.admin_ui.views import page
@@ -42,6 +44,24 @@ def _login_page(request: Request, next_: str, error: str | None, status: int = 2
     return response
 
 
+async def _too_many_attempts(request: Request, next_: str) -> Response | None:
+    """Sign-in attempts per client address and minute are bounded: the admin token
+    cannot be guessed at the speed of the network."""
+    gw = gateway(request)
+    limit = gw.settings.admin_login_per_minute
+    if limit <= 0:
+        return None
+    client = request.client.host if request.client else "unknown"
+    decision = await gw.limiter.hit(f"admin-login:{client}", limit)
+    if decision.allowed:
+        return None
+    wait = max(1, math.ceil(decision.retry_after))
+    response = _login_page(request, next_, f"Too many sign-in attempts; try again "
+                                                   f"in {wait} s.", 429)
+    response.headers["retry-after"] = str(wait)
+    return response
+
+
 @router.get("/admin")
 async def home() -> Response:
     return RedirectResponse("/admin/jobs", status_code=303)
@@ -62,6 +82,9 @@ async def login(
     next: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     check_csrf(request.cookies.get(LOGIN_COOKIE), csrf)
+    refused = await _too_many_attempts(request, safe_next(next))
+    if refused is not None:
+        return refused
     if not token_matches(gateway(request).admin_token, token):
         return _login_page(request, safe_next(next), "That is not the admin token.", 401)
     response = RedirectResponse(safe_next(next), status_code=303)
@@ -72,7 +95,9 @@ async def login(
 @router.post("/admin/logout")
 async def logout(request: Request,
                  csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
-    check_csrf(require_session(request).csrf, csrf)
+    session = require_session(request)
+    check_csrf(session.csrf, csrf)
+    await revoke_session(request, session)
     response = RedirectResponse("/admin/login", status_code=303)
     clear_session(response)
     return response

@@ -1,10 +1,12 @@
 """Admin UI sessions: a signed cookie, not a server-side store, plus CSRF tokens.
 
 Signing in exchanges the admin token for a cookie (HttpOnly, SameSite=Strict, Path
-/admin) holding an expiry and a CSRF token, signed with a key derived from the admin
-token: rotating the token signs every browser out, and any number of API processes
-accept the same cookie. The admin token itself never goes back to the browser, and
-neither does any tenant key.
+/admin) holding a session id, an expiry and a CSRF token, signed with a key derived
+from the admin token: rotating the token signs every browser out, and any number of
+API processes accept the same cookie. Signing out records the session id as revoked
+in the database (:mod:`reelgate.auth.sessions`), which :func:`load_session` checks on
+every request, so a copied cookie dies with the sign-out. The admin token itself never
+goes back to the browser, and neither does any tenant key.
 """
 
 from __future__ import annotations
@@ -32,9 +34,11 @@ __all__ = [
     "check_csrf",
     "clear_session",
     "current_session",
+    "load_session",
     "login_token",
     "remember_login_token",
     "require_session",
+    "revoke_session",
     "start_session",
 ]
 
@@ -53,6 +57,7 @@ class LoginRequired(Exception):
 class Session:
     expires_at: int
     csrf: str
+    id: str = ""
 
 
 def _key(admin_token: str) -> bytes:
@@ -68,7 +73,8 @@ def _unb64(text: str) -> bytes:
 
 
 def encode(session: Session, admin_token: str) -> str:
-    body = _b64(json.dumps({"exp": session.expires_at, "csrf": session.csrf}).encode())
+    body = _b64(json.dumps({"exp": session.expires_at, "csrf": session.csrf,
+                            "sid": session.id}).encode())
     mac = hmac.new(_key(admin_token), body.encode(), hashlib.sha256).digest()
     return f"{body}.{_b64(mac)}"
 
@@ -81,7 +87,7 @@ def decode(value: str, admin_token: str, *, now: float | None = None) -> Session
         if not hmac.compare_digest(given, expected):
             return None
         data = json.loads(_unb64(body))
-        session = Session(int(data["exp"]), str(data["csrf"]))
+        session = Session(int(data["exp"]), str(data["csrf"]), str(data["sid"]))
     except (binascii.Error, ValueError, KeyError, TypeError):
         return None
     return session if session.expires_at > (now or time.time()) else None
@@ -91,9 +97,23 @@ def _admin_token(request: Request) -> str:
     return gateway(request).admin_token
 
 
-def current_session(request: Request) -> Session | None:
+_STATE = "admin_session"
+
+
+async def load_session(request: Request) -> None:
+    """Every admin UI route's dependency: the cookie's session, unless it is signed out."""
     raw = request.cookies.get(COOKIE)
-    return decode(raw, _admin_token(request)) if raw else None
+    session = decode(raw, _admin_token(request)) if raw else None
+    if session is not None and (not session.id or
+                                await gateway(request).admin_sessions.is_revoked(session.id)):
+        session = None
+    setattr(request.state, _STATE, session)
+
+
+def current_session(request: Request) -> Session | None:
+    """The session :func:`load_session` found; None where it did not run (fail closed)."""
+    session = getattr(request.state, _STATE, None)
+    return session if isinstance(session, Session) else None
 
 
 def require_session(request: Request) -> Session:
@@ -109,7 +129,8 @@ def _cookie(response: Response, request: Request, name: str, value: str, max_age
 
 
 def start_session(request: Request, response: Response) -> Session:
-    session = Session(int(time.time()) + LIFETIME_SECONDS, secrets.token_urlsafe(24))
+    session = Session(int(time.time()) + LIFETIME_SECONDS, secrets.token_urlsafe(24),
+                      secrets.token_urlsafe(18))
     _cookie(response, request, COOKIE, encode(session, _admin_token(request)), LIFETIME_SECONDS)
     response.delete_cookie(LOGIN_COOKIE, path=PATH)
     return session
@@ -117,6 +138,11 @@ def start_session(request: Request, response: Response) -> Session:
 
 def clear_session(response: Response) -> None:
     response.delete_cookie(COOKIE, path=PATH)
+
+
+async def revoke_session(request: Request, session: Session) -> None:
+    """Sign ``session`` out in every process, not only in this browser."""
+    await gateway(request).admin_sessions.revoke(session.id, session.expires_at)
 
 
 def login_token(request: Request) -> str:
