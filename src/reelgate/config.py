@@ -55,7 +55,8 @@ class Settings:
     worker_id: str = field(default_factory=_worker_id, metadata=_about(
         "A worker's identity in leases; unique per process, across machines too.", env=False))
     retention_days: float = field(default=30.0, metadata=_about(
-        "Days a finished video's media are kept."))
+        "Days a finished job keeps what it stored (video, variants, reference image, "
+        "uploads; a failed job its reference); DELETE removes them at once."))
     max_json_bytes: int = field(default=1 << 20, metadata=_about(
         "Largest JSON (or other non-multipart) request body, in bytes."))
     max_header_bytes: int = field(default=32 << 10, metadata=_about(

@@ -118,9 +118,11 @@ class Lifecycle:
     # --- client and housekeeping -------------------------------------------------------
 
     async def delete(self, job: Job) -> Job | None:
-        """A client's DELETE: hidden from now on, media gone, and if still running
-        failed as ``cancelled`` (and so refunded)."""
-        values: dict[str, object] = {"deleted_at": now(), "media": None}
+        """A client's DELETE: hidden from now on, and if still running failed as
+        ``cancelled`` (and so refunded). The row keeps naming its storage until that is
+        deleted (:meth:`storage_deleted`), so a crash in between leaves housekeeping
+        something to finish, never an orphan."""
+        values: dict[str, object] = {"deleted_at": now()}
         if job.state not in ACTIVE:
             return await self._commit(job, job.state, values, event="deleted")
         values.update(error_code="cancelled", error_message="Deleted by the client.",
@@ -128,8 +130,15 @@ class Lifecycle:
         return await self._commit(job, State.FAILED, values, event="deleted", release=True)
 
     async def expire_media(self, job: Job) -> Job | None:
-        """A completed job past its retention: its media are deleted, the row stays."""
-        return await self._commit(job, job.state, {"media": None}, event="expired")
+        """A finished job past its retention: everything it stored (media, reference,
+        uploads) is deleted, the row stays."""
+        return await self._commit(job, job.state, {"media": None, "reference_key": None},
+                                  event="expired")
+
+    async def storage_deleted(self, job: Job) -> Job | None:
+        """A deleted job's storage is gone: the row stops naming it (so housekeeping,
+        which finishes deletes a crash interrupted, leaves it alone)."""
+        return await self._commit(job, job.state, {"media": None, "reference_key": None})
 
     async def note(self, job: Job, kind: str, detail: Mapping[str, object]) -> None:
         """An entry in the job's event log that changes nothing (e.g. ``reconcile``)."""

@@ -248,14 +248,22 @@ async def unleased_active(conn: AsyncConnection, *, created_before: float, at: f
     return [Job.from_row(r) for r in rows]
 
 
-async def media_expired(conn: AsyncConnection, *, at: float, limit: int) -> list[Job]:
-    """Completed jobs whose media are past their ``expires_at`` at ``at``."""
-    rows = (await conn.execute(
-        select(jobs).where(jobs.c.state == State.COMPLETED.value, jobs.c.expires_at < at,
-                           jobs.c.media.is_not(None))
-        .limit(limit)
-    )).all()
-    return [job for job in map(Job.from_row, rows) if job.media]
+async def media_expired(conn: AsyncConnection, *, at: float, limit: int,
+                        failed_before: float | None = None,
+                        deleted_before: float | None = None) -> list[Job]:
+    """Jobs holding storage they should no longer: completed ones past ``expires_at``;
+    failed ones (``failed_before``) still keeping a reference image; deleted ones
+    (``deleted_before``) whose delete stopped before their storage was gone."""
+    stored = or_(jobs.c.media.is_not(None), jobs.c.reference_key.is_not(None))
+    due = [and_(jobs.c.state == State.COMPLETED.value, jobs.c.expires_at < at, stored)]
+    if failed_before is not None:
+        due.append(and_(jobs.c.state == State.FAILED.value, jobs.c.updated_at < failed_before,
+                        jobs.c.reference_key.is_not(None)))
+    if deleted_before is not None:
+        due.append(and_(jobs.c.deleted_at.is_not(None), jobs.c.deleted_at < deleted_before,
+                        stored))
+    rows = (await conn.execute(select(jobs).where(or_(*due)).limit(limit))).all()
+    return [job for job in map(Job.from_row, rows) if job.media or job.reference_key]
 
 
 async def release_leases(conn: AsyncConnection, *, worker_id: str) -> int:

@@ -20,6 +20,7 @@ from reelgate.jobs import repository as repo
 from reelgate.jobs.hooks import JobHooks, Pricer
 from reelgate.jobs.lifecycle import Lifecycle
 from reelgate.jobs.model import Job
+from reelgate.jobs.owned import delete_owned, media_prefix, reference_key
 from reelgate.jobs.requests import CreateParams
 from reelgate.jobs.states import ACTIVE, State
 from reelgate.media.objects import StoredObject
@@ -34,17 +35,6 @@ log = logging.getLogger(__name__)
 CancelUpstream = Callable[[Job], Awaitable[None]]
 #: polls a job whose status is stale before a client sees it (scheduler.refresh)
 Refresh = Callable[[Job], Awaitable[Job]]
-
-_EXT = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
-
-
-def media_prefix(job_id: str) -> str:
-    return f"videos/{job_id}/"
-
-
-def reference_key(job_id: str, mime: str) -> str:
-    return f"references/{job_id}.{_EXT.get(mime, 'bin')}"
-
 
 @dataclass(frozen=True)
 class Page:
@@ -178,8 +168,8 @@ class VideoService:
                 task = asyncio.create_task(self._delete_upstream(job))
                 self._background.add(task)
                 task.add_done_callback(self._background.discard)
-        await self.storage.delete_prefix(media_prefix(job.id))
-        return after
+        await delete_owned(self.storage, after)  # media, reference, uploads: everything
+        return await self.lifecycle.storage_deleted(after) or after
 
     async def _delete_upstream(self, job: Job) -> None:
         assert self.cancel_upstream is not None

@@ -15,7 +15,7 @@ from reelgate.config import Settings
 from reelgate.ids import now
 from reelgate.jobs.lifecycle import Lifecycle
 from reelgate.jobs.model import Job
-from reelgate.jobs.service import media_prefix
+from reelgate.jobs.owned import media_prefix
 from reelgate.media.derive import VideoInfo, make_spritesheet, make_thumbnail, probe
 from reelgate.media.images import image_type
 from reelgate.media.objects import StoredObject

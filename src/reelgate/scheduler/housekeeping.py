@@ -13,7 +13,7 @@ from reelgate.config import Settings
 from reelgate.ids import now
 from reelgate.jobs import repository as repo
 from reelgate.jobs.lifecycle import Lifecycle
-from reelgate.jobs.service import media_prefix
+from reelgate.jobs.owned import delete_owned
 from reelgate.media.storage import Storage
 
 __all__ = ["Housekeeping"]
@@ -21,6 +21,9 @@ __all__ = ["Housekeeping"]
 log = logging.getLogger(__name__)
 
 _BATCH = 100
+#: a client's DELETE removes its storage itself; housekeeping only finishes one that
+#: a crash stopped, so it leaves recent ones to the request still doing it
+_DELETE_GRACE_SECONDS = 60.0
 
 
 class Housekeeping:
@@ -51,8 +54,18 @@ class Housekeeping:
                 log.warning("job %s timed out in state %s", job.id, job.state.value)
 
     async def expire_media(self) -> None:
+        """Everything a job stored goes when its retention ends: a completed job's at
+        ``expires_at``, a failed one's reference ``retention_days`` after it failed; and
+        a delete a crash interrupted is finished (after a minute's grace)."""
+        t = now()
         async with self.lifecycle.db.read() as conn:
-            expired = await repo.media_expired(conn, at=now(), limit=_BATCH)
+            expired = await repo.media_expired(
+                conn, at=t, limit=_BATCH,
+                failed_before=t - self.settings.retention_days * 86400,
+                deleted_before=t - _DELETE_GRACE_SECONDS)
         for job in expired:
-            await self.storage.delete_prefix(media_prefix(job.id))
-            await self.lifecycle.expire_media(job)
+            await delete_owned(self.storage, job)
+            if job.deleted_at is not None:
+                await self.lifecycle.storage_deleted(job)
+            else:
+                await self.lifecycle.expire_media(job)
