@@ -158,9 +158,11 @@ def test_revoked_key_is_401(gateway: GatewayProcess) -> None:
     auth = {"Authorization": f"Bearer {key}"}
     assert httpx.get(f"{gateway.base_url}/videos", headers=auth).status_code == 200
     gateway.cli("keys", "revoke", "short-lived")  # another process: the API's key cache
-    deadline = time.monotonic() + 2.5  # trusts a key for at most 2 s (REELGATE_AUTH_CACHE_...)
+    # trusts a key for at most 2 s (REELGATE_AUTH_CACHE_SECONDS; the bound itself is a unit
+    # test of PrincipalCache): here only that it stops, with room for a loaded machine
+    deadline = time.monotonic() + 60
     while (resp := httpx.get(f"{gateway.base_url}/videos", headers=auth)).status_code == 200:
-        assert time.monotonic() < deadline, "revocation did not reach the API in time"
+        assert time.monotonic() < deadline, "revocation never reached the API"
         time.sleep(0.1)
     assert resp.status_code == 401 and resp.json()["error"]["code"] == "invalid_api_key"
 

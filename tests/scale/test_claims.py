@@ -199,8 +199,9 @@ async def test_a_busy_worker_keeps_its_leases_and_a_dead_one_loses_them(
     db: Database, tmp_path: Path
 ) -> None:
     [job] = await _jobs(db, 1)
-    busy, busy_steps = _worker(db, tmp_path, "busy", lease=3.0)  # renewed every 1 s
-    other, other_steps = _worker(db, tmp_path, "other", lease=3.0)
+    # renewed every 3 s: a loaded machine may stall a renewal by seconds, not by a lease
+    busy, busy_steps = _worker(db, tmp_path, "busy", lease=9.0)
+    other, other_steps = _worker(db, tmp_path, "other", lease=9.0)
     assert await busy.tick() == 1
     stepping = set(busy._inflight)
     claimed_until = last = await _lease_until(db, job.id)

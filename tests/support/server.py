@@ -114,7 +114,7 @@ class GatewayProcess:
         out = self.cli("keys", "create", "--name", name, "--tenant", tenant)
         return out.strip().splitlines()[-1]
 
-    def start(self, *, wait: float = 30.0) -> None:
+    def start(self, *, wait: float = 120.0) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.data_dir / f"serve-{self.port}.log"
         log = self.log_path.open("ab")

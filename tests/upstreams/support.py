@@ -249,7 +249,7 @@ def unique(text: str) -> str:
 
 
 def wait_for(client: openai.OpenAI, video_id: str, done: Callable[[Video], bool],
-             timeout: float = 30.0) -> Video:
+             timeout: float = 90.0) -> Video:
     deadline = time.monotonic() + timeout
     while True:
         video = client.videos.retrieve(video_id)
