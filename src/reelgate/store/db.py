@@ -1,24 +1,32 @@
 """The database handle: async engines, transactions, and dialect differences.
 
-SQLite: WAL mode, and write transactions start with ``BEGIN IMMEDIATE`` so that the
-API and the in-process worker queue for the write lock (busy timeout) instead of
-failing on a lock upgrade; reads use a second engine in autocommit, one WAL snapshot
-per statement, which never blocks writers. PostgreSQL: one pooled engine.
-Repositories take an ``AsyncConnection``.
+SQLite: WAL mode, run on the event loop's thread (:mod:`reelgate.store.sqlite_loop`:
+no thread hop per statement). Write transactions start with ``BEGIN IMMEDIATE`` so
+that writers queue for the write lock instead of failing on a lock upgrade; within a
+process they queue first on an asyncio lock, across processes by retrying without
+blocking the loop. The WAL is checkpointed in a thread (:mod:`.checkpoint`). Reads
+use a second engine in autocommit, one WAL snapshot per statement, which never
+blocks writers. PostgreSQL: one pooled engine. Repositories take an
+``AsyncConnection``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
+
+from reelgate.store.checkpoint import Checkpointer
+from reelgate.store.sqlite_loop import DRIVER, retry_busy
 
 __all__ = ["Database", "Tx"]
 
@@ -31,11 +39,16 @@ Tx = AsyncConnection
 def _sqlite_connect(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=30000")
-    cur.execute("PRAGMA foreign_keys=ON")
+    # busy_timeout stays 0 (set by the dialect): waits are asynchronous retries
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON",
+                   "wal_autocheckpoint=0"):  # checkpoints run in a thread instead
+        retry_busy(cur.execute, f"PRAGMA {pragma}")
     cur.close()
+
+
+def _loop_url(url: str) -> str:
+    """The same SQLite database, through the on-the-loop driver."""
+    return make_url(url).set(drivername=DRIVER).render_as_string(hide_password=False)
 
 
 def _begin_immediate(conn: Connection) -> None:
@@ -47,24 +60,48 @@ class Database:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self.is_postgres = url.startswith("postgresql")
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {"pool_size": pool_size, "max_overflow": pool_size}
+        self.checkpointer: Checkpointer | None = None
+        #: per event loop: write transactions of this process queue here (SQLite)
+        self._write_locks: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
         if not self.is_sqlite:
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
-        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
-        self.read_engine: AsyncEngine = self.engine
-        if self.is_sqlite:
-            # reads run each statement in autocommit (a WAL snapshot per statement):
-            # no BEGIN and no ROLLBACK round trips through aiosqlite's thread
-            self.read_engine = create_async_engine(url, pool_reset_on_return=None)
-            event.listen(self.engine.sync_engine, "connect", _sqlite_connect)
-            event.listen(self.engine.sync_engine, "begin", _begin_immediate)
-            event.listen(self.read_engine.sync_engine, "connect", _sqlite_connect)
+            self.engine: AsyncEngine = create_async_engine(url, pool_pre_ping=True, **kwargs)
+            self.read_engine: AsyncEngine = self.engine
+            return
+        loop_url = _loop_url(url)
+        self.engine = create_async_engine(loop_url, **kwargs)
+        # reads run each statement in autocommit (a WAL snapshot per statement):
+        # no BEGIN and no ROLLBACK
+        self.read_engine = create_async_engine(loop_url, pool_reset_on_return=None, **kwargs)
+        event.listen(self.engine.sync_engine, "connect", _sqlite_connect)
+        event.listen(self.engine.sync_engine, "begin", _begin_immediate)
+        event.listen(self.read_engine.sync_engine, "connect", _sqlite_connect)
+        path = make_url(url).database
+        if path and path != ":memory:":
+            self.checkpointer = Checkpointer(path)
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
         """A write transaction: committed on normal exit, rolled back on an exception."""
-        async with self.engine.begin() as conn:
-            yield conn
+        if not self.is_sqlite:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self._write_lock():
+            async with self.engine.begin() as conn:
+                yield conn
+        if self.checkpointer is not None:
+            self.checkpointer.wrote()
+
+    def _write_lock(self) -> asyncio.Lock:
+        """SQLite has one writer at a time: this process's writers take turns here,
+        awaiting, rather than polling SQLite's lock against each other."""
+        loop = asyncio.get_running_loop()
+        lock = self._write_locks.get(loop)
+        if lock is None:
+            lock = self._write_locks[loop] = asyncio.Lock()
+        return lock
 
     async def exclusive(self, conn: AsyncConnection, name: str) -> None:
         """Serialise the rest of this write transaction with every other process doing
@@ -92,3 +129,5 @@ class Database:
         await self.engine.dispose()
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()
+        if self.checkpointer is not None:
+            await self.checkpointer.close()
