@@ -88,9 +88,8 @@ class Database:
             async with self.engine.begin() as conn:
                 yield conn
             return
-        async with self._write_lock():
-            async with self.engine.begin() as conn:
-                yield conn
+        async with self._write_lock(), self.engine.begin() as conn:
+            yield conn
         if self.checkpointer is not None:
             self.checkpointer.wrote()
 
