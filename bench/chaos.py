@@ -1,11 +1,12 @@
 """Chaos run: API and worker processes killed with -9 while hundreds of jobs flow.
 
-    python bench/chaos.py                       # 300 jobs, 2 APIs + 3 workers, PostgreSQL
+    python bench/chaos.py                       # 1,000 jobs, 2 APIs + 3 workers, PostgreSQL
     python bench/chaos.py --jobs 40 --chaos-seconds 8 --json out.json   # the test's size
 
 Starts (unless ``--database-url`` names a PostgreSQL server to use) a throwaway
 PostgreSQL cluster, a fake OpenAI-shaped upstream that answers a share of requests
-with 429, 5xx or not in time, N ``reelgate serve --no-worker`` and M ``reelgate
+with 429, 5xx, not in time, or by dropping the connection mid-answer (after doing what
+was asked: a dropped create did create), N ``reelgate serve --no-worker`` and M ``reelgate
 worker`` processes. Client threads create jobs with an Idempotency-Key, retrying on
 any API process when one dies, and poll them; meanwhile a random process is killed
 with SIGKILL every few seconds and restarted. At the end every job must be completed
@@ -20,6 +21,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import random
 import subprocess
 import sys
@@ -40,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from starlette.types import Message, Receive, Scope, Send  # noqa: E402
 from tests.fakes import FakeServer, OpenAIFake  # noqa: E402
+from tests.fakes.faults import drop  # noqa: E402
 from tests.scale.support import Deployment, WorkerProcess  # noqa: E402
 from tests.support.server import GatewayProcess, create_database  # noqa: E402
 
@@ -47,13 +50,15 @@ UPSTREAM_KEY = "sk-upstream-chaos"
 
 
 class FaultyUpstream:
-    """Wraps the fake upstream: a random share of calls gets 429, 503, or an answer
-    later than the gateway waits (the call itself still happens, as in real life)."""
+    """Wraps the fake upstream: a random share of calls gets 429, 503, an answer later
+    than the gateway waits, or a dropped connection (those two still take effect
+    upstream, as in real life)."""
 
     def __init__(self, app: OpenAIFake, rng: random.Random, *, p429: float, p5xx: float,
-                 ptimeout: float, delay: float) -> None:
+                 ptimeout: float, delay: float, pdrop: float = 0.0) -> None:
         self.app, self.rng = app, rng
         self.p429, self.p5xx, self.ptimeout, self.delay = p429, p5xx, ptimeout, delay
+        self.pdrop = pdrop
         self.injected: Counter[str] = Counter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -70,6 +75,9 @@ class FaultyUpstream:
         elif roll < self.p429 + self.p5xx + self.ptimeout:
             self.injected["timeout"] += 1
             await self._late(scope, receive, send)
+        elif roll < self.p429 + self.p5xx + self.ptimeout + self.pdrop:
+            self.injected["dropped"] += 1
+            await self._dropped(scope, receive, send)
         else:
             await self.app(scope, receive, send)
 
@@ -91,6 +99,17 @@ class FaultyUpstream:
 
         with contextlib.suppress(Exception):  # the caller is gone; writing may fail
             await self.app(scope, again, send)
+
+
+    async def _dropped(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Do what was asked, then drop the connection before a byte of the answer."""
+
+        async def nowhere(message: Message) -> None:
+            del message
+
+        with contextlib.suppress(Exception):
+            await self.app(scope, receive, nowhere)
+        await drop(send)
 
 
 async def _json(send: Send, status: int, code: str, headers: list[tuple[bytes, bytes]]) -> None:
@@ -237,10 +256,15 @@ def verify(dep: Deployment, fake: OpenAIFake, tenant: str, book: Ledger,
     for job_id, kind, _amount in money:
         kinds.setdefault(job_id, []).append(kind)
     bad_money = []
+    double_charged = 0
     for job_id, state, *_ in rows:
         want = ["reserve", "settle"] if state == "completed" else ["refund", "reserve"]
-        if sorted(kinds.get(job_id, [])) != want:
-            bad_money.append((job_id, state, sorted(kinds.get(job_id, []))))
+        got = sorted(kinds.get(job_id, []))
+        if got != want:
+            bad_money.append((job_id, state, got))
+        if any(got.count(kind) > 1 for kind in ("reserve", "settle", "refund")) or (
+                "settle" in got and "refund" in got):
+            double_charged += 1
     balance = dep.query(
         "SELECT t.balance_micros, (SELECT coalesce(sum(amount_micros), 0) FROM ledger l "
         "WHERE l.tenant_id = t.id) FROM tenants t WHERE t.name = :t", t=tenant)[0]
@@ -260,6 +284,8 @@ def verify(dep: Deployment, fake: OpenAIFake, tenant: str, book: Ledger,
     }
     return {
         "jobs": len(db_ids), "client_ids": len(seen), "states": dict(states),
+        "lost": len(seen - db_ids) + book.failures.get("gave_up", 0),
+        "double_charged": double_charged, "duplicated": len(db_ids - seen),
         "failed_codes": dict(failed_codes), "missing_files": missing_files[:10],
         "double_submits": double_submits[:10], "bad_money": bad_money[:10],
         "balance_micros": int(balance[0]), "charged_micros": int(charged),
@@ -271,13 +297,15 @@ def run(args: argparse.Namespace, root: Path, database_url: str) -> dict[str, An
     fake = OpenAIFake("openai", keys={UPSTREAM_KEY}, complete_after=args.render_seconds,
                       moderation_words=("forbidden",), error_words=("explode",))
     faulty = FaultyUpstream(fake, random.Random(args.seed + 2), p429=args.p429,
-                            p5xx=args.p5xx, ptimeout=args.ptimeout, delay=3.0)
+                            p5xx=args.p5xx, ptimeout=args.ptimeout, delay=3.0,
+                            pdrop=args.pdrop)
     env = {"REELGATE_LEASE_SECONDS": "4", "REELGATE_POLL_MIN_SECONDS": "0.5",
            "REELGATE_POLL_MAX_SECONDS": "2", "REELGATE_IDLE_SECONDS": "0.2",
            "REELGATE_HOUSEKEEPING_SECONDS": "5", "REELGATE_STALE_REFRESH_SECONDS": "3"}
     dep = Deployment(root, env=env, database_url=database_url)
     storage = Path(dep.storage_url)
     started = time.monotonic()
+    load_before = os.getloadavg()
     with FakeServer(faulty) as server:
         try:
             dep.add_fake_channel(fake.base_url(server.url), key=UPSTREAM_KEY,
@@ -311,7 +339,10 @@ def run(args: argparse.Namespace, root: Path, database_url: str) -> dict[str, An
         "injected": dict(faulty.injected), "upstream_requests": len(fake.requests),
         "seconds": {"submit": round(submitted - started, 1),
                     "total": round(finished - started, 1)},
+        "load": {"cpus": os.cpu_count(), "before": [round(x, 2) for x in load_before],
+                 "after": [round(x, 2) for x in os.getloadavg()]},
     })
+    report["checks"]["none_gave_up"] = book.failures.get("gave_up", 0) == 0
     report["checks"]["nothing_left_running"] = left == 0
     report["ok"] = report["ok"] and left == 0
     return report
@@ -319,7 +350,7 @@ def run(args: argparse.Namespace, root: Path, database_url: str) -> dict[str, An
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--jobs", type=int, default=300)
+    parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--apis", type=int, default=2)
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--clients", type=int, default=8, help="client threads")
@@ -332,6 +363,8 @@ def main() -> int:
     parser.add_argument("--p429", type=float, default=0.01)
     parser.add_argument("--p5xx", type=float, default=0.03)
     parser.add_argument("--ptimeout", type=float, default=0.01)
+    parser.add_argument("--pdrop", type=float, default=0.01,
+                        help="share of upstream calls answered by a dropped connection")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--database-url",
                         help="admin URL of a PostgreSQL server (postgresql+asyncpg://...); a "
@@ -364,6 +397,8 @@ def main() -> int:
 
 def print_report(r: dict[str, Any]) -> None:
     print(f"jobs: {r['jobs']} (client saw {r['client_ids']}), states: {r['states']}")
+    print(f"lost: {r['lost']}, duplicated: {r['duplicated']}, "
+          f"double-charged: {r['double_charged']}")
     print(f"failed by code: {r['failed_codes']}")
     print(f"kills: {r['kills']}, client retries: {r['client_retries']} {r['client_errors']}")
     print(f"injected upstream faults: {r['injected']} over {r['upstream_requests']} requests; "
@@ -371,6 +406,9 @@ def print_report(r: dict[str, Any]) -> None:
     print(f"money: balance {r['balance_micros']} µ$, charged {r['charged_micros']} µ$")
     print(f"time: creates {r['seconds']['submit']} s, all terminal after "
           f"{r['seconds']['total']} s")
+    load = r["load"]
+    print(f"machine: {load['cpus']} CPUs, load average (1/5/15 min) {load['before']} before, "
+          f"{load['after']} after")
     for name, ok in r["checks"].items():
         print(f"  [{'ok' if ok else 'FAIL'}] {name}")
     for what in ("missing_files", "double_submits", "bad_money"):
