@@ -22,4 +22,10 @@ def gateway(conn: HTTPConnection) -> Gateway:
     return gw
 
 
-GatewayDep = Annotated[Gateway, Depends(gateway)]
+async def _gateway_dependency(conn: HTTPConnection) -> Gateway:
+    """:func:`gateway` as a coroutine: FastAPI runs a plain ``def`` dependency in its
+    thread pool, a thread round trip on every request for a dictionary look-up."""
+    return gateway(conn)
+
+
+GatewayDep = Annotated[Gateway, Depends(_gateway_dependency)]

@@ -43,9 +43,18 @@ def next_delay(
 def poll_delay(job: Job, settings: Settings, hint: float | None = None, *,
                started_at: float | None = None) -> float:
     """Seconds until ``job`` is polled again (``started_at``: when the upstream took
-    it, for a job accepted just now)."""
+    it, for a job accepted just now).
+
+    The first poll after the upstream took a job waits half the render time we
+    expect, not ``minimum``: nothing is to be learnt sooner, and thousands of jobs
+    created at once would otherwise all be polled within seconds, for nothing. A
+    client that polls us meanwhile still gets a fresh status (the inline refresh).
+    """
     elapsed = now() - (started_at or job.started_at or job.created_at)
     expected = 10.0 + job.seconds * 3.0  # a rough guess, only to poll near the end
+    if started_at is not None and hint is None:
+        first = min(max(expected / 2, settings.poll_min_seconds), settings.poll_max_seconds)
+        return first * random.uniform(0.8, 1.2)
     return next_delay(job.poll_count, minimum=settings.poll_min_seconds,
                       maximum=settings.poll_max_seconds, hint=hint,
                       remaining=expected - elapsed)
