@@ -9,6 +9,20 @@ into bench/.venv-litellm on first use, then measures each gateway in turn with t
 same code (bench/peers/suite.py) and prints a table with ratios. Everything it starts
 runs in its own process group and is stopped on exit, errors and Ctrl-C included.
 This is a benchmark: it asserts nothing about speed.
+
+Next to the markdown it writes the same numbers as JSON (``peers.json``), for
+comparing runs. Its keys are stable; a change that renames or re-means one bumps
+``schema``:
+
+* ``schema`` (1), ``date``, ``command``, ``mode`` (full | quick), ``tool`` (wrk | httpx),
+  ``machine`` {nproc, cpu, ram, os, loadavg_at_start}, ``versions`` {gateway: {package:
+  version}}, ``plan`` {seconds, create_seconds, warmup, sizes};
+* ``results`` {gateway: {``load`` {test name, e.g. "retrieve in-flight c=64": {requests,
+  seconds, rps, p50_ms, p99_ms, max_ms, errors, tool, cpu_s, cpu_per_1k, drain_s,
+  upstream {route: calls}}}, ``calls`` {client call: {calls, upstream, per_call}},
+  ``downloads`` {size: {bytes, ttfb_ms, total_s, mb_per_s, rss_before, rss_peak,
+  rss_growth, cpu_s, upstream, probe?}}, ``idle_rss``, ``startup_s``}}, gateway being
+  "reelgate" or "LiteLLM"; CPU is utime + stime of the process tree, in seconds.
 """
 
 from __future__ import annotations
@@ -184,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         procs.append(upstream)
         up = Upstream(upstream_url.removesuffix("/v1"))
         data: dict[str, Any] = {
+            "schema": 1,
             "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "command": "make bench-peers" + (" ARGS=--quick" if args.quick else ""),
             "mode": "quick" if args.quick else "full",
@@ -205,9 +220,9 @@ def main(argv: list[str] | None = None) -> int:
         text = render(data)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text)
-        out.with_suffix(".raw").write_text(json.dumps(data, indent=2))
+        out.with_suffix(".json").write_text(json.dumps(data, indent=2) + "\n")
         print("\n" + text)
-        print(f"written to {out} (raw data: {out.with_suffix('.raw')}) "
+        print(f"written to {out} (as JSON: {out.with_suffix('.json')}) "
               f"in {time.monotonic() - started:.0f} s")
         return 0
     finally:
