@@ -25,6 +25,7 @@ from reelgate.api.allow import AllowOptions
 from reelgate.api.body import BodyLimit
 from reelgate.api.errors import install_error_handlers
 from reelgate.api.limits import RateLimitHeaders
+from reelgate.api.nul import NulGuard
 from reelgate.api.openapi import install as install_openapi
 from reelgate.bootstrap import Gateway
 from reelgate.config import Settings
@@ -76,4 +77,5 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
     app.add_middleware(BodyLimit, max_bytes=max_body, max_json_bytes=settings.max_json_bytes)
     app.add_middleware(RateLimitHeaders)
     app.add_middleware(AllowOptions, routes=app.router.routes)
+    app.add_middleware(NulGuard)
     return app

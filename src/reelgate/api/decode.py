@@ -42,7 +42,31 @@ def parse_json(raw: bytes) -> Any:
     except RecursionError as exc:
         raise InvalidRequest("The JSON body of your request is nested too deeply.",
                              code="invalid_json") from exc
+    if _holds_nul(data):
+        field = next((k for k, v in data.items() if _holds_nul(k) or _holds_nul(v)), None) \
+            if isinstance(data, dict) else None
+        name = None if field is None or "\x00" in field else field
+        raise InvalidRequest(f"Invalid value for '{name}': it holds a NUL character." if name
+                             else "The JSON body holds a NUL character.", param=name,
+                             code="invalid_value")
     return data
+
+
+def _holds_nul(value: Any) -> bool:
+    """Whether any string in ``value`` (keys too) holds U+0000; iterative, as the
+    nesting may be as deep as the parser allowed."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 class _Undecodable(Exception):
@@ -52,9 +76,12 @@ class _Undecodable(Exception):
 
 def _strict(data: bytes | bytearray, codec: str, field: str) -> str:
     try:
-        return bytes(data).decode(codec or "utf-8")
+        text = bytes(data).decode(codec or "utf-8")
     except (UnicodeDecodeError, LookupError) as exc:
         raise _Undecodable(field) from exc
+    if "\x00" in text:  # decodes, but no database can hold it
+        raise _Undecodable(field)
+    return text
 
 
 class _StrictMultiPart(MultiPartParser):
@@ -110,7 +137,8 @@ async def read_form(request: Request, *, max_files: int, max_fields: int) -> For
     except _Undecodable as exc:
         param = None if exc.field.startswith("(") else exc.field
         raise InvalidRequest(f"Form field {exc.field} is not valid UTF-8 (or the charset the "
-                             "request declared).", param=param, code="invalid_encoding") from exc
+                             "request declared), or holds a NUL character.", param=param,
+                             code="invalid_encoding") from exc
     except MultiPartException as exc:
         raise InvalidRequest(f"Malformed form body: {exc.message}", code="invalid_form") from exc
     except FormParserError as exc:  # the urlencoded parser does not wrap its own errors

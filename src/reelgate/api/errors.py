@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from reelgate.api.allow import allow_header, allowed_methods
+from reelgate.api.nul import unstorable_text
 from reelgate.errors import APIError
 
 __all__ = ["error_response", "install_error_handlers"]
@@ -79,6 +80,9 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    if unstorable_text(exc):  # a NUL the edges did not see: the client's text, not our bug
+        return _envelope(400, "A text value in the request holds a NUL character.",
+                         "invalid_request_error", None, "invalid_value")
     log.exception("unhandled error", exc_info=exc)
     return _envelope(500, "The server had an error while processing your request.",
                      "server_error", None, "internal_error")

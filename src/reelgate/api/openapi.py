@@ -5,7 +5,8 @@ here (validation errors leave as ``400``, :mod:`reelgate.api.errors`), and ``{}`
 handlers that return a ``JSONResponse`` or read their body by hand. Each route
 therefore declares its answers with :func:`answers` (the success schema and every
 error status it can send, all in OpenAI's envelope) and, when it reads its body
-itself, the body with :func:`request_body`; :func:`install` removes the ``422``s.
+itself, the body with :func:`request_body`; :func:`install` removes the ``422``s and
+adds the ``400`` any input can earn (a NUL in a parameter is refused before routing).
 ``tests/unit/test_openapi.py`` fails for a route that does not.
 """
 
@@ -122,11 +123,21 @@ def _inline(model: type[BaseModel]) -> dict[str, Any]:
     return resolved
 
 
-def _drop_validation_errors(doc: dict[str, Any]) -> None:
+def _correct(doc: dict[str, Any]) -> None:
+    """No 422 anywhere; a 400 wherever a request carries input (any path or query
+    parameter may hold what the server refuses before the route runs, e.g. a NUL)."""
+    bad_request = {"description": ERROR_STATUSES[400], "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
     for ops in doc.get("paths", {}).values():
         for op in ops.values():
-            if isinstance(op, dict):
-                op.get("responses", {}).pop("422", None)
+            if not isinstance(op, dict):
+                continue
+            responses = op.setdefault("responses", {})
+            responses.pop("422", None)
+            takes_input = "requestBody" in op or any(
+                p.get("in") in ("path", "query") for p in op.get("parameters", []))
+            if takes_input and "400" not in responses:
+                responses["400"] = bad_request
     schemas = doc.get("components", {}).get("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
@@ -139,7 +150,7 @@ def install(app: FastAPI) -> None:
         if app.openapi_schema is None:
             doc = get_openapi(title=app.title, version=app.version, routes=app.routes,
                               description=app.description)
-            _drop_validation_errors(doc)
+            _correct(doc)
             app.openapi_schema = doc
         return app.openapi_schema
 
