@@ -106,7 +106,7 @@ async def _comfy(service: ChannelService, ref: str) -> ChannelView:
 
 
 def _service(gw: Gateway) -> ChannelService:
-    return ChannelService(gw.db, gw.box, gw.catalog, gw.directory)
+    return gw.channels
 
 
 @app.command("add")
