@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import json
 import threading
 import time
 import uuid
@@ -90,6 +91,8 @@ class ComfyUIFake(FakeUpstream):
         self.render_seconds = render_seconds
         self.render_log = render_log or RenderLog()
         self.paused = False
+        #: bytes of whitespace after the next ``POST /prompt`` answers (0: none)
+        self.answer_padding = 0
         self.pending: list[Prompt] = []
         self.running: Prompt | None = None
         self.history: dict[str, dict[str, Any]] = {}
@@ -182,8 +185,11 @@ class ComfyUIFake(FakeUpstream):
         self.most_held = max(self.most_held, len(self.pending) + (self.running is not None))
         self._record_job(request, prompt)
         await self._broadcast_status()
-        return JSONResponse({"prompt_id": prompt_id, "number": number,
-                             "node_errors": node_errors})
+        answer = {"prompt_id": prompt_id, "number": number, "node_errors": node_errors}
+        if self.answer_padding:  # valid JSON, but far more of it than any answer needs
+            body = json.dumps(answer).encode() + b" " * self.answer_padding
+            return Response(body, media_type="application/json")
+        return JSONResponse(answer)
 
     async def get_prompt(self, request: Request) -> Response:
         return JSONResponse(self._queue_info())
@@ -232,7 +238,9 @@ class ComfyUIFake(FakeUpstream):
 
     async def view(self, request: Request) -> Response:
         query = request.query_params
-        filename = query.get("filename", "")
+        filename = query.get("filename")
+        if filename is None:
+            return Response(status_code=404)
         if not filename or filename.startswith("/") or ".." in filename:
             return Response(status_code=400)
         key = (query.get("type", "output"), query.get("subfolder", ""), filename)
@@ -344,6 +352,8 @@ class ComfyUIFake(FakeUpstream):
                 prompt.loaded_images[node_id] = self.files[("input", sub, base)]
         sampler = next((n for n, v in graph.items() if v["class_type"] == "KSampler"), None)
         failed = self._error_word(graph)
+        await self._send("executing", {"node": sampler, "display_node": sampler,
+                                       "prompt_id": prompt.prompt_id}, sid)
         for step in range(1, _STEPS + 1):
             step_ends = time.monotonic() + self.render_seconds / _STEPS
             while time.monotonic() < step_ends and not prompt.interrupted:

@@ -23,6 +23,7 @@ from reelgate.providers.base import (
 from reelgate.providers.comfyui import progress
 from reelgate.providers.comfyui.provider import ComfyUIProvider, auth_headers
 from reelgate.providers.comfyui.workflow import prompt_id_for, seed_for
+from reelgate.providers.http import MAX_BODY_BYTES
 from tests.fakes import FakeServer
 from tests.fakes.comfyui_fake import ComfyUIFake
 from tests.support.comfyui import MODEL, example, workflows_option
@@ -224,6 +225,19 @@ async def test_an_unanswered_submit_is_found_not_resent() -> None:
         assert done.status is UpstreamStatus.COMPLETED
         assert await _posted(h, "/prompt") == 1
         assert h.fake.render_log.by_job() == {"video_slow": ["comfy"]}
+
+
+async def test_an_endless_submit_answer_is_cut_off_and_the_prompt_found() -> None:
+    """The answer to ``POST /prompt`` is read bounded (request_any): past the limit it
+    is unreadable, and the prompt the server did queue is looked up, not sent again."""
+    async with _comfy() as h:
+        h.fake.answer_padding = MAX_BODY_BYTES + 1
+        job = await h.provider.submit(_request(job_id="video_endless"), NONE)
+        assert job.upstream_id == prompt_id_for("video_endless")
+        assert await _posted(h, "/prompt") == 1
+        lookups = [r for r in h.fake.requests
+                   if r.method == "GET" and r.path == f"/history/{job.upstream_id}"]
+        assert lookups and "queue_number" not in job.extra  # found, not read from the answer
 
 
 async def test_an_unanswered_submit_to_a_vanished_server_stays_ambiguous() -> None:

@@ -219,11 +219,11 @@ class ComfyUIProvider:
                            job_id: str) -> dict[str, Any] | UpstreamJob:
         """``POST /prompt``; a 400 names the bad nodes. An unanswered or unreadable
         answer is looked up by our prompt id before it is called ambiguous."""
-        try:
-            response = await self._http.client.post(self._http.url("prompt"), json=body,
-                                                     headers=dict(auth))
-        except httpx.HTTPError as exc:
-            return await self._found_or(upstream_error(exc, creates=True), job_id, auth)
+        try:  # bounded: an endless answer is unreadable (PROTOCOL), not a full memory
+            response = await self._http.request_any("POST", self._http.url("prompt"),
+                                                    json=body, headers=dict(auth), creates=True)
+        except UpstreamError as exc:
+            return await self._found_or(exc, job_id, auth)
         if response.status_code == 400 and _has_node_errors(response):
             raise UpstreamError(ErrorKind.REJECTED, wire.rejection(response.json()) or "",
                                 status_code=400, code="workflow_invalid")
