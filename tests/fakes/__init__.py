@@ -15,6 +15,7 @@ Typical use::
 from __future__ import annotations
 
 from .core import DroppedConnection, FakeJob, FakeUpstream, Fault, RecordedRequest, Violation
+from .dashscope_fake import DashScopeFake
 from .kling_fake import KlingFake
 from .luma_fake import LumaFake
 from .minimax_fake import MiniMaxFake
@@ -26,6 +27,7 @@ from .veo_fake import VeoFake
 from .vidu_fake import ViduFake
 
 __all__ = [
+    "DashScopeFake",
     "DroppedConnection",
     "FakeJob",
     "FakeServer",

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from .core import FakeUpstream
+from .dashscope_fake import DashScopeFake
 from .kling_fake import KlingFake
 from .luma_fake import LumaFake
 from .minimax_fake import MiniMaxFake
@@ -29,14 +30,15 @@ def _make_fake(kind: str, keys: list[str], complete_after: float) -> FakeUpstrea
     factory: type[FakeUpstream] = {"veo": VeoFake, "seedance": SeedanceFake,
                                    "kling": KlingFake, "vidu": ViduFake,
                                    "runway": RunwayFake, "luma": LumaFake,
-                                   "minimax": MiniMaxFake}[kind]
+                                   "minimax": MiniMaxFake, "dashscope": DashScopeFake}[kind]
     return factory(**options)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Run a fake video upstream on loopback.")
     parser.add_argument("kind", choices=["openai", "azure", "relay", "veo", "seedance", "kling",
-                                         "vidu", "runway", "luma", "minimax"])
+                                         "vidu", "runway", "luma", "minimax",
+                                         "dashscope"])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--key", action="append", default=None, help="accepted key (repeat)")
     parser.add_argument("--complete-after", type=float, default=5.0)

@@ -8,6 +8,7 @@ import pytest
 
 from reelgate.providers import registry
 from reelgate.providers.base import ChannelSpec, Provider
+from reelgate.providers.dashscope import DashScopeProvider
 from reelgate.providers.kling import KlingProvider
 from reelgate.providers.luma import LumaProvider
 from reelgate.providers.minimax import MiniMaxProvider
@@ -23,7 +24,7 @@ from reelgate.providers.vidu import ViduProvider
     [("openai", OpenAIProvider), ("veo", VeoProvider), ("seedance", SeedanceProvider),
      ("kling", KlingProvider), ("vidu", ViduProvider), ("runway", RunwayProvider),
      ("luma", LumaProvider),
-     ("minimax", MiniMaxProvider)],
+     ("minimax", MiniMaxProvider), ("dashscope", DashScopeProvider)],
 )
 async def test_http_providers(name: str, cls: type) -> None:
     provider = registry.create_provider(ChannelSpec("c", "c", name, "http://127.0.0.1:9/v1"))

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 
 from reelgate.providers.base import ChannelSpec, Provider
 from reelgate.providers.comfyui import ComfyUIProvider
+from reelgate.providers.dashscope import DashScopeProvider
 from reelgate.providers.kling import KlingProvider
 from reelgate.providers.luma import LumaProvider
 from reelgate.providers.minimax import MiniMaxProvider
@@ -42,6 +43,7 @@ PROVIDERS: Mapping[str, ProviderFactory] = {
     "runway": RunwayProvider,
     "luma": LumaProvider,
     "minimax": MiniMaxProvider,
+    "dashscope": DashScopeProvider,
     "local": _local,
     "comfyui": ComfyUIProvider,
 }

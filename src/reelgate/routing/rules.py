@@ -43,6 +43,8 @@ DEFAULT_MODELS: Mapping[str, Mapping[str, str]] = {
     "luma": {"ray-2": "ray-2", "ray-flash-2": "ray-flash-2"},
     "minimax": {"minimax-hailuo-02": "MiniMax-Hailuo-02",
                 "minimax-hailuo-2.3": "MiniMax-Hailuo-2.3", "minimax-h3": "MiniMax-H3"},
+    "dashscope": {"wan-2.6": "wan2.6-t2v", "wan-2.5": "wan2.5-t2v-preview",
+                  "wan-2.2-plus": "wan2.2-t2v-plus", "wan-2.2-flash": "wan2.2-i2v-flash"},
     "local": {WILDCARD: WILDCARD},
     "comfyui": {"wan-2.2-local": "wan-2.2-local"},
 }
@@ -58,6 +60,7 @@ _OPTIONS: Mapping[str, Mapping[str, tuple[type, ...]]] = {
     "runway": {"api_version": (str,), "read_timeout": (int, float)},
     "luma": {"read_timeout": (int, float)},
     "minimax": {"read_timeout": (int, float)},
+    "dashscope": {"read_timeout": (int, float)},
     "local": {KEEP: (bool,), "preset": (str,), "concurrency": (int,)},
     "comfyui": {"workflows": (dict,), "queue_limit": (int,), "websocket": (bool,),
                 "read_timeout": (int, float)},
