@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from reelgate.cli import app as reelgate_cli
 from tests.fakes import (
+    DashScopeFake,
     FakeServer,
     FakeUpstream,
     KlingFake,
@@ -56,6 +57,8 @@ KINDS: dict[str, tuple[tuple[str, ...], str, dict[str, Any]]] = {
     "luma": (("luma-key-1", "luma-key-2"), "luma", PRIVATE_CDN),
     "minimax": (("mm-key-1", "mm-key-2"), "minimax", PRIVATE_CDN),  # Hailuo, V1 API
     "minimax_h3": (("mm-h3-key-1", "mm-h3-key-2"), "minimax", PRIVATE_CDN),  # H3, V2 API
+    "dashscope": (("ds-key-1", "ds-key-2"), "dashscope", PRIVATE_CDN),  # errors: real statuses
+    "dashscope_200": (("ds200-key-1", "ds200-key-2"), "dashscope", PRIVATE_CDN),  # ... as 200
 }
 
 #: provider under test -> (public model, size, seconds) that each fake renders quickly
@@ -73,6 +76,8 @@ SHAPES: dict[str, tuple[str, str, str]] = {
     "luma": ("ray-2", "1280x720", "5"),
     "minimax": ("minimax-hailuo-02", "1366x768", "6"),
     "minimax_h3": ("minimax-h3", "1366x768", "5"),
+    "dashscope": ("wan-2.5", "1280x720", "5"),
+    "dashscope_200": ("wan-2.6", "1280x720", "5"),
 }
 MODEL_MAPS: dict[str, dict[str, str]] = {
     "openai": {"sora-2": "sora-2", "sora-2-pro": "sora-2-pro"},
@@ -89,6 +94,9 @@ MODEL_MAPS: dict[str, dict[str, str]] = {
     "luma": {"ray-2": "ray-2", "ray-flash-2": "ray-flash-2"},
     "minimax": {"minimax-hailuo-02": "MiniMax-Hailuo-02"},
     "minimax_h3": {"minimax-h3": "MiniMax-H3"},
+    "dashscope": {"wan-2.6": "wan2.6-t2v", "wan-2.5": "wan2.5-t2v-preview",
+                  "wan-2.2-plus": "wan2.2-t2v-plus", "wan-2.2-flash": "wan2.2-i2v-flash"},
+    "dashscope_200": {"wan-2.6": "wan2.6-t2v"},
 }
 COMPLETE_AFTER = 0.3
 
@@ -119,6 +127,9 @@ def make_fake(kind: str) -> FakeUpstream:
     if kind in ("minimax", "minimax_h3"):  # V1 says "no balance" with HTTP 200, V2 with 402
         return MiniMaxFake(keys=keys, complete_after=COMPLETE_AFTER,
                            broke_status=200 if kind == "minimax" else 402)
+    if kind in ("dashscope", "dashscope_200"):  # errors as DashScope's statuses, or all as 200
+        return DashScopeFake(keys=keys, complete_after=COMPLETE_AFTER,
+                             errors_as_200=kind == "dashscope_200")
     return SeedanceFake(keys=keys, complete_after=COMPLETE_AFTER)
 
 
@@ -185,7 +196,7 @@ def start_upstream(kind: str) -> Upstream:
     defaults = {name: getattr(fake, name) for name in
                 ("complete_after", "content_ttl", "moderation_words")}
     for name in ("content_endpoint", "snap_durations", "unknown_poll", "render_seconds",
-                 "stale_links"):
+                 "stale_links", "task_ttl"):
         if hasattr(fake, name):
             defaults[name] = getattr(fake, name)
     return Upstream(kind, fake, server, defaults)

@@ -29,7 +29,7 @@ from tests.upstreams.support import (
 from tests.upstreams.test_routing import _closed_port
 
 PROVIDERS = ("openai", "azure", "relay", "veo", "seedance", "kling", "vidu", "runway",
-             "luma", "minimax", "minimax_h3")
+             "luma", "minimax", "minimax_h3", "dashscope", "dashscope_200")
 #: a key each upstream must refuse; Kling's is a real access key with the wrong secret
 BAD_KEYS = {"kling": "kling-ak-1:not-the-secret"}
 

@@ -25,9 +25,10 @@ from tests.upstreams.support import (
 )
 
 PROVIDERS = ("openai", "azure", "relay", "veo", "seedance", "kling", "vidu", "runway",
-             "luma", "minimax", "minimax_h3")
+             "luma", "minimax", "minimax_h3", "dashscope")
 #: upstreams whose fake can run a key out of money (``fake.broke``)
-BALANCE_KINDS = ("kling", "vidu", "runway", "luma", "minimax", "minimax_h3")
+BALANCE_KINDS = ("kling", "vidu", "runway", "luma", "minimax", "minimax_h3", "dashscope",
+                 "dashscope_200")
 MODERATION_CODES = dict.fromkeys(PROVIDERS, "moderation_blocked")
 
 
@@ -99,7 +100,7 @@ def test_relay_unknown_status_is_kept_in_progress(upstreams: dict[str, Upstream]
 
 @pytest.mark.parametrize(("kind", "fault"), [(k, "slow") for k in PROVIDERS]
                          + [("openai", "drop"), ("seedance", "drop"), ("runway", "drop"),
-                            ("luma", "drop"), ("minimax", "drop")])
+                            ("luma", "drop"), ("minimax", "drop"), ("dashscope", "drop")])
 def test_ambiguous_create_is_failed_once_and_never_resent(
     kind: str, fault: str, upstreams: dict[str, Upstream], admin: Admin, sdk: openai.OpenAI,
     upstream_gateway: GatewayProcess,
@@ -124,7 +125,7 @@ def test_ambiguous_create_is_failed_once_and_never_resent(
     assert any(video_id in line and "reconcile" in line for line in log.splitlines())
 
 
-@pytest.mark.parametrize("kind", ("openai", "seedance", "runway", "minimax"))
+@pytest.mark.parametrize("kind", ("openai", "seedance", "runway", "minimax", "dashscope"))
 def test_unreadable_create_answer_is_ambiguous(kind: str, upstreams: dict[str, Upstream],
                                                admin: Admin, sdk: openai.OpenAI) -> None:
     up = upstreams[kind]
@@ -137,7 +138,7 @@ def test_unreadable_create_answer_is_ambiguous(kind: str, upstreams: dict[str, U
 
 
 @pytest.mark.parametrize("kind", ("openai", "relay", "veo", "seedance", "kling", "vidu",
-                                  "runway", "luma", "minimax", "minimax_h3"))
+                                  "runway", "luma", "minimax", "minimax_h3", "dashscope"))
 def test_content_outlives_the_upstreams_expiry(kind: str, upstreams: dict[str, Upstream],
                                                admin: Admin, sdk: openai.OpenAI) -> None:
     up = upstreams[kind]
@@ -158,7 +159,7 @@ def test_content_outlives_the_upstreams_expiry(kind: str, upstreams: dict[str, U
     assert duration == pytest.approx(float(SHAPES[kind][2]), abs=0.1)
 
 
-@pytest.mark.parametrize("kind", ("seedance", "kling", "vidu"))
+@pytest.mark.parametrize("kind", ("seedance", "kling", "vidu", "dashscope"))
 def test_content_expired_before_the_copy_fails_the_job(kind: str, upstreams: dict[str, Upstream],
                                                        admin: Admin, sdk: openai.OpenAI) -> None:
     up = upstreams[kind]
@@ -217,16 +218,21 @@ def test_runway_link_expired_before_the_copy_is_fetched_afresh(
     assert f"{width}x{height}" == SHAPES["runway"][1]
 
 
-@pytest.mark.parametrize("kind", ("minimax", "minimax_h3"))
+#: kind -> the HTTP status its fake refuses a sensitive prompt with
+SENSITIVE_STATUS = {"minimax": 200, "minimax_h3": 422, "dashscope": 400, "dashscope_200": 200}
+
+
+@pytest.mark.parametrize("kind", sorted(SENSITIVE_STATUS))
 def test_sensitive_input_fails_the_job_and_is_not_retried(
     kind: str, upstreams: dict[str, Upstream], admin: Admin, sdk: openai.OpenAI
 ) -> None:
-    """MiniMax refuses a sensitive prompt (1026; HTTP 200 on V1): the prompt's fault,
-    so the job fails with ``moderation_blocked`` and no other channel is asked."""
+    """MiniMax (1026; HTTP 200 on V1) and DashScope (``DataInspectionFailed``, at times
+    as HTTP 200) refuse a sensitive prompt: the prompt's fault, so the job fails with
+    ``moderation_blocked`` and no other channel is asked."""
     up = upstreams[kind]
     admin.add_channel(up, priority=10)
     admin.add_channel(up, priority=0)
     refused = finished(sdk, _create(sdk, kind, unique("nsfw-input, politely")))
     assert refused.status == "failed" and refused.error is not None
     assert refused.error.code == "moderation_blocked"
-    assert [r.status for r in up.creates()] == [200 if kind == "minimax" else 422]
+    assert [r.status for r in up.creates()] == [SENSITIVE_STATUS[kind]]

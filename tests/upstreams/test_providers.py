@@ -27,7 +27,7 @@ from tests.upstreams.support import (
 )
 
 PROVIDERS = ("openai", "azure", "relay", "veo", "seedance", "kling", "vidu", "runway",
-             "luma", "minimax", "minimax_h3")
+             "luma", "minimax", "minimax_h3", "dashscope")
 #: upstreams that cannot cancel or delete a task (it runs to its end there)
 NO_CANCEL = frozenset({"kling", "minimax"})  # minimax: its V1 API
 #: upstream kind -> the route an image-to-video create must reach
@@ -39,6 +39,7 @@ IMAGE_ROUTES = {
     "veo": "/v1beta/models/veo-3.1-generate-preview:predictLongRunning",
     "minimax": "/v1/video_generation",
     "minimax_h3": "/v2/video_generation",
+    "dashscope": "/api/v1/services/aigc/video-generation/video-synthesis",
 }
 #: kinds whose image-to-video test uses another model than SHAPES (one that needs the image)
 IMAGE_MODELS = {"runway": "gen4_turbo"}
@@ -196,7 +197,8 @@ def test_delete_of_a_running_job_reaches_the_upstream(
 
 _KIND_OF = {"veo-3.1": "veo", "seedance-1.0-pro": "seedance", "gen4.5": "runway",
             "gen4_turbo": "runway", "ray-2": "luma", "minimax-hailuo-02": "minimax",
-            "minimax-h3": "minimax"}
+            "minimax-h3": "minimax", "wan-2.6": "dashscope", "wan-2.5": "dashscope",
+            "wan-2.2-plus": "dashscope", "wan-2.2-flash": "dashscope"}
 
 
 @pytest.mark.parametrize(("model", "size", "seconds", "param"), [
@@ -214,6 +216,10 @@ _KIND_OF = {"veo-3.1": "veo", "seedance-1.0-pro": "seedance", "gen4.5": "runway"
     ("minimax-hailuo-02", "1920x1080", "10", "size"),  # 1080P: 6 s only
     ("minimax-hailuo-02", "1366x768", "8", "seconds"),
     ("minimax-h3", "1280x720", "5", "size"),
+    ("wan-2.2-plus", "1280x720", "5", "size"),  # Wan 2.2 Plus: 480P or 1080P
+    ("wan-2.5", "1280x720", "8", "seconds"),  # 5 or 10 s
+    ("wan-2.6", "832x480", "5", "size"),  # no 480P
+    ("wan-2.2-flash", "1280x720", "5", "input_reference"),  # image-to-video only
 ])
 def test_what_an_upstream_cannot_render_is_a_400(
     model: str, size: str, seconds: str, param: str, upstreams: dict[str, Upstream],
