@@ -19,6 +19,7 @@ from reelgate.providers.base import (
     UpstreamStatus,
     Variant,
 )
+from reelgate.providers import http
 from reelgate.providers.vidu import ViduProvider, rendered_size, vidu_shape
 from tests.fakes import ViduFake
 
@@ -147,6 +148,17 @@ async def test_submit_failures(inject: str, kind: ErrorKind) -> None:
         with pytest.raises(UpstreamError) as caught:
             await h.provider.submit(request(), KEY_A)
         assert caught.value.kind is kind
+
+
+async def test_answers_are_read_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Vidu's answers go through the client's bounded read: one larger than the bound
+    is unreadable (PROTOCOL), never held in memory whole."""
+    monkeypatch.setattr(http, "MAX_BODY_BYTES", 64)
+    async with harness(ViduFake(), "vidu") as h:
+        with pytest.raises(UpstreamError) as caught:
+            await h.provider.submit(request(), KEY_A)
+        assert caught.value.kind is ErrorKind.PROTOCOL
+        assert "larger than 64 bytes" in caught.value.message
 
 
 async def test_cancel_while_queued_and_after_the_end() -> None:

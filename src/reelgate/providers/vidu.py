@@ -146,11 +146,10 @@ class ViduProvider:
 
     async def _call(self, method: str, url: str, credential: Credential, *,
                     creates: bool = False, **kwargs: Any) -> dict[str, Any]:
-        try:
-            response = await self._http.client.request(method, url, headers=self._auth(credential),
-                                                       **kwargs)
-        except httpx.HTTPError as exc:
-            raise upstream_error(exc, creates=creates) from exc
+        """One guarded, bounded request (transport failures mapped by the client);
+        Vidu's ``reason`` read from any error answer."""
+        response = await self._http.request_any(method, url, creates=creates,
+                                                headers=self._auth(credential), **kwargs)
         if not response.is_success:
             raise vidu_error(response, creates=creates)
         return json_object(response)
