@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from reelgate.providers import http
 from reelgate.providers.base import (
     ChannelSpec,
     Credential,
@@ -19,7 +20,6 @@ from reelgate.providers.base import (
     UpstreamStatus,
     Variant,
 )
-from reelgate.providers import http
 from reelgate.providers.vidu import ViduProvider, rendered_size, vidu_shape
 from tests.fakes import ViduFake
 
