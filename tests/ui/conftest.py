@@ -67,3 +67,18 @@ def sign_in(page: Page, gw: GatewayProcess, target: str = "/admin/jobs") -> None
     page.fill("input[name=token]", ADMIN_TOKEN)
     page.click("button[type=submit]")
     page.wait_for_url(f"**{target}*")
+
+
+@pytest.fixture(scope="package")
+def console_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    """A gateway of the console tests' own: they add real channels, which retires the
+    local one that the other UI tests render on."""
+    gw = GatewayProcess(tmp_path_factory.mktemp("console"), env={
+        "REELGATE_ADMIN_TOKEN": ADMIN_TOKEN,
+        "REELGATE_ADMIN_LOGIN_PER_MINUTE": "1000",
+        "REELGATE_WEBHOOK_BACKOFF_BASE_SECONDS": "0.2",
+        "REELGATE_WEBHOOK_BACKOFF_MAX_SECONDS": "0.5",
+    })
+    gw.start()
+    yield gw
+    gw.stop()

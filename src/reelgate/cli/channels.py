@@ -21,6 +21,7 @@ from reelgate.cli.common import run_with_gateway
 from reelgate.errors import APIError
 from reelgate.routing.manage import ChannelChanges, ChannelDraft, ChannelView
 from reelgate.routing.probe import KeyCheck
+from reelgate.routing.specs import parse_models, parse_options
 
 __all__ = ["app"]
 
@@ -31,35 +32,12 @@ _MODELS_HELP = ("Public model served, optionally mapped to the upstream's name: 
                 "'sora-2' or 'veo-3.1=veo-3.1-generate-preview' (repeat; '*' = all).")
 
 
-def _value(raw: str) -> Any:
-    """``--option`` values: true/false, numbers, else the string itself."""
-    if raw.lower() in ("true", "false"):
-        return raw.lower() == "true"
-    for kind in (int, float):
-        try:
-            return kind(raw)
-        except ValueError:
-            pass
-    return raw
-
-
 def _options(pairs: list[str], **named: Any) -> dict[str, Any]:
     out: dict[str, Any] = {k: v for k, v in named.items() if v is not None}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key:
-            _die(f"--option takes KEY=VALUE, got {pair!r}")
-        out[key.strip()] = _value(raw.strip())
-    return out
-
-
-def _models(specs: list[str]) -> dict[str, str] | None:
-    if not specs:
-        return None
-    out: dict[str, str] = {}
-    for spec in specs:
-        public, _, upstream = spec.partition("=")
-        out[public.strip()] = upstream.strip() or public.strip()
+    try:
+        out.update(parse_options(pairs))
+    except APIError as exc:
+        _die(exc.message)
     return out
 
 
@@ -129,7 +107,7 @@ def add(
     """Add a channel (an upstream endpoint with its keys and model map)."""
     draft = ChannelDraft(
         name=name, provider=provider, base_url=base_url, keys=_keys(key, key_stdin),
-        models=_models(model), priority=priority, weight=weight,
+        models=parse_models(model), priority=priority, weight=weight,
         max_concurrent=max_concurrent, enabled=not disabled,
         options=_options(option, mode=mode, api_version=api_version,
                          read_timeout=read_timeout))
@@ -172,7 +150,7 @@ def update(
 ) -> None:
     """Change a channel. Jobs already running on it are not affected."""
     opts = _options(option, mode=mode, api_version=api_version, read_timeout=read_timeout)
-    changes = ChannelChanges(name=name, base_url=base_url, models=_models(model),
+    changes = ChannelChanges(name=name, base_url=base_url, models=parse_models(model),
                              priority=priority, weight=weight, max_concurrent=max_concurrent,
                              options=opts or None)
 

@@ -25,15 +25,6 @@ def endpoint_labels(endpoints: list[Endpoint]) -> dict[str, str]:
     return {e.id: f"{e.tenant_name}: {e.url}" for e in endpoints}
 
 
-@router.get("/channels")
-async def channels_page(request: Request) -> Response:
-    session = require_session(request)
-    views = await gateway(request).channels.views()
-    return page(request, "channels.html", session, section="channels",
-                channels=[v.channel for v in views],
-                busy={v.channel.id: v.active_jobs for v in views})
-
-
 @router.get("/keys")
 async def keys_page(request: Request) -> Response:
     session = require_session(request)

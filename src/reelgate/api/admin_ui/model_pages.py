@@ -8,13 +8,13 @@ by someone else is refused rather than overwritten.
 
 from __future__ import annotations
 
-from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from reelgate.api.admin_ui.session import check_csrf, require_session
+from reelgate.api.admin_ui.forms import Fields, read_fields
+from reelgate.api.admin_ui.session import require_session
 from reelgate.api.admin_ui.views import page
 from reelgate.api.deps import gateway
 from reelgate.catalog.service import ModelChange
@@ -23,7 +23,6 @@ from reelgate.errors import APIError
 __all__ = ["router"]
 
 router = APIRouter(prefix="/admin")
-Text = Annotated[str, Form(max_length=2000)]
 
 
 def _back(error: str | None = None, done: str | None = None) -> RedirectResponse:
@@ -50,9 +49,9 @@ async def export(request: Request) -> Response:
                     headers={"content-disposition": 'attachment; filename="models.toml"'})
 
 
-async def _apply(request: Request, csrf: str, what: str, change: ModelChange, model: str,
-                 version: str) -> Response:
-    check_csrf(require_session(request).csrf, csrf)
+async def _apply(request: Request, what: str, change: ModelChange, model: str,
+                 fields: Fields) -> Response:
+    version = fields.get("version")
     try:
         await gateway(request).models.update(
             model, change, expected_version=int(version) if version.isdigit() else None)
@@ -62,39 +61,41 @@ async def _apply(request: Request, csrf: str, what: str, change: ModelChange, mo
 
 
 @router.post("/models/{model}/price")
-async def set_price(model: str, request: Request, size: Text, price: Text, csrf: Text = "",
-                    version: Text = "") -> Response:
-    return await _apply(request, csrf, f"{size} now {price} USD per second",
-                        ModelChange(set_prices={size.strip(): price.strip()}), model, version)
+async def set_price(model: str, request: Request) -> Response:
+    _, fields = await read_fields(request)
+    size, price = fields.get("size"), fields.get("price")
+    return await _apply(request, f"{size} now {price} USD per second",
+                        ModelChange(set_prices={size: price}), model, fields)
 
 
 @router.post("/models/{model}/alias")
-async def add_alias(model: str, request: Request, alias: Text, csrf: Text = "",
-                    version: Text = "") -> Response:
-    return await _apply(request, csrf, f"alias {alias} added",
-                        ModelChange(add_aliases=[alias.strip()]), model, version)
+async def add_alias(model: str, request: Request) -> Response:
+    _, fields = await read_fields(request)
+    alias = fields.get("alias")
+    return await _apply(request, f"alias {alias} added", ModelChange(add_aliases=[alias]),
+                        model, fields)
 
 
 @router.post("/models/{model}/retire")
-async def retire(model: str, request: Request, csrf: Text = "", message: Text = "",
-                 successor: Text = "", version: Text = "") -> Response:
-    fields = {"state": "retired", "message": message.strip(), "successor": successor.strip()}
-    return await _apply(request, csrf, "retired", ModelChange(fields=fields), model, version)
+async def retire(model: str, request: Request) -> Response:
+    _, fields = await read_fields(request)
+    change = ModelChange(fields={"state": "retired", "message": fields.get("message"),
+                                 "successor": fields.get("successor")})
+    return await _apply(request, "retired", change, model, fields)
 
 
 @router.post("/models/{model}/restore")
-async def restore(model: str, request: Request, csrf: Text = "",
-                  version: Text = "") -> Response:
+async def restore(model: str, request: Request) -> Response:
+    _, fields = await read_fields(request)
     change = ModelChange(fields={"state": "active", "message": "", "successor": ""})
-    return await _apply(request, csrf, "active again", change, model, version)
+    return await _apply(request, "active again", change, model, fields)
 
 
 @router.post("/models/import")
-async def import_file(request: Request, csrf: Annotated[str, Form(max_length=200)] = "",
-                      toml: Annotated[str, Form(max_length=1_000_000)] = "") -> Response:
-    check_csrf(require_session(request).csrf, csrf)
+async def import_file(request: Request) -> Response:
+    _, fields = await read_fields(request)
     try:
-        changed = await gateway(request).models.import_text(toml)
+        changed = await gateway(request).models.import_text(fields.text("toml"))
     except APIError as exc:
         return _back(error=exc.message)
     return _back(done=f"imported {', '.join(changed)}")
