@@ -29,6 +29,7 @@ from reelgate.jobs.service import VideoService
 from reelgate.limits import KeyPolicyHooks, RateLimiter, limiter_from_url
 from reelgate.media.factory import storage_from_url
 from reelgate.media.storage import Storage
+from reelgate.reporting.dashboard import DashboardService
 from reelgate.routing.crypto import SecretBox
 from reelgate.routing.local_channel import ensure_local_channel
 from reelgate.routing.manage import ChannelService
@@ -81,6 +82,8 @@ class Gateway:
     quotes: QuoteService = field(init=False)
     #: admin UI sessions signed out before their cookie expired
     admin_sessions: AdminSessions = field(init=False)
+    #: the admin dashboard's aggregates (page and /admin/api/dashboard)
+    dashboard: DashboardService = field(init=False)
 
     @classmethod
     async def start(
@@ -119,7 +122,7 @@ class Gateway:
         gw.admin_sessions = AdminSessions(db)
         gw.tenants, gw.prices = TenantService(db), PriceService(db, pricer)
         gw.channels = ChannelService(db, box, catalog, directory)
-        gw.job_queries = JobQueries(db)
+        gw.job_queries, gw.dashboard = JobQueries(db), DashboardService(db)
         await gw._ensure_local_channel()
         return gw
 

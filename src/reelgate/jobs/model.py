@@ -59,6 +59,8 @@ class Job:
     #: the reference image's size as measured when it arrived (None: no reference)
     reference_width: int | None = None
     reference_height: int | None = None
+    #: when the job reached its final state (completed or failed)
+    finished_at: float | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> Job:

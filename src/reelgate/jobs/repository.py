@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from reelgate.ids import now
 from reelgate.jobs.model import Job
-from reelgate.jobs.states import ACTIVE, State, can_move
+from reelgate.jobs.states import ACTIVE, TERMINAL, State, can_move
 from reelgate.media.objects import StoredObject
 from reelgate.store.tables import channels, job_events, jobs
 
@@ -141,7 +141,10 @@ async def transition(
     changes = dict(values or {})
     if "media" in changes and changes["media"] is None:
         changes["media"] = null()  # SQL NULL, not the JSON value null
-    changes.update(state=target.value, version=job.version + 1, updated_at=now())
+    t = now()
+    changes.update(state=target.value, version=job.version + 1, updated_at=t)
+    if target in TERMINAL and job.state not in TERMINAL:
+        changes["finished_at"] = t
     row = (await conn.execute(  # RETURNING: the new row without a second round trip
         update(jobs).where(jobs.c.id == job.id, jobs.c.version == job.version).values(changes)
         .returning(*jobs.c)

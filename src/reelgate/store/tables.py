@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 __all__ = [
@@ -133,6 +134,8 @@ jobs = Table(
     Column("updated_at", Float, nullable=False),
     Column("started_at", Float),
     Column("completed_at", Float),
+    #: when the job reached its final state (completed or failed), for reporting
+    Column("finished_at", Float),
     Column("expires_at", Float),
     Column("deleted_at", Float),
     Column("remixed_from", String(40)),
@@ -164,6 +167,15 @@ jobs = Table(
     Index("ix_jobs_tenant_created", "tenant_id", "created_at", "id"),
     Index("ix_jobs_due", "state", "next_poll_at"),
     Index("ix_jobs_channel_state", "channel_id", "state"),
+    # the dashboard (reelgate.reporting): each window query is one range scan of one
+    # covering index; "waiting" (created, neither started nor finished) is small
+    Index("ix_jobs_finished", "finished_at", "state", "model", "channel_id", "created_at",
+          "started_at"),
+    Index("ix_jobs_created", "created_at"),
+    Index("ix_jobs_started", "started_at"),
+    Index("ix_jobs_waiting", "created_at",
+          sqlite_where=text("started_at IS NULL AND finished_at IS NULL"),
+          postgresql_where=text("started_at IS NULL AND finished_at IS NULL")),
     UniqueConstraint("tenant_id", "idempotency_key", name="uq_jobs_tenant_idempotency"),
 )
 
@@ -193,6 +205,9 @@ ledger = Table(
     Column("entry_key", String(300), nullable=False, unique=True),
     Column("note", Text),
     Column("created_at", Float, nullable=False),
+    #: the dashboard's spend and refund queries: one covering range scan per kind
+    Index("ix_ledger_kind_created", "kind", "created_at", "tenant_id", "amount_micros",
+          "job_id"),
 )
 
 prices = Table(

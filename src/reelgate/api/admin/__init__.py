@@ -13,7 +13,8 @@ from reelgate.api.admin.auth import require_admin
 __all__ = ["AREAS", "build_router"]
 
 #: modules exposing ``router``; imported lazily so an area can be added by one line
-AREAS: tuple[str, ...] = ("webhooks", "tenants", "prices", "channels", "jobs", "models")
+AREAS: tuple[str, ...] = ("webhooks", "tenants", "prices", "channels", "jobs", "models",
+                          "dashboard")
 
 
 def build_router() -> APIRouter:

@@ -1,0 +1,1 @@
+"""Operators' reports computed from the database: the admin dashboard."""
