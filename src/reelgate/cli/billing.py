@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from reelgate.auth.records import TenantRecord
@@ -23,13 +22,14 @@ from reelgate.billing.prices import PriceRow
 from reelgate.billing.service import LedgerPage
 from reelgate.bootstrap import Gateway
 from reelgate.cli.common import run_with_gateway
+from reelgate.cli.output import make_console
 from reelgate.errors import APIError
 
 __all__ = ["prices_app", "register", "tenants_app"]
 
 tenants_app = typer.Typer(no_args_is_help=True)
 prices_app = typer.Typer(no_args_is_help=True)
-console = Console()
+console = make_console()
 T = TypeVar("T")
 
 

@@ -13,11 +13,11 @@ import sys
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from reelgate.bootstrap import Gateway
 from reelgate.cli.common import run_with_gateway
+from reelgate.cli.output import make_console
 from reelgate.errors import APIError
 from reelgate.routing.manage import ChannelChanges, ChannelDraft, ChannelView
 from reelgate.routing.probe import KeyCheck
@@ -26,7 +26,7 @@ from reelgate.routing.specs import parse_models, parse_options
 __all__ = ["app"]
 
 app = typer.Typer(no_args_is_help=True)
-console = Console()
+console = make_console()
 
 _MODELS_HELP = ("Public model served, optionally mapped to the upstream's name: "
                 "'sora-2' or 'veo-3.1=veo-3.1-generate-preview' (repeat; '*' = all).")

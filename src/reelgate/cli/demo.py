@@ -8,12 +8,13 @@ from pathlib import Path
 
 import httpx
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from reelgate.cli.output import make_console
 
 __all__ = ["register"]
 
-console = Console()
+console = make_console()
 
 
 def register(app: typer.Typer) -> None:

@@ -6,7 +6,6 @@ import datetime as dt
 from dataclasses import replace
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from reelgate.auth.records import KeyRecord
@@ -14,12 +13,13 @@ from reelgate.auth.service import KeyLimits
 from reelgate.billing.money import parse_usd
 from reelgate.bootstrap import Gateway
 from reelgate.cli.common import run_with_gateway
+from reelgate.cli.output import make_console
 from reelgate.ids import now
 
 __all__ = ["app"]
 
 app = typer.Typer(no_args_is_help=True)
-console = Console()
+console = make_console()
 
 
 def key_limits(models: str | None, spend_cap: str | None, max_in_flight: int | None,

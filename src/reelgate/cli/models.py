@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from reelgate.bootstrap import Gateway
@@ -23,12 +22,13 @@ from reelgate.catalog import ModelState, doc_from_spec, usd_text
 from reelgate.catalog.service import CatalogService, ModelChange, ModelRecord
 from reelgate.catalog.toml_out import dumps
 from reelgate.cli.common import run_with_gateway
+from reelgate.cli.output import make_console
 from reelgate.errors import APIError
 
 __all__ = ["app", "service"]
 
 app = typer.Typer(no_args_is_help=True)
-console = Console()
+console = make_console()
 T = TypeVar("T")
 
 

@@ -6,14 +6,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from reelgate.bootstrap import Gateway
 from reelgate.cli.common import run_with_gateway
+from reelgate.cli.output import make_console
 from reelgate.errors import APIError
 from reelgate.webhooks.events import ALL_EVENTS, DEFAULT_EVENTS
 from reelgate.webhooks.repository import Delivery, Endpoint
@@ -22,7 +21,7 @@ __all__ = ["app"]
 
 app = typer.Typer(no_args_is_help=True)
 # ids must stay whole when the output is piped: no 80-column wrapping off a terminal
-console = Console(width=None if sys.stdout.isatty() else 240)
+console = make_console()
 
 
 def _when(t: float | None) -> str:

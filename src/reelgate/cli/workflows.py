@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from reelgate.bootstrap import Gateway
 from reelgate.cli.common import run_with_gateway
+from reelgate.cli.output import make_console
 from reelgate.errors import APIError
 from reelgate.providers.comfyui.workflow import (
     KINDS,
@@ -38,7 +38,7 @@ from reelgate.routing.manage import ChannelChanges, ChannelService, ChannelView
 __all__ = ["app"]
 
 app = typer.Typer(no_args_is_help=True)
-console = Console()
+console = make_console()
 
 _MAP_HELP = ("PARAM=NODE.inputs.NAME (repeat; several inputs: PARAM=A,B). PARAM is one of "
              "prompt, negative_prompt, width, height, frames, seconds, fps, seed, image.")
