@@ -33,6 +33,7 @@ from reelgate.reporting.dashboard import DashboardService
 from reelgate.routing.crypto import SecretBox
 from reelgate.routing.local_channel import ensure_local_channel
 from reelgate.routing.manage import ChannelService
+from reelgate.routing.operations import OperationGate
 from reelgate.scheduler.directory import ChannelDirectory
 from reelgate.scheduler.refresh import Refresher
 from reelgate.scheduler.worker import Worker
@@ -78,6 +79,8 @@ class Gateway:
     models: CatalogService = field(init=False)
     #: whether an enabled channel serves a model (listing, and refusing creates at once)
     availability: Availability = field(init=False)
+    #: whether a channel can do an operation (edit, extend, characters, remix)
+    operations: OperationGate = field(init=False)
     #: what a create would reserve, read only (POST /v1/videos/quote)
     quotes: QuoteService = field(init=False)
     #: admin UI sessions signed out before their cookie expired
@@ -114,6 +117,7 @@ class Gateway:
         gw.pricer, gw.limiter = pricer, limiter_from_url(settings.redis_url)
         gw.models, gw.quotes = CatalogService(db, catalog), QuoteService(db, pricer)
         gw.availability = Availability(directory.channels)
+        gw.operations = OperationGate(directory.channels)
         if settings.redis_url:  # channel request rates shared by all workers, too
             worker.gate.shared = gw.limiter
         gw.principals = PrincipalCache(settings.auth_cache_seconds)

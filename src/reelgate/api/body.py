@@ -1,31 +1,37 @@
-"""Reading create/remix bodies: JSON or multipart, with hard size limits.
+"""Reading create/remix/edit/extension bodies: JSON or multipart, with hard size limits.
 
-Both encodings end up as the same mapping of fields, so validation has one path.
-Reference images may come as a multipart file or, in JSON, as ``{"image_url": ...}``
-holding a data URL or a public http(s) URL (checked against private ranges).
+Both encodings end up as the same mapping of fields (bracketed multipart keys such as
+``video[id]`` folded into the objects JSON would hold, :mod:`reelgate.api.brackets`),
+so validation has one path. A reference image may come as a multipart file or as
+``{"image_url": ...}`` (JSON, or ``input_reference[image_url]`` in multipart) holding a
+data URL or a public http(s) URL, fetched through the guarded client
+(:func:`reelgate.net.fetch.fetch_limited`: it connects only to the addresses it
+checked, so a name that re-resolves to a private address is refused too). A video
+clip (``video``) is written to a scratch file as it arrives, never held in memory.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-import httpx
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from reelgate.api.brackets import fold
 from reelgate.api.decode import parse_json, read_form
+from reelgate.api.uploads import reference_from_object, save_clip
 from reelgate.errors import InvalidRequest, PayloadTooLarge
 from reelgate.jobs.requests import sniff_image
 from reelgate.media.images import ReferenceImage
-from reelgate.net.ssrf import UnsafeURL, check_url
 
-__all__ = ["BodyLimit", "read_fields"]
+__all__ = ["Body", "BodyLimit", "read_body", "read_fields"]
 
 _REF = "input_reference"
+_CLIP = "video"
 
 
 class BodyLimit:
@@ -82,109 +88,103 @@ async def _send_413(send: Send, limit: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+@dataclass
+class Body:
+    """A request body read: its fields (nested as in JSON), the reference image, and an
+    uploaded clip on local disk (:meth:`discard` deletes it; the caller must)."""
+
+    fields: dict[str, Any]
+    reference: ReferenceImage | None = None
+    clip: Path | None = None
+
+    def discard(self) -> None:
+        if self.clip is not None:
+            self.clip.unlink(missing_ok=True)
+            self.clip = None
+
+
 async def read_fields(request: Request, *, max_image_bytes: int,
                       allow_files: bool = True) -> tuple[dict[str, Any], ReferenceImage | None]:
+    """A create's (or a remix's, ``allow_files=False``) fields and reference image."""
+    body = await read_body(request, max_image_bytes=max_image_bytes, allow_files=allow_files)
+    return body.fields, body.reference
+
+
+async def read_body(request: Request, *, max_image_bytes: int, allow_files: bool = True,
+                    clip_dir: Path | None = None, max_clip_bytes: int = 0,
+                    reference: bool = True) -> Body:
+    """``clip_dir``: where an uploaded ``video`` goes (None: no clip is taken);
+    ``reference``: whether ``input_reference`` is a parameter of this route."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "application/json":
-        return await _json_fields(request, max_image_bytes, allow_files)
-    if ctype in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        return await _form_fields(request, max_image_bytes, allow_files)
-    raise InvalidRequest(
-        "Unsupported Content-Type: send application/json or multipart/form-data.",
-        code="invalid_content_type")
+        data = parse_json(await request.body())
+        if not isinstance(data, dict):
+            raise InvalidRequest("The JSON body must be an object.", code="invalid_json")
+        body = Body(data)
+    elif ctype in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        body = await _form(request, max_image_bytes, allow_files and reference,
+                           clip_dir if allow_files else None, max_clip_bytes)
+    else:
+        raise InvalidRequest(
+            "Unsupported Content-Type: send application/json or multipart/form-data.",
+            code="invalid_content_type")
+    try:
+        await _resolve_reference(body, max_image_bytes, allow_files and reference)
+    except BaseException:
+        body.discard()
+        raise
+    return body
 
 
-async def _json_fields(
-    request: Request, max_image_bytes: int, allow_files: bool
-) -> tuple[dict[str, Any], ReferenceImage | None]:
-    data = parse_json(await request.body())
-    if not isinstance(data, dict):
-        raise InvalidRequest("The JSON body must be an object.", code="invalid_json")
-    ref_spec = data.pop(_REF, None)
-    if ref_spec is None:
-        return data, None
-    if not allow_files:
+async def _resolve_reference(body: Body, max_bytes: int, allowed: bool) -> None:
+    """An ``input_reference`` object (JSON, or folded from brackets) fetched or decoded."""
+    spec = body.fields.pop(_REF, None)
+    if spec is None:
+        return
+    if not allowed:
         raise InvalidRequest(f"Unrecognized request argument supplied: {_REF}", param=_REF,
                              code="unknown_parameter")
-    return data, await _reference_from_json(ref_spec, max_image_bytes)
+    if body.reference is not None:
+        raise InvalidRequest(f"Parameter '{_REF}' was given more than once.", param=_REF,
+                             code="duplicate_parameter")
+    body.reference = await reference_from_object(spec, max_bytes)
 
 
-async def _reference_from_json(spec: Any, max_bytes: int) -> ReferenceImage:
-    if not isinstance(spec, dict) or set(spec) - {"image_url", "file_id"} or len(spec) != 1:
-        raise InvalidRequest("'input_reference' must be an object with exactly one of "
-                             "'image_url' or 'file_id'.", param=_REF, code="invalid_type")
-    if "file_id" in spec:
-        raise InvalidRequest("'input_reference.file_id' is not supported by this gateway; "
-                             "send 'image_url' or a multipart file.", param=_REF,
-                             code="unsupported_value")
-    url = spec["image_url"]
-    if not isinstance(url, str):
-        raise InvalidRequest("'input_reference.image_url' must be a string.", param=_REF,
-                             code="invalid_type")
-    data = _decode_data_url(url) if url.startswith("data:") else await _fetch(url, max_bytes)
-    if len(data) > max_bytes:
-        raise PayloadTooLarge(f"'input_reference' is larger than {max_bytes} bytes.", param=_REF)
-    return sniff_image(data)
-
-
-def _decode_data_url(url: str) -> bytes:
-    header, _, payload = url.partition(",")
-    if not header.endswith(";base64"):
-        raise InvalidRequest("'input_reference.image_url' data URLs must be base64.",
-                             param=_REF, code="invalid_value")
+async def _form(request: Request, max_image_bytes: int, images: bool, clip_dir: Path | None,
+                max_clip_bytes: int) -> Body:
+    files = int(images) + int(clip_dir is not None)
+    form = await read_form(request, max_files=files, max_fields=32)
+    body = Body({})
+    items: list[tuple[str, Any]] = []
     try:
-        return base64.b64decode(payload, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidRequest("'input_reference.image_url' is not valid base64.", param=_REF,
-                             code="invalid_value") from exc
-
-
-async def _fetch(url: str, max_bytes: int) -> bytes:
-    try:
-        await check_url(url)
-    except UnsafeURL as exc:
-        raise InvalidRequest(f"'input_reference.image_url' is not allowed: {exc}.", param=_REF,
-                             code="invalid_url") from exc
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async with httpx.AsyncClient(timeout=15, follow_redirects=False) as client, \
-                client.stream("GET", url) as resp:
-            if resp.status_code != 200:
-                raise InvalidRequest(f"Fetching 'input_reference.image_url' returned "
-                                     f"{resp.status_code}.", param=_REF, code="invalid_url")
-            async for chunk in resp.aiter_bytes():
-                size += len(chunk)
-                if size > max_bytes:
-                    raise PayloadTooLarge(f"'input_reference' is larger than {max_bytes} "
-                                          "bytes.", param=_REF)
-                chunks.append(chunk)
-    except httpx.HTTPError as exc:
-        raise InvalidRequest(f"Could not fetch 'input_reference.image_url': {exc}.",
-                             param=_REF, code="invalid_url") from exc
-    return b"".join(chunks)
-
-
-async def _form_fields(
-    request: Request, max_image_bytes: int, allow_files: bool
-) -> tuple[dict[str, Any], ReferenceImage | None]:
-    form = await read_form(request, max_files=1 if allow_files else 0, max_fields=32)
-    fields: dict[str, Any] = {}
-    reference: ReferenceImage | None = None
-    for name, value in form.multi_items():
-        if name in fields or (name == _REF and reference is not None):
-            raise InvalidRequest(f"Parameter '{name}' was given more than once.", param=name,
-                                 code="duplicate_parameter")
-        if isinstance(value, UploadFile):
-            if name != _REF:
+        for name, value in form.multi_items():
+            if not isinstance(value, UploadFile):
+                items.append((name, value))
+            elif name == _REF and images and body.reference is None:
+                data = await value.read(max_image_bytes + 1)
+                if len(data) > max_image_bytes:
+                    raise PayloadTooLarge(f"'input_reference' is larger than "
+                                          f"{max_image_bytes} bytes.", param=_REF)
+                body.reference = sniff_image(data)
+            elif name == _CLIP and clip_dir is not None and body.clip is None:
+                body.clip = await save_clip(value, clip_dir, max_clip_bytes)
+            elif name in (_REF, _CLIP):
+                raise InvalidRequest(f"Parameter '{name}' was given more than once.",
+                                     param=name, code="duplicate_parameter")
+            else:
                 raise InvalidRequest(f"Parameter '{name}' must not be a file.", param=name,
                                      code="invalid_type")
-            data = await value.read(max_image_bytes + 1)
-            if len(data) > max_image_bytes:
-                raise PayloadTooLarge(f"'input_reference' is larger than {max_image_bytes} "
-                                      "bytes.", param=_REF)
-            reference = sniff_image(data)
-        else:
-            fields[name] = value
-    await form.close()
-    return fields, reference
+        body.fields = fold(items)
+        for name, had in ((_REF, body.reference), (_CLIP, body.clip)):
+            if had is not None and name in body.fields:
+                raise InvalidRequest(f"Parameter '{name}' was given more than once.",
+                                     param=name, code="duplicate_parameter")
+        if isinstance(body.fields.get(_REF), str):
+            raise InvalidRequest(f"'{_REF}' must be a file or an object "
+                                 f"('{_REF}[image_url]').", param=_REF, code="invalid_type")
+    except BaseException:
+        body.discard()
+        raise
+    finally:
+        await form.close()
+    return body

@@ -12,7 +12,14 @@ from reelgate.api.deps import GatewayDep
 from reelgate.api.openapi import answers
 from reelgate.api.schemas import Model, ModelList
 from reelgate.auth.principal import Principal
-from reelgate.catalog import ModelSpec, ModelState, Operation
+from reelgate.catalog import (
+    EXTENSION_SECONDS,
+    MAX_EXTENSIONS,
+    MAX_TOTAL_SECONDS,
+    ModelSpec,
+    ModelState,
+    Operation,
+)
 from reelgate.errors import NotFound
 
 __all__ = ["router"]
@@ -22,10 +29,13 @@ Caller = Annotated[Principal, Depends(principal)]
 
 
 def model_object(spec: ModelSpec, prices: dict[str, int] | None = None,
-                 created: int = 1_700_000_000, *, available: bool = True) -> dict[str, Any]:
+                 created: int = 1_700_000_000, *, available: bool = True,
+                 operations: list[str] | None = None) -> dict[str, Any]:
     """``prices``: what the caller pays per second by size (micro-USD); list prices if None.
-    ``available``: whether an enabled channel serves it (a create is refused if not)."""
+    ``available``: whether an enabled channel serves it (a create is refused if not).
+    ``operations``: those an enabled channel serving it can do (None: not known here)."""
     per_second = dict(spec.prices) if prices is None else prices
+    extends = Operation.EXTEND in spec.operations
     return {
         "id": spec.id, "object": "model", "created": created, "owned_by": spec.owned_by,
         "description": spec.description, "quality": spec.quality,
@@ -33,6 +43,10 @@ def model_object(spec: ModelSpec, prices: dict[str, int] | None = None,
         "successor": spec.successor, "message": spec.message or None,
         "aliases": list(spec.aliases),
         "operations": [op.value for op in Operation if op in spec.operations],
+        "available_operations": operations,
+        "extension_seconds": list(EXTENSION_SECONDS) if extends else [],
+        "max_extensions": MAX_EXTENSIONS if extends else 0,
+        "max_total_seconds": MAX_TOTAL_SECONDS if extends else None,
         "sizes": list(spec.sizes), "seconds": list(spec.seconds),
         "rules": [{"when_sizes": list(r.when_sizes), "seconds": list(r.seconds)} if r.when_sizes
                   else {"when_seconds": list(r.when_seconds), "sizes": list(r.sizes)}
@@ -56,7 +70,9 @@ async def list_models(gw: GatewayDep, caller: Caller) -> JSONResponse:
     prices = await gw.prices.paid_by(caller)
     listed = [m for m in gw.catalog.listed() if _visible(m, caller)]
     served = await gw.availability.served(m.id for m in listed)
-    data = [model_object(m, prices.get(m.id), available=m.id in served) for m in listed]
+    can = await gw.operations.served_operations(listed)
+    data = [model_object(m, prices.get(m.id), available=m.id in served, operations=can[m.id])
+            for m in listed]
     return JSONResponse({"object": "list", "data": data})
 
 
@@ -68,4 +84,6 @@ async def get_model(model_id: str, gw: GatewayDep, caller: Caller) -> JSONRespon
                        code="model_not_found")
     prices = await gw.prices.paid_by(caller)
     served = await gw.availability.served([spec.id])
-    return JSONResponse(model_object(spec, prices.get(spec.id), available=spec.id in served))
+    can = await gw.operations.served_operations([spec])
+    return JSONResponse(model_object(spec, prices.get(spec.id), available=spec.id in served,
+                                     operations=can[spec.id]))

@@ -21,7 +21,7 @@ def video_object(job: Job) -> dict[str, Any]:
     return {
         "id": job.id,
         "object": "video",
-        "model": job.model,
+        "model": job.model_alias or job.model,  # what the client asked for (a snapshot)
         "status": status,
         "progress": 100 if completed else (0 if status == "queued" else job.progress),
         "created_at": int(job.created_at),

@@ -127,6 +127,11 @@ class Model(BaseModel):
     message: str | None
     aliases: list[str]
     operations: list[str]
+    #: the operations an enabled channel serving the model can do (null: not computed)
+    available_operations: list[str] | None = None
+    extension_seconds: list[str] = []
+    max_extensions: int = 0
+    max_total_seconds: int | None = None
     sizes: list[str]
     seconds: list[str]
     rules: list[dict[str, list[str]]]

@@ -30,6 +30,7 @@ from reelgate.api.schemas import (
     VideoList,
 )
 from reelgate.auth.principal import Principal
+from reelgate.catalog import Operation
 from reelgate.errors import InvalidRequest, NotFound
 from reelgate.jobs.model import Job
 from reelgate.jobs.requests import CreateParams, parse_create, parse_remix
@@ -81,13 +82,16 @@ async def _create(gw: GatewayDep, caller: Principal, params: CreateParams, key: 
 
 
 @router.post("/videos", dependencies=CREATES,
-             responses=answers(Video, 400, 401, 403, 409, 413, 429),
+             responses=answers(Video, 400, 401, 403, 404, 409, 413, 429),
              openapi_extra=request_body(CreateVideoJSON, CreateVideoForm,
                                         headers=(IDEMPOTENCY_KEY,)))
 async def create_video(request: Request, gw: GatewayDep, caller: Caller) -> JSONResponse:
     fields, ref = await read_fields(request, max_image_bytes=gw.settings.max_upload_bytes)
     params = parse_create(fields, ref, gw.catalog, max_prompt_chars=gw.settings.max_prompt_chars)
     await gw.availability.admit(params.model)  # no job that could only fail later
+    if params.characters:  # none exist before POST /v1/videos/characters lands
+        raise NotFound(f"No character found with id '{params.characters[0]}'.",
+                       param="characters", code="character_not_found")
     key, digest = _idempotency(request, fields, ref)
     return await _create(gw, caller, params, key, digest)
 
@@ -137,7 +141,10 @@ async def remix_video(video_id: str, request: Request, gw: GatewayDep,
     if spec is None or not spec.supports_remix:
         raise InvalidRequest(f"Model '{source.model}' does not support remix.",
                              param="video_id", code="unsupported_operation")
-    params = CreateParams(spec, prompt, source.size, source.seconds, None)
+    await gw.operations.admit_pinned(source.channel_id, Operation.REMIX, param="video_id",
+                                     what=f"video '{video_id}'")
+    params = CreateParams(spec, prompt, source.size, source.seconds, None,
+                          alias=source.model_alias)
     key, digest = _idempotency(request, fields, None, extra=f"remix:{video_id}")
     return await _create(gw, caller, params, key, digest, source)
 

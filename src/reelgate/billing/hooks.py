@@ -79,7 +79,7 @@ class BillingHooks:
         funded = await ledger.debit_if_funded(
             conn, job.tenant_id, Kind.RESERVE, price, f"reserve:{job.id}", job_id=job.id,
             key_id=principal.key_id,
-            note=f"{job.model} {job.size} {job.seconds}s")
+            note=f"{job.model} {job.size} {job.billed_seconds}s")
         if funded is False:
             raise InsufficientQuota(
                 f"You exceeded your current quota: this job costs {format_usd(price)} and "

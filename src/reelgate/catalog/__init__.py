@@ -12,6 +12,9 @@ from reelgate.catalog.document import CatalogError, doc_from_spec, spec_from_doc
 from reelgate.catalog.files import catalog_text, default_specs, parse_catalog_text
 from reelgate.catalog.index import Catalog, Resolution
 from reelgate.catalog.spec import (
+    EXTENSION_SECONDS,
+    MAX_EXTENSIONS,
+    MAX_TOTAL_SECONDS,
     ModelSpec,
     ModelState,
     Operation,
@@ -23,6 +26,9 @@ from reelgate.catalog.spec import (
 
 __all__ = [
     "CATALOG",
+    "EXTENSION_SECONDS",
+    "MAX_EXTENSIONS",
+    "MAX_TOTAL_SECONDS",
     "Catalog",
     "CatalogError",
     "ModelSpec",

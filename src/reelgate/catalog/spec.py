@@ -16,6 +16,9 @@ from enum import StrEnum
 from reelgate.errors import InvalidRequest
 
 __all__ = [
+    "EXTENSION_SECONDS",
+    "MAX_EXTENSIONS",
+    "MAX_TOTAL_SECONDS",
     "ModelSpec",
     "ModelState",
     "Operation",
@@ -56,6 +59,14 @@ class ModelState(StrEnum):
     HIDDEN = "hidden"
     #: refused, or redirected to ``successor`` when one is set
     RETIRED = "retired"
+
+
+#: an extension's new segment, in seconds, as the Videos API allows it
+EXTENSION_SECONDS = ("4", "8", "12", "16", "20")
+#: extensions in one chain (a video extended, its extension extended, ...)
+MAX_EXTENSIONS = 6
+#: the longest stitched video an extension may make
+MAX_TOTAL_SECONDS = 120
 
 
 class Operation(StrEnum):

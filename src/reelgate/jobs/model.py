@@ -61,6 +61,20 @@ class Job:
     reference_height: int | None = None
     #: when the job reached its final state (completed or failed)
     finished_at: float | None = None
+    #: create (None), remix, edit or extend
+    operation: str | None = None
+    #: the job an edit or extension was made from, by id (it may be deleted since)
+    source_id: str | None = None
+    #: this job's own copy of its source clip, under its media prefix
+    source_key: str | None = None
+    #: an extension's new segment; ``seconds`` is the stitched total
+    segment_seconds: int | None = None
+    #: extensions in this job's chain, itself included
+    extensions: int | None = None
+    #: characters named by the create: [{"id": ..., "upstream_id": ...}]
+    characters: list[dict[str, str]] | None = None
+    #: the alias (dated snapshot) the client asked for, echoed as the video's model
+    model_alias: str | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> Job:
@@ -72,6 +86,22 @@ class Job:
     @property
     def status(self) -> str:
         return public_status(self.state, self.upstream_status)
+
+    @property
+    def billed_seconds(self) -> int:
+        """What the create is priced on: an extension's new segment, else the length."""
+        return self.segment_seconds or self.seconds
+
+    @property
+    def pinned(self) -> bool:
+        """Bound to one channel and key from the start: a remix, an edit or extension
+        of a job by id (same upstream), a create naming characters (known there)."""
+        return bool(self.remixed_from or self.source_id or self.characters)
+
+    @property
+    def lineage(self) -> str | None:
+        """The job this one was made from (remix, edit or extension), if any."""
+        return self.source_id or self.remixed_from
 
     @property
     def is_terminal(self) -> bool:

@@ -18,10 +18,14 @@ from reelgate.catalog import Catalog, ModelSpec, Operation, Refusal
 from reelgate.errors import InvalidRequest
 from reelgate.media.images import ReferenceImage, image_type
 
-__all__ = ["CreateParams", "parse_create", "parse_remix", "sniff_image"]
+__all__ = ["MAX_CHARACTERS", "CreateParams", "parse_characters", "parse_create",
+           "parse_prompt", "parse_remix", "sniff_image"]
 
 DEFAULT_MODEL = "sora-2"
-_CREATE_FIELDS = frozenset({"model", "prompt", "seconds", "size", "input_reference"})
+_CREATE_FIELDS = frozenset({"model", "prompt", "seconds", "size", "input_reference",
+                            "characters"})
+#: characters one create may name (the Videos API's limit)
+MAX_CHARACTERS = 2
 _REMIX_FIELDS = frozenset({"prompt"})
 #: far above any catalog size (a reference must match the video's), far below what
 #: would take Pillow seconds and gigabytes to decode: a 48 KB PNG can claim 20000x20000
@@ -39,6 +43,10 @@ class CreateParams:
     requested_model: str | None = None
     #: set when a retired model's create was redirected to its successor
     notice: str | None = None
+    #: the alias (a dated snapshot) the client named, echoed as the video's model
+    alias: str | None = None
+    #: characters the create names (ids as sent; resolved by the API)
+    characters: tuple[str, ...] = ()
 
 
 def _bad(message: str, param: str | None, code: str = "invalid_value") -> InvalidRequest:
@@ -60,6 +68,27 @@ def _string(fields: Mapping[str, Any], name: str, default: str | None = None) ->
         raise _bad(f"Invalid type for '{name}': expected a string, got "
                    f"{type(value).__name__}.", name, "invalid_type")
     return value
+
+
+def parse_characters(fields: Mapping[str, Any]) -> tuple[str, ...]:
+    """``characters: [{"id": ...}]``, at most two, no repeats (multipart:
+    ``characters[][id]``)."""
+    value = fields.get("characters")
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(
+            isinstance(c, dict) and set(c) == {"id"} and isinstance(c["id"], str) and c["id"]
+            for c in value):
+        raise _bad("'characters' must be a list of objects like {\"id\": \"char_...\"}.",
+                   "characters", "invalid_type")
+    ids = tuple(str(c["id"]) for c in value)
+    if len(ids) > MAX_CHARACTERS:
+        raise _bad(f"'characters' names {len(ids)} characters; at most {MAX_CHARACTERS} may "
+                   "appear in one video.", "characters", "array_above_max_length")
+    if len(set(ids)) != len(ids):
+        raise _bad("'characters' names the same character twice.", "characters",
+                   "invalid_value")
+    return ids
 
 
 def parse_prompt(fields: Mapping[str, Any], max_chars: int) -> str:
@@ -122,6 +151,9 @@ def parse_create(
         refusal = spec.operation_refusal(Operation.IMAGE_REFERENCE, "input_reference")
     if refusal is None and reference is None:
         refusal = spec.reference_refusal(size)
+    characters = parse_characters(fields)
+    if refusal is None and characters:
+        refusal = spec.operation_refusal(Operation.CHARACTERS, "characters")
     if refusal is not None:
         raise refusal.error()
     if reference is not None and f"{reference.width}x{reference.height}" != size:
@@ -129,8 +161,10 @@ def parse_create(
                    f"requested size is {size}; they must match.", "input_reference",
                    "invalid_image_dimensions")
     redirected = resolved.redirected_from
+    alias = model_id if redirected is None and model_id != spec.id else None
     return CreateParams(spec, prompt, size, int(seconds), reference,
-                        redirected.id if redirected else None, resolved.notice)
+                        redirected.id if redirected else None, resolved.notice, alias,
+                        characters)
 
 
 def parse_remix(fields: Mapping[str, Any], *, max_prompt_chars: int) -> str:

@@ -20,6 +20,7 @@ from reelgate.jobs import repository as repo
 from reelgate.jobs.hooks import JobHooks, Pricer
 from reelgate.jobs.lifecycle import Lifecycle
 from reelgate.jobs.model import Job
+from reelgate.jobs.origin import Origin, store_source
 from reelgate.jobs.owned import delete_owned, media_prefix, reference_key
 from reelgate.jobs.requests import CreateParams
 from reelgate.jobs.states import ACTIVE, State
@@ -61,13 +62,24 @@ class VideoService:
     async def create(
         self, principal: Principal, params: CreateParams, *, idempotency_key: str | None = None,
         request_hash: str | None = None, remixed_from: Job | None = None,
+        origin: Origin | None = None,
     ) -> Job:
+        """``origin``: a remix, edit, extension or character-naming create (see
+        :mod:`reelgate.jobs.origin`); ``remixed_from`` is short for a remix's."""
+        if origin is None:
+            origin = Origin.remix(remixed_from) if remixed_from else Origin()
         job_id = new_id("video")
         ref_key = None
         if params.reference is not None:
             ref_key = reference_key(job_id, params.reference.mime)
             await self.storage.put_stream(ref_key, _once(params.reference.data),
                                           params.reference.mime)
+        try:
+            src_key = await store_source(self.storage, job_id, origin)
+        except BaseException:
+            if ref_key is not None:
+                await self.storage.delete_prefix(ref_key)
+            raise
         t = now()
         values = dict(
             id=job_id, tenant_id=principal.tenant_id, key_id=principal.key_id,
@@ -79,10 +91,8 @@ class VideoService:
             reference_mime=params.reference.mime if params.reference else None,
             reference_width=params.reference.width if params.reference else None,
             reference_height=params.reference.height if params.reference else None,
-            remixed_from=remixed_from.id if remixed_from else None,
-            channel_id=remixed_from.channel_id if remixed_from else None,
-            credential_id=remixed_from.credential_id if remixed_from else None,
             idempotency_key=idempotency_key, request_hash=request_hash,
+            model_alias=params.alias, source_key=src_key, **origin.values(),
         )
         try:
             async with self.db.begin() as conn:
@@ -90,14 +100,17 @@ class VideoService:
                     await repo.expire_idempotency_key(
                         conn, principal.tenant_id, idempotency_key,
                         before=t - self.settings.idempotency_ttl_seconds)
-                values["price_micros"] = await self.pricer.quote(
-                    conn, principal.tenant_id, params.model.id, params.size, params.seconds)
+                values["price_micros"] = await self.pricer.quote(  # an extension: its segment
+                    conn, principal.tenant_id, params.model.id, params.size,
+                    origin.segment_seconds or params.seconds)
                 job = await repo.insert(conn, values)
                 for hook in self.hooks:
                     await hook.on_created(conn, job, principal)
         except BaseException as exc:
             if ref_key is not None:  # a refused create's upload belongs to no job
                 await self.storage.delete_prefix(ref_key)
+            if src_key is not None:
+                await self.storage.delete_prefix(media_prefix(job_id))
             if isinstance(exc, repo.DuplicateJob) and idempotency_key is not None:
                 return await self._idempotent_replay(principal, idempotency_key, request_hash)
             raise

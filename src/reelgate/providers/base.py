@@ -12,16 +12,22 @@ from __future__ import annotations
 import enum
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from reelgate.catalog.spec import Operation
 from reelgate.media.images import ReferenceImage
 
 __all__ = [
+    "BASIC_OPERATIONS",
     "ChannelSpec",
+    "CharacterMaker",
     "Credential",
     "ErrorKind",
+    "Operation",
     "Provider",
     "ReferenceImage",
+    "SourceVideo",
     "SubmitRequest",
     "UpstreamError",
     "UpstreamJob",
@@ -90,9 +96,32 @@ class ChannelSpec:
     options: Mapping[str, Any] = field(default_factory=dict)
 
 
+#: what a provider that declares nothing can do
+BASIC_OPERATIONS = frozenset({Operation.CREATE, Operation.IMAGE_REFERENCE})
+
+
+@dataclass(frozen=True)
+class SourceVideo:
+    """The clip an edit or extension starts from.
+
+    ``path`` is a local copy (a scratch file the caller deletes after the submit; read
+    it by streaming, it may be large); ``upstream_id`` is the source's id on this same
+    channel when it has one there, so an upstream that knows it can be sent the id
+    instead of the bytes.
+    """
+
+    path: Path
+    seconds: float
+    upstream_id: str | None = None
+
+
 @dataclass(frozen=True)
 class SubmitRequest:
-    """A job as the upstream should see it; ``job_id`` is our own id (a client reference)."""
+    """A job as the upstream should see it; ``job_id`` is our own id (a client reference).
+
+    ``operation`` is ``create`` (also with characters), ``remix`` (``remix_of``), ``edit``
+    or ``extend`` (``source``); for an extension ``seconds`` is the new segment only.
+    """
 
     job_id: str
     model: str
@@ -101,6 +130,10 @@ class SubmitRequest:
     seconds: int
     reference: ReferenceImage | None = None
     remix_of: str | None = None  # the *upstream* id of the source job, same channel
+    operation: Operation = Operation.CREATE
+    source: SourceVideo | None = None
+    #: the upstream ids of the characters the video shows (created on this channel)
+    characters: tuple[str, ...] = ()
 
     @property
     def width(self) -> int:
@@ -157,6 +190,17 @@ class UpstreamError(Exception):
 
 
 @runtime_checkable
+class CharacterMaker(Protocol):
+    """A provider that can create characters (``Operation.CHARACTERS``)."""
+
+    async def create_character(self, name: str, clip: Path, credential: Credential) -> str:
+        """Register the character shown in ``clip``; returns the upstream's id for it.
+        Raises :class:`UpstreamError` (``accepted_impossible`` when another key or
+        channel may be tried)."""
+        ...
+
+
+@runtime_checkable
 class Provider(Protocol):
     """One upstream protocol. Instances are per channel and hold an HTTP client."""
 
@@ -164,6 +208,9 @@ class Provider(Protocol):
     name: str
     #: whether :meth:`submit` understands ``remix_of``
     supports_remix: bool
+    # A provider may also declare ``operations`` (a frozenset of :class:`Operation`, or
+    # ``operations_for(options)`` when it depends on the channel): what it can do. One
+    # that declares nothing can do :data:`BASIC_OPERATIONS`, and remix if it says so.
     #: variants the upstream can serve itself; the rest are derived from the video
     native_variants: frozenset[Variant]
 

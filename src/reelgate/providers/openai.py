@@ -26,9 +26,11 @@ from urllib.parse import quote
 import httpx
 
 from reelgate.providers.base import (
+    BASIC_OPERATIONS,
     ChannelSpec,
     Credential,
     ErrorKind,
+    Operation,
     SubmitRequest,
     UpstreamError,
     UpstreamJob,
@@ -54,6 +56,13 @@ class OpenAIProvider:
     supports_remix = True
     native_variants = frozenset(Variant)
 
+    @staticmethod
+    def operations_for(options: Mapping[str, Any]) -> frozenset[Operation]:
+        """Everything the Videos API has, passed through; vLLM-Omni creates only."""
+        if str(options.get("mode", "openai")) == "omni":
+            return BASIC_OPERATIONS
+        return frozenset(Operation)
+
     def __init__(
         self, channel: ChannelSpec, *, transport: httpx.AsyncBaseTransport | None = None
     ) -> None:
@@ -64,6 +73,7 @@ class OpenAIProvider:
         self.mode = mode
         self._api_version = str(channel.options.get("api_version", "preview"))
         self._http = UpstreamClient(channel, transport=transport)
+        self.operations = self.operations_for(channel.options)
         if mode == "omni":  # vLLM-Omni serves the video itself only, and cannot remix
             self.supports_remix = False
             self.native_variants = frozenset({Variant.VIDEO})

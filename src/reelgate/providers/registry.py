@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
+from typing import Any
 
-from reelgate.providers.base import ChannelSpec, Provider
+from reelgate.providers.base import BASIC_OPERATIONS, ChannelSpec, Operation, Provider
 from reelgate.providers.comfyui import ComfyUIProvider
 from reelgate.providers.dashscope import DashScopeProvider
 from reelgate.providers.kling import KlingProvider
@@ -22,7 +23,7 @@ from reelgate.providers.seedance import SeedanceProvider
 from reelgate.providers.veo import VeoProvider
 from reelgate.providers.vidu import ViduProvider
 
-__all__ = ["PROVIDERS", "create_provider", "provider_names"]
+__all__ = ["PROVIDERS", "create_provider", "provider_names", "provider_operations"]
 
 ProviderFactory = Callable[[ChannelSpec], Provider]
 
@@ -47,6 +48,30 @@ PROVIDERS: Mapping[str, ProviderFactory] = {
     "local": _local,
     "comfyui": ComfyUIProvider,
 }
+
+
+def _provider_class(name: str) -> Any:
+    if name == "local":
+        return importlib.import_module("reelgate.providers.local.provider").LocalProvider
+    return PROVIDERS.get(name)
+
+
+def provider_operations(name: str, options: Mapping[str, Any]) -> frozenset[Operation]:
+    """What a channel of provider ``name`` with ``options`` can do, without building
+    it: the class's ``operations_for(options)`` or ``operations``; a provider that
+    declares neither can do the basic operations, and remix if it says so."""
+    cls = _provider_class(name)
+    if cls is None:
+        return frozenset()
+    declared = getattr(cls, "operations_for", None)
+    if callable(declared):
+        found: frozenset[Operation] = declared(options)
+        return found
+    ops = getattr(cls, "operations", None)
+    if isinstance(ops, frozenset):
+        return ops
+    return BASIC_OPERATIONS | ({Operation.REMIX} if getattr(cls, "supports_remix", False)
+                               else frozenset())
 
 
 def provider_names() -> list[str]:

@@ -9,7 +9,7 @@ throttled, and the upstream's answer decides.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from reelgate.routing.channels import Channel
@@ -43,16 +43,21 @@ def _key_order(ch: Channel, now: float, busy: Mapping[tuple[str, str], int],
 
 
 def candidates(
-    channels: Sequence[Channel], model: str, *, now: float, rng: random.Random | None = None,
-    busy: Mapping[tuple[str, str], int] | None = None,
+    channels: Sequence[Channel], model: str | None, *, now: float,
+    rng: random.Random | None = None, busy: Mapping[tuple[str, str], int] | None = None,
+    able: Callable[[Channel], bool] | None = None,
 ) -> list[Candidate]:
     """Every (channel, credential) that could take a job for ``model``, best first.
 
-    ``busy`` maps (channel id, credential id) to the jobs running there now.
+    ``busy`` maps (channel id, credential id) to the jobs running there now; ``able``
+    keeps only channels that can do what the job needs (an edit, an extension). With
+    ``model`` None (a character) any channel ``able`` admits qualifies.
     """
     rng = rng or random.Random()
     busy = busy or {}
-    usable = [c for c in channels if c.enabled and c.upstream_model(model) is not None
+    usable = [c for c in channels if c.enabled
+              and (model is None or c.upstream_model(model) is not None)
+              and (able is None or able(c))
               and (c.credential_ids or c.provider == "local")]
     by_priority: dict[int, list[Channel]] = {}
     for ch in usable:
@@ -63,7 +68,7 @@ def candidates(
     ordered.sort(key=lambda c: c.cooldown_until > now)  # stable: keeps the order otherwise
     out: list[Candidate] = []
     for ch in ordered:
-        upstream = ch.upstream_model(model)
+        upstream = ch.upstream_model(model) if model is not None else ""
         assert upstream is not None
         out.extend(Candidate(ch, cid, upstream) for cid in _key_order(ch, now, busy, rng))
     return out

@@ -20,7 +20,6 @@ from reelgate.jobs.states import State
 from reelgate.media.storage import Storage
 from reelgate.providers.base import (
     ErrorKind,
-    ReferenceImage,
     SubmitRequest,
     UpstreamError,
     UpstreamJob,
@@ -29,7 +28,9 @@ from reelgate.routing import router
 from reelgate.routing.channels import Channel, active_counts
 from reelgate.routing.failover import Failover
 from reelgate.routing.health import ChannelHealth
+from reelgate.routing.operations import able
 from reelgate.scheduler.directory import ChannelDirectory, Pinned
+from reelgate.scheduler.inputs import Inputs, needs
 from reelgate.scheduler.poll import Poller
 from reelgate.scheduler.scratch import Scratch
 
@@ -54,7 +55,8 @@ class Submitter:
         self.scratch = scratch
 
     async def submit(self, job: Job, channel: Channel | None) -> None:
-        """``channel``: the job's own (a remix stays on its source's channel and key)."""
+        """``channel``: the job's own (a remix, an edit or extension by id and a create
+        naming characters stay on their source's channel and key)."""
         loads = await self._loads()
         if job.channel_id:
             cands = [router.Candidate(channel, job.credential_id or "",
@@ -62,11 +64,23 @@ class Submitter:
                      ] if channel else []
         else:
             cands = router.candidates(await self.directory.channels(), job.model, now=now(),
-                                      busy=loads)
+                                      busy=loads, able=able(needs(job)))
         if not cands:
             await self.lifecycle.fail(job, "no_channel", f"No channel serves model '{job.model}'.")
             return
-        reference, remix_of = await self._reference(job), await self._remix_source(job)
+        try:
+            inputs = await Inputs.load(job, self.storage, self.scratch, self.lifecycle)
+        except FileNotFoundError:  # its own copy of an input is gone (a restore, by hand)
+            await self.lifecycle.fail(job, "input_missing",
+                                      "An input of this job is missing from storage.")
+            return
+        try:
+            await self._walk(job, cands, loads, inputs)
+        finally:
+            inputs.close()
+
+    async def _walk(self, job: Job, cands: list[router.Candidate],
+                    loads: dict[tuple[str, str], int], inputs: Inputs) -> None:
         walk = Failover()
         for cand in cands:
             if walk.skips(cand):
@@ -75,8 +89,7 @@ class Submitter:
             if limit and sum(n for (cid, _), n in loads.items() if cid == cand.channel.id) >= limit:
                 walk.at_capacity()
                 continue
-            request = SubmitRequest(job.id, cand.upstream_model, job.prompt, job.size,
-                                    job.seconds, reference, remix_of)
+            request = inputs.request(job, cand.upstream_model)
             outcome = await self._try(job, cand, request)
             if outcome is None:
                 return  # accepted, failed or lost the race
@@ -114,7 +127,7 @@ class Submitter:
         log.warning("submit of %s to %s failed: %r", job.id, channel.name, exc, extra=fields)
         if exc.accepted_impossible:
             await self.health.submit_refused(channel, job.credential_id or "", exc)
-            return await self.lifecycle.requeue(job, unroute=not job.remixed_from)
+            return await self.lifecycle.requeue(job, unroute=not job.pinned)
         if exc.kind in (ErrorKind.AMBIGUOUS, ErrorKind.PROTOCOL):
             await self._ambiguous(job, channel, exc, fields)
         else:
@@ -188,23 +201,3 @@ class Submitter:
         channels = await self.directory.channels()
         async with self.lifecycle.db.read() as conn:
             return await active_counts(conn, [c.id for c in channels], _RUNNING)
-
-    async def _reference(self, job: Job) -> ReferenceImage | None:
-        if not job.reference_key:
-            return None
-        path = self.scratch.path(job.id, "ref")
-        try:
-            await self.storage.download_to(job.reference_key, path)
-            data = path.read_bytes()
-        finally:
-            path.unlink(missing_ok=True)
-        # measured when it arrived (and backfilled by migration 0003 for older jobs)
-        assert job.reference_width is not None and job.reference_height is not None
-        return ReferenceImage(data, job.reference_mime or "image/png", job.reference_width,
-                              job.reference_height)
-
-    async def _remix_source(self, job: Job) -> str | None:
-        if not job.remixed_from:
-            return None
-        source = await self.lifecycle.reload(job.remixed_from)
-        return source.upstream_id if source else None

@@ -31,6 +31,7 @@ __all__ = [
     "catalog_revision",
     "channel_credentials",
     "channels",
+    "characters",
     "job_events",
     "jobs",
     "ledger",
@@ -164,6 +165,21 @@ jobs = Table(
     Column("charged_micros", BigInteger),
     Column("idempotency_key", String(300)),
     Column("request_hash", String(64)),
+    #: what made the job: create (NULL), remix, edit or extend
+    Column("operation", String(20)),
+    #: the job an edit or extension was made from by id (lineage; it may be gone since)
+    Column("source_id", String(40)),
+    #: the job's own copy of its source clip (under its media prefix): uploaded, or
+    #: copied from the source job at create, so deleting the source breaks nothing
+    Column("source_key", String(300)),
+    #: an extension's new segment (``seconds`` is the stitched total; billed: this)
+    Column("segment_seconds", Integer),
+    #: extensions in this job's chain, itself included (at most 6)
+    Column("extensions", Integer),
+    #: characters named by the create: [{"id", "upstream_id"}]
+    Column("characters", JSON),
+    #: the alias (a dated snapshot) the client asked for; echoed as the video's model
+    Column("model_alias", String(100)),
     Index("ix_jobs_tenant_created", "tenant_id", "created_at", "id"),
     Index("ix_jobs_due", "state", "next_poll_at"),
     Index("ix_jobs_channel_state", "channel_id", "state"),
@@ -256,6 +272,23 @@ webhook_deliveries = Table(
     Column("created_at", Float, nullable=False),
     Column("delivered_at", Float),
     Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+)
+
+#: characters (``POST /v1/videos/characters``): a tenant's, known to one channel
+characters = Table(
+    "characters",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("tenant_id", String(40), ForeignKey("tenants.id"), nullable=False),
+    Column("key_id", String(40), nullable=False),
+    Column("name", String(200), nullable=False),
+    #: the channel and key that created it upstream; creates naming it go there
+    Column("channel_id", String(40), nullable=False),
+    Column("credential_id", String(40)),
+    Column("upstream_id", String(500), nullable=False),
+    Column("price_micros", BigInteger, nullable=False, default=0),
+    Column("created_at", Float, nullable=False),
+    Index("ix_characters_tenant_created", "tenant_id", "created_at"),
 )
 
 #: operator changes to the model catalog, merged over the shipped defaults

@@ -60,6 +60,13 @@ def admin_job_object(row: JobRow) -> dict[str, Any]:
         "updated_at": job.updated_at, "started_at": job.started_at,
         "deleted_at": job.deleted_at,
         "media": sorted(job.media),
+        # lineage: what the job was made from (the source may be deleted since)
+        "operation": job.operation or ("remix" if job.remixed_from else "create"),
+        "source_video_id": job.lineage,
+        "source_uploaded": bool(job.source_key) and job.source_id is None,
+        "segment_seconds": job.segment_seconds, "extensions": job.extensions,
+        "characters": [c["id"] for c in job.characters or ()],
+        "model_alias": job.model_alias,
     }
 
 

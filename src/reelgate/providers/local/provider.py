@@ -23,6 +23,7 @@ from reelgate.providers.base import (
     ChannelSpec,
     Credential,
     ErrorKind,
+    Operation,
     SubmitRequest,
     UpstreamError,
     UpstreamJob,
@@ -49,6 +50,8 @@ class LocalProvider:
     name = "local"
     supports_remix = True
     native_variants = frozenset(Variant)
+    #: every operation, rendered for real (see :mod:`.derived`)
+    operations = frozenset(Operation)
 
     def __init__(self, channel: ChannelSpec) -> None:
         opts = channel.options
