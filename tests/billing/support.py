@@ -52,8 +52,10 @@ def params(model: str = "sora-2", size: str = "1280x720", seconds: int = 8) -> C
 
 
 async def drive_to(gw: Gateway, job: Job, *, rendered_seconds: float | None = None,
-                   rendered_size: str | None = None) -> Job:
-    """QUEUED → … → DOWNLOADING the way the worker does, with what the upstream reported."""
+                   rendered_size: str | None = None,
+                   render_seconds: float | None = None) -> Job:
+    """QUEUED → … → DOWNLOADING the way the worker does, with what the upstream reported
+    (``render_seconds``: the GPU time it measured)."""
     life = gw.lifecycle
     routed = await life.route(job, channel_id="ch_billing", credential_id="",
                               upstream_model=job.model)
@@ -62,7 +64,8 @@ async def drive_to(gw: Gateway, job: Job, *, rendered_seconds: float | None = No
                                 progress=0, due_at=time.time())
     assert running is not None
     done = await life.downloading(running, upstream_status="completed", result_url=None,
-                                  rendered_seconds=rendered_seconds, rendered_size=rendered_size)
+                                  rendered_seconds=rendered_seconds, rendered_size=rendered_size,
+                                  render_seconds=render_seconds)
     assert done is not None
     return done
 

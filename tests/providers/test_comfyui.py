@@ -65,7 +65,7 @@ async def test_text_to_video_end_to_end() -> None:
         done, seen = await h.until_done(job, NONE)
         assert done.status is UpstreamStatus.COMPLETED, done.error_message
         assert done.result_url and "/view?filename=" in done.result_url
-        assert done.extra["render_seconds"] >= 0.2  # GPU time from ComfyUI's timestamps
+        assert done.render_seconds >= 0.2  # GPU time from ComfyUI's timestamps
         assert {j.status for j in seen} <= {UpstreamStatus.QUEUED, UpstreamStatus.IN_PROGRESS,
                                             UpstreamStatus.COMPLETED}
         width, height, duration = probe_mp4(await h.download(done, credential=NONE))
@@ -161,7 +161,7 @@ async def test_execution_error_fails_with_the_node_and_exception() -> None:
         assert done.status is UpstreamStatus.FAILED and done.error_code == "generation_failed"
         assert "node 3 (KSampler)" in (done.error_message or "")
         assert "OutOfMemoryError" in (done.error_message or "")
-        assert done.extra["render_seconds"] > 0
+        assert done.render_seconds > 0
 
 
 async def test_a_busy_server_refuses_before_sending() -> None:

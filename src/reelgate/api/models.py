@@ -52,10 +52,12 @@ def model_object(spec: ModelSpec, prices: dict[str, int] | None = None,
                   else {"when_seconds": list(r.when_seconds), "sizes": list(r.sizes)}
                   for r in spec.rules],
         "default_size": spec.default_size, "default_seconds": spec.default_seconds,
-        "pricing": {"unit": "second", "currency": "USD",
+        "pricing": {"unit": "render_second" if spec.render_cap else "second",
+                    "currency": "USD",
                     "per_second": {size: micros / 1_000_000 for size, micros in
                                    per_second.items()},
-                    "per_second_micros": per_second},
+                    "per_second_micros": per_second,
+                    "max_render_seconds": spec.render_cap},
     }
 
 

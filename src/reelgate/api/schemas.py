@@ -108,10 +108,11 @@ class RemixVideo(BaseModel):
 
 
 class Pricing(BaseModel):
-    unit: Literal["second"]
+    unit: Literal["second", "render_second"]
     currency: Literal["USD"]
     per_second: dict[str, float]
     per_second_micros: dict[str, int]
+    max_render_seconds: int | None = None
 
 
 class Model(BaseModel):
@@ -216,6 +217,8 @@ class QuoteObject(BaseModel):
     per_second_micros: int | None = None
     price_source: str | None = None
     multiplier_ppm: int | None = None
+    billing: Literal["video_seconds", "render_seconds"] | None = None
+    reserved_seconds: int | None = None
     balance: dict[str, Any] | None = None
     key: dict[str, Any] | None = None
     notice: str | None = None

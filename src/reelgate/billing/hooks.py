@@ -7,7 +7,9 @@ These run inside the transaction of the change they observe (see
   the key's spend cap; either refusal rolls the job back, so no job exists unpaid;
 * completed — the reserved per-second rate times the seconds the upstream says it
   rendered (else what was asked); the difference to the reservation is posted, either
-  way. Prices are locked at the reservation: later price changes never re-price a job;
+  way. Prices are locked at the reservation: later price changes never re-price a job.
+  A model billed by GPU time reserved ``max_render_seconds`` of it and is charged the
+  render time the upstream measured, at most that, the rest coming back;
 * failed, moderated, timed out, cancelled — the reservation comes back in full.
 
 The job's compare-and-swap lets only one worker make each transition; the ledger's
@@ -33,19 +35,38 @@ from reelgate.jobs.model import Job
 from reelgate.jobs.states import State
 from reelgate.store.tables import api_keys, jobs
 
-__all__ = ["BillingHooks", "charge_for"]
+__all__ = ["BillingHooks", "billed_render_seconds", "charge_for"]
 
 log = logging.getLogger(__name__)
 
 
+def billed_render_seconds(job: Job) -> Fraction:
+    """The GPU seconds a job billed by render time pays for: what the upstream measured
+    (its own timestamps), at most what was reserved. An upstream that reported no
+    timing is charged the time from its acceptance to the poll that found it done."""
+    cap = Fraction(job.render_cap_seconds or 0)
+    if job.render_seconds is not None and job.render_seconds >= 0:
+        measured = exact_seconds(job.render_seconds)
+    elif job.started_at is not None and job.last_polled_at is not None:
+        measured = exact_seconds(max(0.0, job.last_polled_at - job.started_at))
+    else:
+        measured = cap
+    return min(measured, cap)
+
+
 def charge_for(job: Job) -> int:
-    """What a completed job costs: the rate it reserved at, for the seconds it rendered.
+    """What a completed job costs: the rate it reserved at, for the seconds it rendered
+    (or, billed by GPU time, for the render seconds measured out of those reserved).
 
     The reservation's price is scaled by rendered/requested seconds, so a price change
     (catalog, override or multiplier) between create and completion never re-prices a
     job, and neither does an upstream that renders another size than was asked: the
-    client is billed the price it was quoted and reserved.
+    client is billed the price it was quoted and reserved. A render-time charge never
+    exceeds the reservation.
     """
+    if job.render_cap_seconds:
+        exact = Fraction(job.price_micros) * billed_render_seconds(job) / job.render_cap_seconds
+        return round_micros(exact)
     seconds = job.rendered_seconds if job.rendered_seconds else float(job.seconds)
     exact = Fraction(job.price_micros) * exact_seconds(seconds) / job.seconds
     return round_micros(exact)
@@ -111,7 +132,9 @@ class BillingHooks:
             return
         charge = charge_for(job)
         seconds = job.rendered_seconds or job.seconds
-        note = (f"{job.model} {job.rendered_size or job.size} {seconds:g}s: charged "
+        gpu = (f", {float(billed_render_seconds(job)):g} of {job.render_cap_seconds} GPU "
+               f"seconds" if job.render_cap_seconds else "")
+        note = (f"{job.model} {job.rendered_size or job.size} {seconds:g}s{gpu}: charged "
                 f"{format_usd(charge)}, reserved {format_usd(reserved)}")
         if not await ledger.post(conn, job.tenant_id, Kind.SETTLE, reserved - charge,
                                  f"settle:{job.id}", job_id=job.id, key_id=job.key_id,

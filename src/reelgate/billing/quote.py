@@ -53,6 +53,10 @@ class Quote:
     refusal: APIError | None
     requested_model: str | None = None
     notice: str | None = None
+    #: what the per-second price is per (``video_seconds`` | ``render_seconds``)
+    billing: str = "video_seconds"
+    #: the seconds the amount pays for: the clip's, or the model's GPU-time ceiling
+    reserved_seconds: int = 0
 
 
 def refusal_of(error: APIError) -> dict[str, object]:
@@ -74,7 +78,9 @@ class QuoteService:
     async def _quote(self, conn: AsyncConnection, principal: Principal,
                      params: CreateParams) -> Quote:
         model, size, seconds = params.model.id, params.size, params.seconds
-        amount = await self.pricer.quote(conn, principal.tenant_id, model, size, seconds)
+        reserved_seconds = params.model.reserved_seconds(seconds)
+        amount = await self.pricer.quote(conn, principal.tenant_id, model, size,
+                                         reserved_seconds)
         rate = await self.pricer.base_rate(conn, principal.tenant_id, model, size)
         ppm = await self.pricer.multiplier_ppm(conn, principal.tenant_id)
         tenant = (await conn.execute(select(tenants.c.balance_micros, tenants.c.unlimited)
@@ -90,7 +96,8 @@ class QuoteService:
                                             cap_covers, cap)
         return Quote(model, size, seconds, amount, rate.micros_per_second, rate.source, ppm,
                      prepaid, balance, balance_covers, cap, spent, cap_covers, refusal,
-                     params.requested_model, params.notice)
+                     params.requested_model, params.notice, params.model.billing.value,
+                     reserved_seconds)
 
     async def _first_refusal(self, conn: AsyncConnection, principal: Principal,
                              params: CreateParams, amount: int, balance_covers: bool,

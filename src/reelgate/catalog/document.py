@@ -13,7 +13,15 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from reelgate.catalog.spec import ModelSpec, ModelState, Operation, PairRule, usd, usd_text
+from reelgate.catalog.spec import (
+    Billing,
+    ModelSpec,
+    ModelState,
+    Operation,
+    PairRule,
+    usd,
+    usd_text,
+)
 from reelgate.errors import InvalidRequest
 
 __all__ = ["FIELDS", "CatalogError", "doc_from_spec", "merge", "spec_from_doc"]
@@ -25,7 +33,9 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,99}$")
 #: every key a model may have, in the order export writes them
 FIELDS = ("owned_by", "description", "quality", "state", "message", "successor",
           "operations", "seconds", "default_seconds", "default_size", "aliases", "upstream",
-          "prices", "rules", "image_only_sizes")
+          "prices", "rules", "image_only_sizes", "billing", "max_render_seconds")
+#: a render-billed job's reservation ceiling: a day of GPU time
+_MAX_RENDER_SECONDS = 86_400
 
 
 class CatalogError(InvalidRequest):
@@ -159,9 +169,27 @@ def spec_from_doc(model_id: str, doc: Mapping[str, Any]) -> ModelSpec:
         rules=rules, upstream=dict(upstream),
         state=_enum(doc.get("state", "active"), f"{where}.state", ModelState),
         message=_text(doc, "message", where), successor=successor,
-        image_only_sizes=_image_only(doc, where, sizes, operations))
+        image_only_sizes=_image_only(doc, where, sizes, operations),
+        **_billing(doc, where))
     _check_renderable(spec, where)
     return spec
+
+
+def _billing(doc: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """``billing`` and, for ``render_seconds``, the ``max_render_seconds`` a create
+    reserves (a price per GPU second needs a ceiling, or nothing could be reserved)."""
+    billing = _enum(doc.get("billing", "video_seconds"), f"{where}.billing", Billing)
+    cap = doc.get("max_render_seconds")
+    if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool)
+                            or not 1 <= cap <= _MAX_RENDER_SECONDS):
+        raise _fail(f"{where}.max_render_seconds",
+                    f"must be a whole number of seconds from 1 to {_MAX_RENDER_SECONDS}, "
+                    f"got {cap!r}")
+    if billing is Billing.RENDER_SECONDS and cap is None:
+        raise _fail(f"{where}.max_render_seconds",
+                    "is required with billing = \"render_seconds\": the GPU seconds a "
+                    "create reserves, and the most one job is charged")
+    return {"billing": billing, "max_render_seconds": cap}
 
 
 def _image_only(doc: Mapping[str, Any], where: str, sizes: tuple[str, ...],
@@ -227,7 +255,10 @@ def doc_from_spec(spec: ModelSpec) -> dict[str, Any]:
         "prices": {size: usd_text(micros) for size, micros in spec.prices.items()},
         "rules": [_rule_out(r) for r in spec.rules],
         "image_only_sizes": list(spec.image_only_sizes),
+        "billing": spec.billing.value,
     }
+    if spec.max_render_seconds is not None:
+        doc["max_render_seconds"] = spec.max_render_seconds
     return doc
 
 

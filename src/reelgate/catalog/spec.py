@@ -16,6 +16,7 @@ from enum import StrEnum
 from reelgate.errors import InvalidRequest
 
 __all__ = [
+    "Billing",
     "EXTENSION_SECONDS",
     "MAX_EXTENSIONS",
     "MAX_TOTAL_SECONDS",
@@ -67,6 +68,16 @@ EXTENSION_SECONDS = ("4", "8", "12", "16", "20")
 MAX_EXTENSIONS = 6
 #: the longest stitched video an extension may make
 MAX_TOTAL_SECONDS = 120
+
+
+class Billing(StrEnum):
+    """What a model's per-second price is per."""
+
+    #: seconds of video delivered (the hosted APIs' way)
+    VIDEO_SECONDS = "video_seconds"
+    #: seconds of GPU time the render took, by the upstream's own clock (self-hosted:
+    #: what a job really costs); reserved at ``max_render_seconds``, the most billed
+    RENDER_SECONDS = "render_seconds"
 
 
 class Operation(StrEnum):
@@ -158,6 +169,18 @@ class ModelSpec:
     successor: str | None = None
     #: sizes rendered only from an input image; all of them: an image-to-video-only model
     image_only_sizes: tuple[str, ...] = ()
+    billing: Billing = Billing.VIDEO_SECONDS
+    #: render billing: the GPU seconds a create reserves, and the most a job is charged
+    max_render_seconds: int | None = None
+
+    @property
+    def render_cap(self) -> int | None:
+        """The GPU seconds a job of this model reserves; None: billed by video seconds."""
+        return self.max_render_seconds if self.billing is Billing.RENDER_SECONDS else None
+
+    def reserved_seconds(self, seconds: int) -> int:
+        """The seconds a create's reservation pays for: the clip's, or the render cap."""
+        return self.render_cap or seconds
 
     @property
     def sizes(self) -> tuple[str, ...]:

@@ -77,11 +77,13 @@ def _fields(*, owned_by: str | None = None, description: str | None = None,
             default_size: str | None = None, default_seconds: str | None = None,
             operations: str | None = None, upstream: list[str] | None = None,
             rules: list[str] | None = None, no_rules: bool = False,
-            state: str | None = None) -> dict[str, Any]:
+            state: str | None = None, billing: str | None = None,
+            max_render_seconds: int | None = None) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for key, value in (("owned_by", owned_by), ("description", description),
                        ("quality", quality), ("default_size", default_size),
-                       ("default_seconds", default_seconds), ("state", state)):
+                       ("default_seconds", default_seconds), ("state", state),
+                       ("billing", billing), ("max_render_seconds", max_render_seconds)):
         if value is not None:
             fields[key] = value
     if seconds is not None:
@@ -108,6 +110,9 @@ def _print(record: ModelRecord) -> None:
 
 
 SECONDS_HELP = "Durations: 4,8,12 or a range 3-15."
+BILLING_HELP = ("video_seconds (prices per second of video) or render_seconds (per second "
+                "of GPU time the upstream measured; needs --max-render-seconds).")
+MAX_RENDER_HELP = "Render billing: GPU seconds a create reserves, the most a job is charged."
 RULE_HELP = "SIZES:SECONDS (those sizes only at those durations) or SECONDS:SIZES."
 
 
@@ -161,6 +166,9 @@ def add(
     rule: list[str] = typer.Option([], "--rule", help=RULE_HELP),
     alias: list[str] = typer.Option([], "--alias"),
     hidden: bool = typer.Option(False, "--hidden", help="Usable, but not listed."),
+    billing: str | None = typer.Option(None, "--billing", help=BILLING_HELP),
+    max_render_seconds: int | None = typer.Option(None, "--max-render-seconds",
+                                                  help=MAX_RENDER_HELP),
 ) -> None:
     """Add a model (from flags, or a TOML table with --file)."""
     if file is not None:
@@ -172,7 +180,8 @@ def add(
         doc = _fields(owned_by=owned_by, description=description, quality=quality,
                       seconds=seconds, default_size=default_size,
                       default_seconds=default_seconds, operations=operations,
-                      upstream=upstream, rules=rule, state="hidden" if hidden else None)
+                      upstream=upstream, rules=rule, state="hidden" if hidden else None,
+                      billing=billing, max_render_seconds=max_render_seconds)
         doc["prices"] = _pairs(price, "--price")
         if alias:
             doc["aliases"] = alias
@@ -194,6 +203,9 @@ def update(
     rule: list[str] = typer.Option([], "--rule", help=RULE_HELP + " Replaces all rules."),
     no_rules: bool = typer.Option(False, "--no-rules", help="Drop every rule."),
     state: str | None = typer.Option(None, "--state", help="active, hidden or retired"),
+    billing: str | None = typer.Option(None, "--billing", help=BILLING_HELP),
+    max_render_seconds: int | None = typer.Option(None, "--max-render-seconds",
+                                                  help=MAX_RENDER_HELP),
     reset: list[str] = typer.Option([], "--reset", help="A field back to the shipped value."),
     if_version: int | None = typer.Option(None, "--if-version",
                                           help="Refuse if someone changed it since."),
@@ -202,7 +214,8 @@ def update(
     fields: dict[str, Any] = _fields(
         description=description, quality=quality, seconds=seconds, default_size=default_size,
         default_seconds=default_seconds, operations=operations, upstream=upstream,
-        rules=rule, no_rules=no_rules, state=state)
+        rules=rule, no_rules=no_rules, state=state, billing=billing,
+        max_render_seconds=max_render_seconds)
     fields.update({name: None for name in reset})
     change = ModelChange(fields=fields, set_prices=_pairs(price, "--price"),
                          remove_sizes=remove_size)

@@ -71,13 +71,16 @@ class Lifecycle:
 
     async def downloading(self, job: Job, *, upstream_status: str, result_url: str | None,
                           rendered_seconds: float | None, rendered_size: str | None,
-                          upstream_id: str | None = None) -> Job | None:
+                          upstream_id: str | None = None,
+                          render_seconds: float | None = None) -> Job | None:
         """→ DOWNLOADING: the upstream finished; our copy is not complete yet. From
-        SUBMITTING (an upstream that finished at once) ``upstream_id`` is new too."""
+        SUBMITTING (an upstream that finished at once) ``upstream_id`` is new too.
+        ``render_seconds``: the GPU time it reported (what render billing charges)."""
         t = now()
         values: dict[str, object] = {
             "upstream_status": upstream_status, "result_url": result_url,
             "rendered_seconds": rendered_seconds, "rendered_size": rendered_size,
+            "render_seconds": render_seconds,
             "progress": max(job.progress, 99), **self._polled(job, t)}
         if upstream_id is not None:
             values.update(upstream_id=upstream_id, started_at=t)

@@ -75,6 +75,10 @@ class Job:
     characters: list[dict[str, str]] | None = None
     #: the alias (dated snapshot) the client asked for, echoed as the video's model
     model_alias: str | None = None
+    #: GPU time of the render as the upstream measured it
+    render_seconds: float | None = None
+    #: billed by GPU time: the seconds the reservation paid for (None: by video seconds)
+    render_cap_seconds: int | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> Job:

@@ -100,9 +100,10 @@ class VideoService:
                     await repo.expire_idempotency_key(
                         conn, principal.tenant_id, idempotency_key,
                         before=t - self.settings.idempotency_ttl_seconds)
+                values["render_cap_seconds"] = params.model.render_cap
                 values["price_micros"] = await self.pricer.quote(  # an extension: its segment
                     conn, principal.tenant_id, params.model.id, params.size,
-                    origin.segment_seconds or params.seconds)
+                    params.model.reserved_seconds(origin.segment_seconds or params.seconds))
                 job = await repo.insert(conn, values)
                 for hook in self.hooks:
                     await hook.on_created(conn, job, principal)

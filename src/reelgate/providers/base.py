@@ -158,6 +158,8 @@ class UpstreamJob:
     error_message: str | None = None
     result_url: str | None = None  # some upstreams hand out a (short-lived) URL
     poll_after: float | None = None  # seconds, when the upstream hints at it
+    #: GPU time of the render by the upstream's own clock (self-hosted servers)
+    render_seconds: float | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 

@@ -211,6 +211,7 @@ class OpenAIProvider:
             result_url=_result_url(body) if self.mode == "relay" else None,
             poll_after=_poll_after(response.headers),
             extra=_extra(body),
+            render_seconds=render_seconds(body),  # vLLM-Omni: GPU time of the render
         )
 
 
@@ -229,11 +230,7 @@ def _unwrap(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _extra(body: Mapping[str, Any]) -> dict[str, Any]:
-    extra = {k: body[k] for k in ("expires_at", "remixed_from_video_id") if body.get(k)}
-    render = render_seconds(body)  # vLLM-Omni: GPU time of the render
-    if render is not None:
-        extra["render_seconds"] = render
-    return extra
+    return {k: body[k] for k in ("expires_at", "remixed_from_video_id") if body.get(k)}
 
 
 def _job_error(body: Mapping[str, Any]) -> tuple[str | None, str | None]:

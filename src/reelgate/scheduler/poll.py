@@ -74,7 +74,8 @@ class Poller:
         if up.status == UpstreamStatus.COMPLETED:
             copying = await self.lifecycle.downloading(
                 job, upstream_status=up.raw_status or "completed", result_url=up.result_url,
-                rendered_seconds=up.seconds, rendered_size=up.size, upstream_id=new_id)
+                rendered_seconds=up.seconds, rendered_size=up.size, upstream_id=new_id,
+                render_seconds=up.render_seconds)
             if copying is not None:
                 await self.copier.copy(copying, pinned, up)
             return copying is not None

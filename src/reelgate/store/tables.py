@@ -160,6 +160,10 @@ jobs = Table(
     Column("submit_attempts", Integer, nullable=False, default=0),
     Column("rendered_seconds", Float),
     Column("rendered_size", String(20)),
+    #: GPU time of the render by the upstream's own clock (self-hosted servers report it)
+    Column("render_seconds", Float),
+    #: billed by GPU time: the GPU seconds reserved, the most charged (None: by video)
+    Column("render_cap_seconds", Integer),
     Column("media", JSON),  # {variant: {key, size, etag, content_type}}
     Column("price_micros", BigInteger, nullable=False, default=0),
     Column("charged_micros", BigInteger),

@@ -306,31 +306,29 @@ class ComfyUIProvider:
     def _from_history(self, prompt_id: str, entry: Mapping[str, Any]) -> UpstreamJob:
         status = entry.get("status")
         word = str(status.get("status_str") or "") if isinstance(status, dict) else ""
-        extra: dict[str, Any] = {}
-        render = wire.render_seconds(status)
-        if render is not None:
-            extra["render_seconds"] = render  # GPU time, from ComfyUI's own timestamps
+        render = wire.render_seconds(status)  # GPU time, from ComfyUI's own timestamps
         mapped = _STATUS.get(word)
         if mapped is None and not word and entry.get("outputs"):
             mapped = UpstreamStatus.COMPLETED  # servers before status reporting
         if mapped is None:
             log.warning("%s: unknown ComfyUI status %r for prompt %s; treating as in_progress",
                         self.channel.name, word, prompt_id)
-            return UpstreamJob(prompt_id, UpstreamStatus.IN_PROGRESS, raw_status=word, extra=extra)
+            return UpstreamJob(prompt_id, UpstreamStatus.IN_PROGRESS, raw_status=word,
+                               render_seconds=render)
         if mapped is UpstreamStatus.FAILED:
             code, message = wire.execution_failure(status)
             return UpstreamJob(prompt_id, mapped, raw_status=word, error_code=code,
-                               error_message=message, extra=extra)
+                               error_message=message, render_seconds=render)
         node = wire.extra_data(entry.get("prompt")).get("reelgate_output_node")
         found = wire.output_file(entry.get("outputs"), node if isinstance(node, str) else None)
         if found is None:
             where = f"node {node}" if node else "any node"
             return UpstreamJob(prompt_id, UpstreamStatus.FAILED, raw_status=word,
-                               error_code="no_video_output", extra=extra,
+                               error_code="no_video_output", render_seconds=render,
                                error_message=f"The workflow finished but {where} saved no video.")
         url = f"{self._http.url('view')}?{urlencode(found.query)}"
         return UpstreamJob(prompt_id, UpstreamStatus.COMPLETED, progress=100, raw_status=word,
-                           result_url=url, extra=extra)
+                           result_url=url, render_seconds=render)
 
 
 def _has_node_errors(response: httpx.Response) -> bool:
