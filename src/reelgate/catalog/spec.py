@@ -16,10 +16,10 @@ from enum import StrEnum
 from reelgate.errors import InvalidRequest
 
 __all__ = [
-    "Billing",
     "EXTENSION_SECONDS",
     "MAX_EXTENSIONS",
     "MAX_TOTAL_SECONDS",
+    "Billing",
     "ModelSpec",
     "ModelState",
     "Operation",
