@@ -34,11 +34,17 @@ if [[ ! -x /usr/bin/chromium ]]; then  # the admin UI's browser tests drive Debi
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 
+# Two pytest workers (REELGATE_TEST_JOBS=1 for one): most tests wait on a gateway process
+# or a fake upstream, so two workers finish sooner even on two cores. A file's tests stay on
+# one worker (--dist loadfile), so a module's gateway is started once, not once per worker.
+PARALLEL=()
+[[ "${REELGATE_TEST_JOBS:-2}" != 1 ]] && PARALLEL=(-n "${REELGATE_TEST_JOBS:-2}" --dist loadfile)
+
 echo "== pytest (SQLite)"
-REELGATE_TEST_DATABASE=sqlite $BIN/pytest -q -p no:cacheprovider "$@"
+REELGATE_TEST_DATABASE=sqlite $BIN/pytest -q -p no:cacheprovider "${PARALLEL[@]}" "$@"
 if [[ -n "${REELGATE_TEST_POSTGRES_URL:-}" ]]; then
   # again on PostgreSQL, without the suites that never touch a database
   echo "== pytest (PostgreSQL)"
-  REELGATE_TEST_DATABASE=postgres $BIN/pytest -q -p no:cacheprovider \
+  REELGATE_TEST_DATABASE=postgres $BIN/pytest -q -p no:cacheprovider "${PARALLEL[@]}" \
     --ignore=tests/unit --ignore=tests/providers "$@"
 fi
