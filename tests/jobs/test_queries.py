@@ -9,7 +9,7 @@ from reelgate.bootstrap import Gateway
 from reelgate.errors import InvalidRequest, NotFound
 from reelgate.jobs.queries import JobFilter
 from reelgate.jobs.states import State
-from tests.billing.support import make_principal, params
+from tests.billing.support import complete, make_principal, params
 
 
 async def _jobs(gw: Gateway, caller: Principal, n: int, model: str = "sora-2") -> list[str]:
@@ -76,3 +76,27 @@ async def test_filter_choices_list_tenant_and_channel_names(gw: Gateway) -> None
     assert caller.tenant_name in choices.tenants
     assert choices.tenants == sorted(choices.tenants)
     assert choices.channels == sorted(choices.channels)
+
+
+async def test_spend_sums_one_tenants_jobs_in_the_window_by_model(gw: Gateway) -> None:
+    caller = await make_principal(gw, prepaid=False)
+    other = await make_principal(gw, prepaid=False)
+    done = [await complete(gw, await gw.videos.create(caller, params("sora-2")))
+            for _ in range(2)]
+    running = await gw.videos.create(caller, params("sora-2-pro"))
+    await gw.videos.create(other, params("sora-2"))  # someone else's: never counted
+    first = min(j.created_at for j in done)
+
+    rows = {r.model: r for r in await gw.job_queries.spend(caller.tenant_id, since=first)}
+    assert set(rows) == {"sora-2", "sora-2-pro"}
+    sora = rows["sora-2"]
+    assert (sora.jobs, sora.completed, sora.failed) == (2, 2, 0)
+    charged = [(await gw.job_queries.find(j.id)).job.charged_micros or 0 for j in done]
+    assert sora.charged_micros == sum(charged) > 0
+    assert sora.reserved_micros == 0
+    pro = rows["sora-2-pro"]
+    assert (pro.jobs, pro.charged_micros, pro.reserved_micros) == (1, 0, running.price_micros)
+    later = await gw.job_queries.spend(caller.tenant_id, since=running.created_at)
+    assert [r.model for r in later] == ["sora-2-pro"]
+    assert await gw.job_queries.spend(caller.tenant_id, since=first,
+                                      until=first) == []

@@ -24,9 +24,16 @@ pytestmark = [pytest.mark.browser,
 
 
 @pytest.fixture(scope="module")
-def fakes() -> Iterator[tuple[Upstream, Upstream]]:
+def fakes(console_gateway: GatewayProcess) -> Iterator[tuple[Upstream, Upstream]]:
+    """Two fake upstreams; afterwards the channels on them are disabled and the local
+    one serves again, for the console tests that follow."""
     a, b = start_upstream("openai"), start_upstream("openai_b")
     yield a, b
+    with admin_api(console_gateway) as api:
+        for ch in ok(api.get("/channels"))["data"]:
+            if ch["provider"] != "local" and ch["enabled"]:
+                ok(api.post(f"/channels/{ch['id']}/disable"))
+        ok(api.post("/channels/local/enable"))
     a.server.stop()
     b.server.stop()
 

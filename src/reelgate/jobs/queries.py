@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Select, or_, select, tuple_
+from sqlalchemy import Select, case, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from reelgate.errors import InvalidRequest, NotFound
@@ -28,6 +28,7 @@ __all__ = [
     "JobFilter",
     "JobQueries",
     "JobRow",
+    "SpendRow",
     "TimelineEntry",
 ]
 
@@ -79,6 +80,20 @@ class FilterChoices:
 
     tenants: list[str]
     channels: list[str]
+
+
+@dataclass(frozen=True)
+class SpendRow:
+    """One model's share of a tenant's jobs created in a window."""
+
+    model: str
+    jobs: int
+    completed: int
+    failed: int
+    #: what completed jobs were charged (settled), micro-USD
+    charged_micros: int
+    #: what jobs still running have reserved, micro-USD
+    reserved_micros: int
 
 
 def _query(f: JobFilter) -> Select[Any]:
@@ -168,3 +183,29 @@ class JobQueries:
         """The job as it is now, deleted or not; ``tenant_id`` None sees every tenant's."""
         async with self.db.read() as conn:
             return await repo.get(conn, job_id, tenant_id=tenant_id, include_deleted=True)
+
+    async def spend(self, tenant_id: str, *, since: float,
+                    until: float | None = None) -> list[SpendRow]:
+        """The tenant's jobs created in [since, until) by model, most charged first.
+
+        One range scan of ``ix_jobs_tenant_created``: the tenant's jobs in the window,
+        never anyone else's.
+        """
+        done = State.COMPLETED.value
+        failed = State.FAILED.value
+        running = jobs.c.state.notin_((done, failed))
+        charged = func.coalesce(func.sum(jobs.c.charged_micros), 0)
+        query = (select(jobs.c.model, func.count().label("n"),
+                        func.sum(case((jobs.c.state == done, 1), else_=0)).label("ok"),
+                        func.sum(case((jobs.c.state == failed, 1), else_=0)).label("bad"),
+                        charged.label("charged"),
+                        func.coalesce(func.sum(case((running, jobs.c.price_micros),
+                                                    else_=0)), 0).label("reserved"))
+                 .where(jobs.c.tenant_id == tenant_id, jobs.c.created_at >= since)
+                 .group_by(jobs.c.model).order_by(charged.desc(), jobs.c.model))
+        if until is not None:
+            query = query.where(jobs.c.created_at < until)
+        async with self.db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [SpendRow(r.model, int(r.n), int(r.ok or 0), int(r.bad or 0),
+                         int(r.charged), int(r.reserved)) for r in rows]

@@ -12,7 +12,15 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from reelgate.api.admin_ui import auth_pages, channel_pages, job_pages, lists, model_pages
+from reelgate.api.admin_ui import (
+    auth_pages,
+    channel_pages,
+    job_pages,
+    key_pages,
+    lists,
+    model_pages,
+    tenant_pages,
+)
 from reelgate.api.admin_ui.session import LoginRequired, load_session
 from reelgate.api.admin_ui.views import HERE
 from reelgate.errors import AuthenticationError
@@ -31,8 +39,8 @@ async def _login_required(request: Request, exc: Exception) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    for module in (auth_pages, channel_pages, job_pages, lists,
-                   model_pages):  # sessions checked first
+    for module in (auth_pages, channel_pages, job_pages, key_pages, lists, model_pages,
+                   tenant_pages):  # sessions checked first
         app.include_router(module.router, include_in_schema=False,
                            dependencies=[Depends(load_session)])
     app.mount("/admin/static", StaticFiles(directory=HERE / "static"), name="admin-static")

@@ -37,6 +37,8 @@ class Refusal:
     message: str = ""
     values: Mapping[str, str] = field(default_factory=dict)
     checked: frozenset[str] = frozenset()
+    #: every value of fields sent more than once (a multiple select)
+    lists: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def value(self, form: str, name: str, default: object = "") -> str:
         if form == self.form:
@@ -45,6 +47,9 @@ class Refusal:
 
     def is_checked(self, form: str, name: str, default: bool = False) -> bool:
         return name in self.checked if form == self.form else default
+
+    def picked(self, form: str, name: str) -> tuple[str, ...]:
+        return self.lists.get(name, ()) if form == self.form else ()
 
 
 NO_REFUSAL = Refusal()
@@ -114,7 +119,9 @@ class Fields:
         values = {k: v for k, v in self.data.multi_items()
                   if isinstance(v, str) and k not in _SECRET_FIELDS}
         checked = frozenset(k for k, v in values.items() if v)
-        return Refusal(form, exc.message, values, checked)
+        lists = {k: tuple(v for v in self.data.getlist(k) if isinstance(v, str))
+                 for k in values}
+        return Refusal(form, exc.message, values, checked, lists)
 
 
 async def read_fields(request: Request) -> tuple[Session, Fields]:

@@ -1,5 +1,4 @@
-"""Read-only lists (channels, tenants, prices; the CLI and admin API edit them) plus
-the two actions the UI offers: revoking a key and replaying a webhook delivery."""
+"""Prices, webhooks and dead letters: lists, and replaying a webhook delivery."""
 
 from __future__ import annotations
 
@@ -12,8 +11,6 @@ from reelgate.api.admin_ui.auth_pages import safe_next
 from reelgate.api.admin_ui.session import check_csrf, require_session
 from reelgate.api.admin_ui.views import page
 from reelgate.api.deps import gateway
-from reelgate.billing.tenants import mode
-from reelgate.errors import NotFound
 from reelgate.webhooks.repository import DEAD, Endpoint
 
 __all__ = ["endpoint_labels", "router"]
@@ -23,29 +20,6 @@ router = APIRouter(prefix="/admin")
 
 def endpoint_labels(endpoints: list[Endpoint]) -> dict[str, str]:
     return {e.id: f"{e.tenant_name}: {e.url}" for e in endpoints}
-
-
-@router.get("/keys")
-async def keys_page(request: Request) -> Response:
-    session = require_session(request)
-    keys = await gateway(request).keys.list_all()
-    return page(request, "keys.html", session, section="keys", keys=keys)
-
-
-@router.post("/keys/{key_id}/revoke")
-async def revoke_key(key_id: str, request: Request,
-                     csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
-    check_csrf(require_session(request).csrf, csrf)
-    if not await gateway(request).keys.revoke(key_id):
-        raise NotFound(f"No active key '{key_id}'.", param="key_id")
-    return RedirectResponse("/admin/keys", status_code=303)
-
-
-@router.get("/tenants")
-async def tenants_page(request: Request) -> Response:
-    session = require_session(request)
-    rows = await gateway(request).tenants.list_all()
-    return page(request, "tenants.html", session, section="tenants", tenants=rows, mode=mode)
 
 
 @router.get("/prices")

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from reelgate.api.admin_ui.session import Session
-from reelgate.billing.money import usd_str
+from reelgate.billing.money import format_usd
 
 __all__ = ["HERE", "page", "templates"]
 
@@ -38,7 +38,7 @@ def _when(value: float | None) -> str:
 
 
 def _usd(micros: int | None) -> str:
-    return "-" if micros is None else f"${usd_str(micros)}"
+    return "-" if micros is None else format_usd(micros)
 
 
 def _pretty(value: Any) -> str:
