@@ -20,7 +20,11 @@ def test_terminal_states_have_no_way_out() -> None:
     for terminal in (State.COMPLETED, State.FAILED):
         assert TRANSITIONS[terminal] == frozenset()
         assert not can_move(terminal, State.QUEUED)
-    assert not can_move(State.IN_PROGRESS, State.QUEUED)  # never resubmit after acceptance
+    # after acceptance, back to the queue only when the upstream lost the job before it
+    # started it (scheduler/poll.py, UpstreamError.never_started); never to SUBMITTING
+    assert can_move(State.IN_PROGRESS, State.QUEUED)
+    assert not can_move(State.IN_PROGRESS, State.SUBMITTING)
+    assert not can_move(State.DOWNLOADING, State.QUEUED)
     assert can_move(State.SUBMITTING, State.QUEUED)
 
 

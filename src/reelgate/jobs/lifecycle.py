@@ -50,6 +50,18 @@ class Lifecycle:
         values = {"channel_id": None, "credential_id": None} if unroute else {}
         return await self._commit(job, State.QUEUED, values, event="submit_rejected")
 
+    async def unstarted(self, job: Job, *, unroute: bool) -> Job | None:
+        """IN_PROGRESS → QUEUED: the upstream lost the job before it started rendering
+        it (a restarted server forgot its queue), so it is sent again, to whichever
+        channel is free. Never for a job that may have started: that one fails."""
+        values: dict[str, object] = {
+            "upstream_id": None, "upstream_status": None, "started_at": None, "progress": 0,
+            "poll_count": 0, "next_poll_at": now()}
+        if unroute:
+            values.update(channel_id=None, credential_id=None)
+        return await self._commit(job, State.QUEUED, values, event="upstream_forgot",
+                                  release=True)
+
     async def accept(self, job: Job, upstream_id: str, *, upstream_status: str, progress: int,
                      due_at: float, event: str | None = None) -> Job | None:
         """SUBMITTING → IN_PROGRESS with the upstream's id, due for its next poll:

@@ -28,7 +28,8 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     State.QUEUED: frozenset({State.SUBMITTING, State.FAILED}),
     # back to QUEUED only when the upstream certainly did not take the job (429, refused)
     State.SUBMITTING: frozenset({State.QUEUED, State.IN_PROGRESS, State.DOWNLOADING, State.FAILED}),
-    State.IN_PROGRESS: frozenset({State.DOWNLOADING, State.FAILED}),
+    # back to QUEUED only when the upstream lost the job before it started rendering it
+    State.IN_PROGRESS: frozenset({State.QUEUED, State.DOWNLOADING, State.FAILED}),
     State.DOWNLOADING: frozenset({State.COMPLETED, State.FAILED}),
     State.COMPLETED: frozenset(),
     State.FAILED: frozenset(),

@@ -174,6 +174,7 @@ class UpstreamError(Exception):
         status_code: int | None = None,
         code: str | None = None,
         retry_after: float | None = None,
+        never_started: bool = False,
     ) -> None:
         super().__init__(message)
         self.kind = kind
@@ -181,6 +182,9 @@ class UpstreamError(Exception):
         self.status_code = status_code
         self.code = code
         self.retry_after = retry_after
+        #: with NOT_FOUND: the upstream lost the job before it ever started rendering it
+        #: (a restarted server forgot its queue), so sending it elsewhere renders it once
+        self.never_started = never_started
 
     @property
     def accepted_impossible(self) -> bool:

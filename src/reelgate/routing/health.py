@@ -53,6 +53,13 @@ class ChannelHealth:
                     await set_channel(conn, channel.id, cooldown_until=t + pause)
         self.on_change()
 
+    async def unreachable(self, channel: Channel) -> None:
+        """A follow-up (a poll) found nobody answering at the channel's address: new
+        jobs go elsewhere for a while, and its own jobs are looked at again after it."""
+        async with self.db.begin() as conn:
+            await set_channel(conn, channel.id, cooldown_until=now() + DOWN_COOLDOWN)
+        self.on_change()
+
     async def throttled(self, channel: Channel, seconds: float) -> None:
         """The channel answered a follow-up with 429: nothing on it is claimed (nor
         refreshed) for ``seconds``, and nothing is failed for it."""

@@ -53,10 +53,18 @@ class Poller:
             delay = exc.retry_after or self.settings.poll_max_seconds
             await self.health.throttled(channel, delay)
             await self.lifecycle.release(job, now() + delay, count_poll=True)
+        elif exc.kind == ErrorKind.NOT_FOUND and exc.never_started:
+            # forgotten before it started (a restarted server's queue): send it again,
+            # to any channel; one that had started is never resubmitted (below)
+            if await self.lifecycle.unstarted(job, unroute=not job.pinned) is not None:
+                log.info("job %s was lost by %s before it started; queued again", job.id,
+                         channel.name, extra={"job_id": job.id, "channel": channel.name})
         elif exc.kind == ErrorKind.NOT_FOUND and job.poll_count >= NOT_FOUND_LIMIT:
             await self.lifecycle.fail(job, "upstream_lost",
                                       "The upstream no longer knows this job.")
         else:
+            if exc.kind == ErrorKind.UNAVAILABLE and exc.status_code is None:
+                await self.health.unreachable(channel)  # nobody answers there
             await self.lifecycle.release(job, now() + poll_delay(job, self.settings),
                                          count_poll=True)
 

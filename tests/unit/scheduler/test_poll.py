@@ -57,6 +57,42 @@ async def test_a_job_the_upstream_forgot_is_lost_only_after_repeated_not_found(
     assert (lost.state, lost.error_code) == (State.FAILED, "upstream_lost")
 
 
+async def test_a_job_lost_before_it_started_goes_back_to_the_queue(rig: Rig) -> None:
+    """A restarted server forgot a prompt it had never started: the job is queued again
+    for any channel (nothing rendered it), its reservation untouched."""
+    _, job = await _running_job(rig, upstream_status="queued", price_micros=500_000)
+    rig.fake("a").fetches = [refused(ErrorKind.NOT_FOUND, never_started=True)]
+    after = await rig.step(job)
+    assert after.state == State.QUEUED
+    assert (after.channel_id, after.credential_id, after.upstream_id) == (None, None, None)
+    assert after.lease_owner is None and after.next_poll_at is not None
+    assert after.next_poll_at <= now() and after.error_code is None
+
+
+async def test_a_job_that_may_have_started_is_never_resent(rig: Rig) -> None:
+    _, job = await _running_job(rig, poll_count=NOT_FOUND_LIMIT)
+    rig.fake("a").fetches = [refused(ErrorKind.NOT_FOUND)]
+    after = await rig.step(job)
+    assert (after.state, after.error_code) == (State.FAILED, "upstream_lost")
+
+
+async def test_nobody_answering_a_poll_cools_the_channel_a_5xx_does_not(rig: Rig) -> None:
+    cid, job = await _running_job(rig)
+    rig.fake("a").fetches = [refused(ErrorKind.UNAVAILABLE)]
+    after = await rig.step(job)
+    assert after.state == State.IN_PROGRESS and after.poll_count == 1
+    other_cid, [key] = await rig.add_channel("b")
+    other = await rig.job(State.IN_PROGRESS, channel_id=other_cid, credential_id=key,
+                          upstream_id="up_b", started_at=now(), progress=10)
+    rig.fake("b").fetches = [refused(ErrorKind.UNAVAILABLE, 503)]
+    assert (await rig.step(other)).state == State.IN_PROGRESS
+    async with rig.db.read() as conn:
+        silent = await chrepo.get_channel(conn, cid)
+        answered = await chrepo.get_channel(conn, other_cid)
+    assert silent is not None and silent.cooldown_until > now()  # no answer at all
+    assert answered is not None and answered.cooldown_until <= now()  # it did answer
+
+
 async def test_an_upstream_failure_is_the_jobs_failure(rig: Rig) -> None:
     _, job = await _running_job(rig)
     rig.fake("a").fetches = [UpstreamJob("up_1", UpstreamStatus.FAILED,

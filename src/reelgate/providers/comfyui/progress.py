@@ -14,6 +14,18 @@ Messages read (``main.py`` / ``execution.py``): ``{"type": "progress", "data":
 ``execution_error``, ``execution_interrupted`` (each with ``prompt_id``) and
 ``executing`` with ``"node": null`` when a prompt is done. Binary frames (previews)
 are skipped.
+
+It also keeps the one proof there is that a prompt never started: ComfyUI sends
+``execution_start`` to this socket before it runs anything of a prompt queued under
+our ``client_id``. So a prompt the server was seen holding *pending* while a
+connection was open, of which no start was heard on that connection until the server
+ended it, had not started when the server went away; if the server then comes back
+without it (a restart forgets the queue), it can be sent elsewhere and is still
+rendered once. Every other case (never seen pending on a live connection, a start
+heard or seen, the connection closed by us) proves nothing, and the job is not resent.
+(The one gap: a connection dropped while the server lived on, the prompt started in the
+second or so before we reconnected, and the server died before our next poll; a
+reconnect that tells us one of our prompts is running voids all such proofs.)
 """
 
 from __future__ import annotations
@@ -36,6 +48,9 @@ log = logging.getLogger(__name__)
 _KEEP = 512  # prompts remembered
 _MAX_MESSAGE = 16 * 1024 * 1024  # previews can be large; a bigger frame drops the socket
 _DONE = frozenset({"execution_success", "execution_error", "execution_interrupted"})
+#: messages that only a prompt that has started sends
+_STARTED = frozenset({"execution_start", "execution_cached", "progress", "executing",
+                      "executed", "progress_state", *_DONE})
 _IDLE = 300.0  # seconds without use after which the listener stops
 _WAKE = 30.0  # how often a quiet socket checks whether it is still wanted
 
@@ -50,6 +65,40 @@ class ProgressFeed:
         self._task: asyncio.Task[None] | None = None
         self._used = time.monotonic()
         self.connected = asyncio.Event()
+        self._epoch = 0  # connections opened so far: the open one's number
+        self._live = False
+        self._lost: set[int] = set()  # connections the server's side ended
+        self._pending_in: OrderedDict[str, int] = OrderedDict()  # prompt -> connection
+        self._started: OrderedDict[str, None] = OrderedDict()
+
+    @property
+    def epoch(self) -> int | None:
+        """The open connection's number, None while there is none."""
+        return self._epoch if self._live else None
+
+    def saw_pending(self, prompt_id: str, epoch: int | None) -> None:
+        """The server answered that it holds ``prompt_id`` unstarted; ``epoch`` is the
+        connection that was open when it was asked. Counts only if that connection
+        is still the open one (so none of the prompt's messages can have been missed)."""
+        if epoch is not None and epoch == self.epoch and prompt_id not in self._started:
+            self._remember(self._pending_in, prompt_id, epoch)
+
+    def saw_started(self, prompt_id: str) -> None:
+        self._remember(self._started, prompt_id, None)
+        self._pending_in.pop(prompt_id, None)
+
+    def never_started(self, prompt_id: str) -> bool:
+        """True only with the proof above: seen pending on a connection the server
+        then ended, no start heard on it."""
+        epoch = self._pending_in.get(prompt_id)
+        return epoch is not None and epoch in self._lost and prompt_id not in self._started
+
+    @staticmethod
+    def _remember(store: OrderedDict[str, Any], key: str, value: Any) -> None:
+        store[key] = value
+        store.move_to_end(key)
+        while len(store) > _KEEP:
+            store.popitem(last=False)
 
     def start(self) -> None:
         self._used = time.monotonic()
@@ -68,9 +117,16 @@ class ProgressFeed:
         if not isinstance(message, Mapping):
             return
         kind, data = message.get("type"), message.get("data")
+        if (kind == "executing" and isinstance(data, Mapping) and data.get("node") is not None
+                and "prompt_id" not in data):
+            # sent on reconnect when one of our prompts runs: which one, it does not say
+            self._pending_in = OrderedDict((p, e) for p, e in self._pending_in.items()
+                                           if e == self._epoch and self._live)
         if not isinstance(data, Mapping) or not isinstance(data.get("prompt_id"), str):
             return
         prompt_id = data["prompt_id"]
+        if kind in _STARTED:
+            self.saw_started(prompt_id)
         if kind == "execution_start":
             self._set(prompt_id, 0.0)
         elif kind == "progress":
@@ -92,18 +148,8 @@ class ProgressFeed:
             try:
                 async with connect(self.url, additional_headers=self._headers, open_timeout=5,
                                    max_size=_MAX_MESSAGE, compression=None) as ws:
-                    self.connected.set()
                     delay = 1.0
-                    while not self._idle():
-                        try:  # not wait_for: on 3.11 it can swallow our cancellation
-                            async with asyncio.timeout(_WAKE):
-                                raw = await ws.recv()
-                        except TimeoutError:
-                            continue
-                        if isinstance(raw, str):
-                            with contextlib.suppress(ValueError):
-                                self.handle(json.loads(raw))
-                self.connected.clear()
+                    await self._listen(ws)
                 return
             except asyncio.CancelledError:
                 raise
@@ -112,6 +158,32 @@ class ProgressFeed:
             self.connected.clear()
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
+
+    async def _listen(self, ws: Any) -> None:
+        """Read one connection until unused; an end the server caused marks it lost."""
+        self._epoch += 1
+        self._live = True
+        self.connected.set()
+        try:
+            while not self._idle():
+                try:  # not wait_for: on 3.11 it can swallow our cancellation
+                    async with asyncio.timeout(_WAKE):
+                        raw = await ws.recv()
+                except TimeoutError:
+                    continue
+                if isinstance(raw, str):
+                    with contextlib.suppress(ValueError):
+                        self.handle(json.loads(raw))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self._lost.add(self._epoch)  # closed or broken from the server's side
+            if len(self._lost) > _KEEP:
+                self._lost.discard(min(self._lost))
+            raise
+        finally:
+            self._live = False
+            self.connected.clear()
 
     async def close(self) -> None:
         """Stop listening; bounded, so closing a provider never hangs on a socket."""

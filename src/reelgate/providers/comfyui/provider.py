@@ -117,6 +117,7 @@ class ComfyUIProvider:
         async with self._submitting:
             await self._refuse_if_busy(auth)
             self._listen(auth)
+            epoch = self.feed.epoch if self.feed is not None else None
             answer = await self._post_prompt(body, auth, request.job_id)
         if isinstance(answer, UpstreamJob):
             return answer  # the answer was lost, but the server has the prompt
@@ -127,6 +128,8 @@ class ComfyUIProvider:
         if problem is not None:  # queued, but without the node that saves our video
             await self._forget(upstream_id, auth)
             raise UpstreamError(ErrorKind.REJECTED, problem, code="workflow_invalid")
+        if self.feed is not None:  # just queued: not started (a start is sent to our socket)
+            self.feed.saw_pending(upstream_id, epoch)
         return UpstreamJob(upstream_id, UpstreamStatus.QUEUED, progress=0, raw_status="pending",
                            extra={"queue_number": answer.get("number")})
 
@@ -136,13 +139,21 @@ class ComfyUIProvider:
         auth = auth_headers(credential.secret)
         entry = await self._history(upstream_id, auth)
         if entry is None:
+            epoch = self.feed.epoch if self.feed is not None else None
             state = wire.find_in_queue(await self._queue(auth), prompt_id=upstream_id)
             if state is not None:
-                return self._from_queue(upstream_id, state)
+                return self._from_queue(upstream_id, state, epoch)
             entry = await self._history(upstream_id, auth)
         if entry is None:
+            if self.feed is not None and self.feed.never_started(upstream_id):
+                raise UpstreamError(
+                    ErrorKind.NOT_FOUND, f"ComfyUI at {self.channel.base_url} went away and "
+                    f"came back without prompt {upstream_id}, which it had not started",
+                    never_started=True)
             raise UpstreamError(ErrorKind.NOT_FOUND, f"ComfyUI at {self.channel.base_url} no "
                                 f"longer knows prompt {upstream_id} (was it restarted?)")
+        if self.feed is not None:
+            self.feed.saw_started(upstream_id)
         return self._from_history(upstream_id, entry)
 
     async def download(
@@ -257,7 +268,7 @@ class ComfyUIProvider:
             return self._from_history(prompt_id, entry)
         state = wire.find_in_queue(await self._queue(auth), prompt_id=prompt_id, job_id=job_id)
         if state is not None:
-            return self._from_queue(str(state.item[1]), state)
+            return self._from_queue(str(state.item[1]), state, None)
         recent = await self._http.request_json("GET", self._http.url("history"),
                                                headers=dict(auth),
                                                params={"max_items": str(_RECENT_HISTORY)})
@@ -293,7 +304,14 @@ class ComfyUIProvider:
 
     # --- answers -> UpstreamJob ---------------------------------------------------------------
 
-    def _from_queue(self, prompt_id: str, state: wire.QueueState) -> UpstreamJob:
+    def _from_queue(self, prompt_id: str, state: wire.QueueState,
+                    epoch: int | None) -> UpstreamJob:
+        """``epoch``: the websocket connection open when the queue was asked for."""
+        if self.feed is not None:
+            if state.running:
+                self.feed.saw_started(prompt_id)
+            else:
+                self.feed.saw_pending(prompt_id, epoch)
         if not state.running:  # earlier in the line, a little more "progress"
             return UpstreamJob(prompt_id, UpstreamStatus.QUEUED,
                                progress=max(0, 4 - state.position), raw_status="pending",
