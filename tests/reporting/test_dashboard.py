@@ -196,27 +196,38 @@ async def test_spend_per_tenant(db: Database, seeded: list[Row], name: str, span
     assert sum(map(sum, drawn.values())) == sum(map(sum, expected.values())) > 0
 
 
-@pytest.mark.parametrize("name, span, step", [("24h", DAY, 900), ("7d", 7 * DAY, 3600),
-                                              ("30d", 30 * DAY, 6 * 3600)])
+@pytest.mark.parametrize("name, span, step, sample", [("24h", DAY, 900, 60),
+                                                      ("7d", 7 * DAY, 3600, 300),
+                                                      ("30d", 30 * DAY, 6 * 3600, 900)])
 async def test_queue_depth_now_and_over_time(db: Database, seeded: list[Row], name: str,
-                                             span: int, step: int) -> None:
+                                             span: int, step: int, sample: int) -> None:
     board = await DashboardService(db).build(name, at=AT)
     start, count = _start(step, span), span // step
     queue = board.queue
     assert queue.edges == [start + i * step for i in range(count)]
+    assert queue.sample_seconds == sample
 
     def left(r: Row) -> int | None:
         return r.started if r.started is not None else r.finished
 
-    def depth(t: int) -> int:  # waiting at t: arrived before t, not yet left
+    def depth(t: float) -> int:  # waiting at t: arrived before t, not yet left
         return sum(1 for r in seeded if r.created < t and ((x := left(r)) is None or x >= t))
 
-    assert queue.depth == [depth(e) for e in queue.edges]
-    assert queue.waiting == sum(1 for r in seeded if left(r) is None) > 0
+    waiting = sum(1 for r in seeded if left(r) is None)
+    expected = [0] * count
+    expected[-1] = waiting  # now is in the last bar
+    instants = range(start, AT + 1, sample)
+    assert len(instants) > count
+    depths = [depth(t) for t in instants]  # one pass per instant: the slow, sure way
+    for t, d in zip(instants, depths, strict=True):
+        i = (t - start) // step
+        expected[i] = max(expected[i], d)
+    assert queue.peak == expected
+    assert queue.waiting == waiting > 0
     assert queue.by_state == {
         s: sum(r.state == s for r in seeded)
         for s in ("downloading", "in_progress", "queued", "submitting")}
-    assert max(queue.depth) > 0
+    assert max(queue.peak[:-1]) > 0
 
 
 async def test_an_unknown_window_is_refused(db: Database) -> None:

@@ -13,7 +13,8 @@ from tests.support.server import GatewayProcess
 from tests.ui.conftest import ADMIN_TOKEN
 
 PAGES = ["/admin/jobs", "/admin/playground", "/admin/channels", "/admin/keys",
-         "/admin/tenants", "/admin/prices", "/admin/webhooks", "/admin/dead-letters"]
+         "/admin/tenants", "/admin/prices", "/admin/webhooks", "/admin/dead-letters",
+         "/admin/dashboard"]
 
 
 def signed_in(gw: GatewayProcess) -> tuple[httpx.Client, str]:

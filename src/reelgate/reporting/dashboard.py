@@ -71,13 +71,15 @@ class ChannelRates:
 
 @dataclass(frozen=True)
 class QueueView:
-    """Now: jobs per active state and jobs waiting for an upstream. Over time: how
-    many were waiting at each edge (at ``edges[i]``), and ``waiting`` at ``end``."""
+    """Now: jobs per active state and jobs waiting for an upstream. Over time: the most
+    jobs waiting at any sampled instant (every ``sample_seconds``) within each bucket
+    starting at ``edges[i]``; the last bucket includes now."""
 
     by_state: dict[str, int]
     waiting: int
     edges: list[float]
-    depth: list[int]
+    peak: list[int]
+    sample_seconds: int
 
 
 @dataclass(frozen=True)
@@ -143,17 +145,20 @@ def _spend(rows: list[tuple[int, str, int]], b: Buckets,
     return out
 
 
-def _queue(by_state: dict[str, int], waiting: int, b: Buckets, came: dict[int, int],
-           left: dict[int, int]) -> QueueView:
-    """Walk back from now: waiting at an edge = waiting now - arrivals since + departures
-    since (a job that arrived and left after the edge cancels out)."""
-    depth = [0] * b.count
+def _queue(by_state: dict[str, int], waiting: int, shown: Buckets, samples: Buckets,
+           came: dict[int, int], left: dict[int, int]) -> QueueView:
+    """Walk back from now: waiting at an instant = waiting now - arrivals since +
+    departures since (a job that arrived and left after it cancels out)."""
+    peak = [0] * shown.count
+    peak[-1] = waiting
     level = waiting
-    for slot in range(b.count - 1, -1, -1):
+    for slot in range(samples.count - 1, -1, -1):
         level += left.get(slot, 0) - came.get(slot, 0)
-        depth[slot] = level
+        at = samples.start + slot * samples.step
+        i = min(shown.count - 1, int((at - shown.start) // shown.step))
+        peak[i] = max(peak[i], level)
     states = {s.value: by_state.get(s.value, 0) for s in sorted(ACTIVE)}
-    return QueueView(states, waiting, b.edges(), depth)
+    return QueueView(states, waiting, shown.edges(), peak, samples.step)
 
 
 class DashboardService:
@@ -164,7 +169,7 @@ class DashboardService:
         """The dashboard for the window ending at ``at`` (default: now)."""
         w = window(window_name)
         end = now() if at is None else at
-        jb, sb, qb = w.jobs(end), w.spend(end), w.queue(end)
+        jb, sb, qb, qs = w.jobs(end), w.spend(end), w.queue(end), w.queue_samples(end)
         span = (jb.start, end)
         async with self.db.read() as conn:
             finished = await q.finished_by_state(conn, jb)
@@ -174,7 +179,7 @@ class DashboardService:
             spend = await q.spend_by_tenant(conn, sb)
             by_state = await q.active_by_state(conn)
             waiting = await q.waiting(conn, end)
-            came, left = await q.arrivals(conn, qb), await q.departures(conn, qb)
+            came, left = await q.arrivals(conn, qs), await q.departures(conn, qs)
             tenant_names, channel_names = await q.names(
                 conn, tenant_ids={t for _, t, _ in spend},
                 channel_ids={c for c, _, _ in outcomes if c} | {c for c, _, _ in refunds if c})
@@ -184,7 +189,7 @@ class DashboardService:
         return Dashboard(w, end, jb.edges(), jobs, _durations(durations),
                          _channels(outcomes, refunds, channel_names), sb.edges(),
                          _spend(spend, sb, tenant_names),
-                         _queue(by_state, waiting, qb, came, left))
+                         _queue(by_state, waiting, qb, qs, came, left))
 
 
 def _channels(outcomes: list[tuple[str | None, str, int]],

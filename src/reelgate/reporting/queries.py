@@ -5,8 +5,7 @@ durations (GROUP BY a bucketed duration), so SQLite and PostgreSQL compute them 
 same way and the answer is a few hundred rows whatever the number of jobs. Grouping
 is by the select's own labels (``GROUP BY slot``): PostgreSQL would not match an
 expression repeated with its own bound parameters. Indexes: ``ix_jobs_finished``,
-``ix_jobs_created``, ``ix_jobs_started``, ``ix_jobs_waiting``, ``ix_ledger_kind_created``
-(store/tables.py).
+``ix_jobs_created``, ``ix_jobs_started``, ``ix_ledger_kind_created`` (store/tables.py).
 """
 
 from __future__ import annotations
@@ -126,7 +125,7 @@ async def active_by_state(conn: AsyncConnection) -> dict[str, int]:
 
 async def waiting(conn: AsyncConnection, end: float) -> int:
     """Jobs created by ``end`` that no upstream has taken yet and that have not ended
-    (``ix_jobs_waiting``, a partial index holding exactly those)."""
+    (the unfinished jobs lead ``ix_jobs_finished``, which holds the other two columns)."""
     return int((await conn.execute(
         select(func.count()).where(jobs.c.started_at.is_(None), jobs.c.finished_at.is_(None),
                                    jobs.c.created_at <= end))).scalar_one())

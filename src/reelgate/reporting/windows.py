@@ -50,6 +50,8 @@ class Window:
     step: int
     spend_step: int
     queue_step: int
+    #: queue depth is sampled this often; a bar shows the highest sample in it
+    queue_sample: int
 
     def jobs(self, end: float) -> Buckets:
         return Buckets.ending(end, self.seconds, self.step)
@@ -60,11 +62,17 @@ class Window:
     def queue(self, end: float) -> Buckets:
         return Buckets.ending(end, self.seconds, self.queue_step)
 
+    def queue_samples(self, end: float) -> Buckets:
+        """Instants from the queue chart's first bar up to ``end``."""
+        start = self.queue(end).start
+        return Buckets(start, self.queue_sample,
+                       max(1, math.ceil((end - start) / self.queue_sample)), end)
+
 
 WINDOWS: dict[str, Window] = {
-    "24h": Window("24h", DAY, HOUR, HOUR, HOUR // 4),
-    "7d": Window("7d", 7 * DAY, 6 * HOUR, DAY, HOUR),
-    "30d": Window("30d", 30 * DAY, DAY, DAY, 6 * HOUR),
+    "24h": Window("24h", DAY, HOUR, HOUR, HOUR // 4, 60),
+    "7d": Window("7d", 7 * DAY, 6 * HOUR, DAY, HOUR, 300),
+    "30d": Window("30d", 30 * DAY, DAY, DAY, 6 * HOUR, 900),
 }
 
 

@@ -21,7 +21,6 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    text,
 )
 
 __all__ = [
@@ -188,14 +187,11 @@ jobs = Table(
     Index("ix_jobs_due", "state", "next_poll_at"),
     Index("ix_jobs_channel_state", "channel_id", "state"),
     # the dashboard (reelgate.reporting): each window query is one range scan of one
-    # covering index; "waiting" (created, neither started nor finished) is small
+    # covering index; unfinished jobs (finished_at NULL) lead ix_jobs_finished
     Index("ix_jobs_finished", "finished_at", "state", "model", "channel_id", "created_at",
           "started_at"),
     Index("ix_jobs_created", "created_at"),
     Index("ix_jobs_started", "started_at"),
-    Index("ix_jobs_waiting", "created_at",
-          sqlite_where=text("started_at IS NULL AND finished_at IS NULL"),
-          postgresql_where=text("started_at IS NULL AND finished_at IS NULL")),
     UniqueConstraint("tenant_id", "idempotency_key", name="uq_jobs_tenant_idempotency"),
 )
 

@@ -65,8 +65,9 @@ class SpendChart(Buckets):
 
 
 class QueueChart(Buckets):
-    #: jobs waiting for an upstream at each edge
-    depth: list[int]
+    #: the most jobs waiting for an upstream at any sampled instant in each bucket
+    peak: list[int]
+    sample_seconds: int
     waiting_now: int
     by_state_now: dict[str, int]
 
@@ -106,7 +107,8 @@ def dashboard_object(d: Dashboard) -> dict[str, Any]:
                                "total_micros": sum(s.values),
                                "total_usd": usd_str(sum(s.values))} for s in d.spend]},
         "queue": {"bucket_seconds": w.queue_step, "edges": d.queue.edges,
-                  "depth": d.queue.depth, "waiting_now": d.queue.waiting,
+                  "peak": d.queue.peak, "sample_seconds": d.queue.sample_seconds,
+                  "waiting_now": d.queue.waiting,
                   "by_state_now": d.queue.by_state},
     }
 

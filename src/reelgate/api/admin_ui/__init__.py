@@ -15,6 +15,7 @@ from starlette.staticfiles import StaticFiles
 from reelgate.api.admin_ui import (
     auth_pages,
     channel_pages,
+    dashboard_pages,
     job_pages,
     key_pages,
     lists,
@@ -39,8 +40,8 @@ async def _login_required(request: Request, exc: Exception) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    for module in (auth_pages, channel_pages, job_pages, key_pages, lists, model_pages,
-                   tenant_pages):  # sessions checked first
+    for module in (auth_pages, channel_pages, dashboard_pages, job_pages, key_pages, lists,
+                   model_pages, tenant_pages):  # sessions checked first
         app.include_router(module.router, include_in_schema=False,
                            dependencies=[Depends(load_session)])
     app.mount("/admin/static", StaticFiles(directory=HERE / "static"), name="admin-static")

@@ -18,9 +18,6 @@ down_revision = '0004'
 branch_labels = None
 depends_on = None
 
-_WAITING = sa.text("started_at IS NULL AND finished_at IS NULL")
-
-
 def upgrade() -> None:
     op.add_column('jobs', sa.Column('finished_at', sa.Float(), nullable=True))
     op.execute("UPDATE jobs SET finished_at = completed_at WHERE state = 'completed'")
@@ -31,15 +28,13 @@ def upgrade() -> None:
                                                  'created_at', 'started_at'])
     op.create_index('ix_jobs_created', 'jobs', ['created_at'])
     op.create_index('ix_jobs_started', 'jobs', ['started_at'])
-    op.create_index('ix_jobs_waiting', 'jobs', ['created_at'], sqlite_where=_WAITING,
-                    postgresql_where=_WAITING)
     op.create_index('ix_ledger_kind_created', 'ledger', ['kind', 'created_at', 'tenant_id',
                                                          'amount_micros', 'job_id'])
 
 
 def downgrade() -> None:
     op.drop_index('ix_ledger_kind_created', table_name='ledger')
-    for name in ('ix_jobs_waiting', 'ix_jobs_started', 'ix_jobs_created', 'ix_jobs_finished'):
+    for name in ('ix_jobs_started', 'ix_jobs_created', 'ix_jobs_finished'):
         op.drop_index(name, table_name='jobs')
     with op.batch_alter_table('jobs') as batch:
         batch.drop_column('finished_at')
