@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +18,12 @@ from tests.support.server import GatewayProcess
 warnings.filterwarnings("ignore", message="The Sora API is scheduled", category=DeprecationWarning)
 
 MODERATION_WORD = "forbidden-demo-word"
+
+# The default data directory is the user's (~/.local/share/reelgate): nothing a test
+# runs, in this process or a child, may fall back on it. Tests name their own.
+_DATA_HOME = tempfile.mkdtemp(prefix="reelgate-test-xdg-")
+os.environ["XDG_DATA_HOME"] = _DATA_HOME
+atexit.register(shutil.rmtree, _DATA_HOME, True)
 
 
 @pytest.fixture(scope="session")

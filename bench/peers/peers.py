@@ -122,7 +122,8 @@ class ReelgatePeer(Peer):
         self._cli("channels", "add", "bench-upstream", "--provider", "openai",
                   "--base-url", self.upstream_url, "--mode", "openai", "--key-stdin",
                   stdin=self.upstream_key + "\n")
-        self.key = self._cli("keys", "create", "--name", "bench").strip().splitlines()[-1]
+        self.key = self._cli("keys", "create", "--name", "bench",
+                             "--create-tenant").strip().splitlines()[-1]
 
     def spawn(self) -> None:
         self.proc = Proc("reelgate", [sys.executable, "-m", "reelgate", "serve",

@@ -4,8 +4,9 @@ The one place the environment is read (besides the CLI's own flags). Each settin
 declared once, with its default and what it means; :meth:`Settings.from_env` reads
 ``REELGATE_<NAME>`` for every setting that has ``env``, and :func:`reference` renders
 the table the README shows (a test keeps the two in step). The defaults make a fresh
-checkout work offline: SQLite and media under ``./data``, the local renderer as the
-only channel, an in-process worker.
+checkout work offline: SQLite and media in the user's data directory (the same one
+wherever a command runs, so ``reelgate keys create`` finds the server's database), the
+local renderer as the only channel, an in-process worker.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
 
-__all__ = ["Settings", "reference"]
+__all__ = ["Settings", "default_data_dir", "reference"]
 
 _PREFIX = "REELGATE_"
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -31,15 +32,27 @@ def _about(doc: str, *, env: bool = True, shown: str | None = None) -> dict[str,
     return {"doc": doc, "env": env, "shown": shown}
 
 
+def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """``$XDG_DATA_HOME/reelgate``, else ``~/.local/share/reelgate``: never relative to
+    the current directory, so the server and every CLI command agree on it."""
+    env = os.environ if environ is None else environ
+    xdg = env.get("XDG_DATA_HOME", "")
+    if xdg and Path(xdg).is_absolute():  # the XDG spec: a relative value is ignored
+        return Path(xdg) / "reelgate"
+    home = Path(env["HOME"]) if env.get("HOME") else Path.home()
+    return home / ".local" / "share" / "reelgate"
+
+
 def _worker_id() -> str:
     return f"{socket.gethostname()[:40]}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
 @dataclass(frozen=True)
 class Settings:
-    data_dir: Path = field(default=Path("data"), metadata=_about(
+    data_dir: Path = field(default_factory=default_data_dir, metadata=_about(
         "Directory of the SQLite database, media, the generated secret key and admin token, and "
-        "scratch files.", shown="`./data`"))
+        "scratch files. The server and the CLI use the same one wherever they are started.",
+        shown="`$XDG_DATA_HOME/reelgate`, else `~/.local/share/reelgate`"))
     database_url: str = field(default="", metadata=_about(
         "SQLAlchemy URL of the database (`postgresql+asyncpg://…` at scale).",
         shown="SQLite file `<data dir>/reelgate.db`"))
@@ -146,7 +159,7 @@ class Settings:
             if raw is not None:
                 values[f.name] = _parse(types[f.name], raw)
         values.update(overrides)
-        data_dir = Path(values.get("data_dir", cls.data_dir)).resolve()
+        data_dir = Path(values.get("data_dir") or default_data_dir(env)).expanduser().resolve()
         values["data_dir"] = data_dir
         if not values.get("database_url"):
             values["database_url"] = f"sqlite+aiosqlite:///{data_dir / 'reelgate.db'}"

@@ -104,7 +104,7 @@ def test_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     run("prices", "unset", "sora-2", "1280x720", code=1)
     run("keys", "create", "--name", "x", "--tenant", "acme", "--models", "nope", code=2)
     run("keys", "create", "--name", "x", "--tenant", "acme", "--spend-cap", "ten", code=2)
-    secret = run("keys", "create", "--name", "limited", "--tenant", "fresh",
+    secret = run("keys", "create", "--name", "limited", "--tenant", "fresh", "--create-tenant",
                  "--models", "sora-2,sora-2-pro", "--spend-cap", "5", "--max-in-flight", "2",
                  "--creates-per-minute", "10", "--polls-per-minute", "100",
                  "--expires-in-days", "30").strip().splitlines()[-1]

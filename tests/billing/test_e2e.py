@@ -37,7 +37,8 @@ def tenant(gw: GatewayProcess, **fields: Any) -> str:
 
 
 def key(gw: GatewayProcess, tenant_name: str, *limits: str) -> str:
-    out = gw.cli("keys", "create", "--name", _name("k"), "--tenant", tenant_name, *limits)
+    out = gw.cli("keys", "create", "--name", _name("k"), "--tenant", tenant_name,
+                 "--create-tenant", *limits)
     return out.strip().splitlines()[-1]
 
 

@@ -37,7 +37,7 @@ def _client(gw: GatewayProcess, secret: str) -> openai.OpenAI:
 def test_polls_are_counted_across_processes(pair: tuple[GatewayProcess, GatewayProcess]) -> None:
     a, b = pair
     out = a.cli("keys", "create", "--name", "shared-polls", "--tenant", "redis-polls",
-                "--polls-per-minute", "4")
+                "--create-tenant", "--polls-per-minute", "4")
     secret = out.strip().splitlines()[-1]
     ca, cb = _client(a, secret), _client(b, secret)
     seen = []
@@ -56,7 +56,7 @@ def test_creates_are_counted_across_processes(
         pair: tuple[GatewayProcess, GatewayProcess]) -> None:
     a, b = pair
     out = a.cli("keys", "create", "--name", "shared-creates", "--tenant", "redis-creates",
-                "--creates-per-minute", "2", "--polls-per-minute", "4")
+                "--create-tenant", "--creates-per-minute", "2", "--polls-per-minute", "4")
     secret = out.strip().splitlines()[-1]
     ca, cb = _client(a, secret), _client(b, secret)
     one = ca.videos.create(model="sora-2", prompt="shared one", seconds="4")

@@ -89,6 +89,7 @@ def test_cli_added_model_is_used_by_the_sdk_within_seconds(served: GatewayProces
     video = eventually(accepted, "the serving process saw the new model")
     assert video.model == name  # the alias resolves to the model itself
     limited = served.cli("keys", "create", "--name", f"only-{name}", "--tenant", "catalog",
+                         "--create-tenant",
                          "--models", f"{name}-latest").strip().splitlines()[-1]
     only = openai.OpenAI(api_key=limited, base_url=served.base_url, max_retries=0)
     allowed = only.videos.create(model=name, prompt="allowed by alias", size="1280x720",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import subprocess
 import threading
@@ -180,7 +181,9 @@ class Deployment:
         return in_thread(add())
 
     def create_key(self, tenant: str = "scale", name: str = "scale") -> str:
-        """An API key for an unlimited tenant, written straight into the database."""
+        """An API key for an unlimited tenant, written straight into the database (its
+        name made unique: names are unique among a tenant's live keys)."""
+        name = f"{name}-{secrets.token_hex(4)}"
         async def create() -> str:
             db = Database(self.database_url)
             try:

@@ -111,7 +111,8 @@ class GatewayProcess:
         return out.stdout.decode()
 
     def create_key(self, name: str, tenant: str = "default") -> str:
-        out = self.cli("keys", "create", "--name", name, "--tenant", tenant)
+        out = self.cli("keys", "create", "--name", name, "--tenant", tenant,
+                       "--create-tenant")
         return out.strip().splitlines()[-1]
 
     def start(self, *, wait: float = 120.0) -> None:

@@ -7,7 +7,7 @@ import dataclasses
 import re
 from pathlib import Path
 
-from reelgate.config import Settings, reference
+from reelgate.config import Settings, default_data_dir, reference
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -57,3 +57,19 @@ def test_defaults_and_what_is_derived_from_the_data_dir(tmp_path: Path) -> None:
     assert settings.database_url == f"sqlite+aiosqlite:///{tmp_path.resolve() / 'reelgate.db'}"
     assert settings.storage_url == str(tmp_path.resolve() / "media")
     assert settings.worker_id != Settings.from_env({}).worker_id  # unique per instance
+
+
+def test_the_default_data_dir_is_the_users_not_the_current_directory(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert Settings.from_env({"HOME": str(home)}).data_dir == \
+        (home / ".local" / "share" / "reelgate").resolve()
+    xdg = tmp_path / "xdg"
+    chosen = Settings.from_env({"HOME": str(home), "XDG_DATA_HOME": str(xdg)})
+    assert chosen.data_dir == (xdg / "reelgate").resolve()
+    assert chosen.database_url == f"sqlite+aiosqlite:///{(xdg / 'reelgate').resolve()}/reelgate.db"
+    relative = Settings.from_env({"HOME": str(home), "XDG_DATA_HOME": "rel"})  # ignored (XDG)
+    assert relative.data_dir == (home / ".local" / "share" / "reelgate").resolve()
+    assert default_data_dir({"HOME": str(home)}) == home / ".local" / "share" / "reelgate"
+    # a ~ is the user's home, not a directory named '~' in the current one
+    assert Settings.from_env({"REELGATE_DATA_DIR": "~/rg"}).data_dir == \
+        (Path.home() / "rg").resolve()

@@ -302,7 +302,7 @@ def gateway_env(gw: GatewayProcess) -> dict[str, str]:
 
 def create_key(gw: GatewayProcess, name: str, tenant: str = "default") -> str:
     """``reelgate keys create`` in this process: interpreter start-up costs seconds."""
-    result = CliRunner().invoke(reelgate_cli, ["keys", "create", "--name", name,
-                                               "--tenant", tenant], env=gateway_env(gw))
+    result = CliRunner().invoke(reelgate_cli, ["keys", "create", "--name", name, "--tenant",
+                                               tenant, "--create-tenant"], env=gateway_env(gw))
     assert result.exit_code == 0, result.output
     return result.stdout.strip().splitlines()[-1]

@@ -17,9 +17,11 @@ __all__ = [
     "create_key",
     "ensure_tenant",
     "find_principal",
+    "find_tenant",
     "get_tenant_by_name",
     "list_keys",
     "list_live_keys",
+    "live_keys_matching",
     "principal_by_key_id",
     "revoke_key",
 ]
@@ -32,6 +34,13 @@ def _tenant(row: Any) -> TenantRecord:
 
 async def get_tenant_by_name(conn: AsyncConnection, name: str) -> TenantRecord | None:
     row = (await conn.execute(select(tenants).where(tenants.c.name == name))).first()
+    return _tenant(row) if row else None
+
+
+async def find_tenant(conn: AsyncConnection, ref: str) -> TenantRecord | None:
+    """By id or name."""
+    row = (await conn.execute(select(tenants).where(
+        (tenants.c.id == ref) | (tenants.c.name == ref)))).first()
     return _tenant(row) if row else None
 
 
@@ -115,21 +124,21 @@ async def list_keys(conn: AsyncConnection) -> list[KeyRecord]:
     return [_key(r) for r in await conn.execute(query)]
 
 
-async def revoke_key(conn: AsyncConnection, key_ref: str) -> bool:
-    """Revoke by id, name or displayed prefix; only when exactly one live key matches."""
-    matches = (
-        await conn.execute(
-            select(api_keys.c.id).where(
-                (api_keys.c.id == key_ref)
-                | (api_keys.c.name == key_ref)
-                | (api_keys.c.prefix == key_ref),
-                api_keys.c.revoked_at.is_(None),
-            )
-        )
-    ).all()
-    if len(matches) != 1:
-        return False
-    await conn.execute(
-        update(api_keys).where(api_keys.c.id == matches[0].id).values(revoked_at=now())
-    )
-    return True
+async def live_keys_matching(conn: AsyncConnection, key_ref: str, *,
+                             tenant_id: str | None = None,
+                             name_only: bool = False) -> list[KeyRecord]:
+    """Live (not revoked) keys whose id, name or displayed prefix is ``key_ref``."""
+    match = (api_keys.c.name == key_ref) if name_only else (
+        (api_keys.c.id == key_ref) | (api_keys.c.name == key_ref)
+        | (api_keys.c.prefix == key_ref))
+    query = _keys_with_tenant().where(match, api_keys.c.revoked_at.is_(None))
+    if tenant_id is not None:
+        query = query.where(api_keys.c.tenant_id == tenant_id)
+    return [_key(r) for r in await conn.execute(query.order_by(api_keys.c.created_at))]
+
+
+async def revoke_key(conn: AsyncConnection, key_id: str) -> bool:
+    """Revoke one key by id; False if it was revoked already (or never existed)."""
+    done = await conn.execute(update(api_keys).where(
+        api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None)).values(revoked_at=now()))
+    return bool(done.rowcount)

@@ -23,7 +23,6 @@ from reelgate.billing.service import LedgerPage
 from reelgate.bootstrap import Gateway
 from reelgate.cli.common import run_with_gateway
 from reelgate.cli.output import make_console
-from reelgate.errors import APIError
 
 __all__ = ["prices_app", "register", "tenants_app"]
 
@@ -39,13 +38,9 @@ def register(app: typer.Typer) -> None:
     app.add_typer(prices_app, name="prices", help="Per-second prices by model and size.")
 
 
-def _run(fn: Callable[[Gateway], Awaitable[T]]) -> T:
+def _run(fn: Callable[[Gateway], Awaitable[T]], *, writes: bool = False) -> T:
     """Run against the gateway; a refused request becomes a message and exit code 1."""
-    try:
-        return run_with_gateway(fn)
-    except APIError as exc:
-        console.print(f"[red]{exc.message}[/]", highlight=False)
-        raise typer.Exit(1) from exc
+    return run_with_gateway(fn, writes=writes)
 
 
 def _usd(text: str, what: str = "amount") -> int:
@@ -90,7 +85,7 @@ def create(
         return await gw.tenants.create(name, prepaid=prepaid, opening_micros=opening,
                                        multiplier_ppm=ppm)
 
-    console.print(f"Created tenant {_describe(_run(go))}.", highlight=False)
+    console.print(f"Created tenant {_describe(_run(go, writes=True))}.", highlight=False)
 
 
 @tenants_app.command("set")
@@ -106,7 +101,7 @@ def set_(
     async def go(gw: Gateway) -> TenantRecord:
         return await gw.tenants.update(name, prepaid=prepaid, multiplier_ppm=ppm)
 
-    console.print(f"Updated {_describe(_run(go))}.", highlight=False)
+    console.print(f"Updated {_describe(_run(go, writes=True))}.", highlight=False)
 
 
 def _credit(name: str, amount: str, kind: Kind, reference: str | None,
@@ -116,7 +111,7 @@ def _credit(name: str, amount: str, kind: Kind, reference: str | None,
     async def go(gw: Gateway) -> tuple[tenants.Credit, TenantRecord]:
         return await gw.tenants.credit(name, micros, kind=kind, reference=reference, note=note)
 
-    credit, ten = _run(go)
+    credit, ten = _run(go, writes=True)
     verb = "Posted" if credit.created else "Already posted (same reference), unchanged:"
     console.print(f"{verb} {kind.value} {format_usd(credit.entry.amount_micros)} to "
                   f"{ten.name}; balance now {format_usd(ten.balance_micros)}.",
@@ -232,7 +227,7 @@ def prices_set(
     async def go(gw: Gateway) -> PriceRow:
         return await gw.prices.set(model, size, micros, tenant)
 
-    row = _run(go)
+    row = _run(go, writes=True)
     console.print(f"{row.model} {row.size}: {format_usd(row.micros_per_second)} per second "
                   f"({'tenant ' + (tenant or '') if row.tenant_id else 'global'}).",
                   highlight=False)
@@ -249,7 +244,7 @@ def prices_unset(
     async def go(gw: Gateway) -> PriceRow | None:
         return await gw.prices.unset(model, size, tenant)
 
-    if _run(go) is None:
+    if _run(go, writes=True) is None:
         console.print(f"[red]No override for {model} {size}.[/]")
         raise typer.Exit(1)
     console.print(f"Removed the override for {model} {size}.")

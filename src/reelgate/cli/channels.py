@@ -16,7 +16,7 @@ import typer
 from rich.table import Table
 
 from reelgate.bootstrap import Gateway
-from reelgate.cli.common import run_with_gateway
+from reelgate.cli.common import fail, run_with_gateway
 from reelgate.cli.output import make_console
 from reelgate.errors import APIError
 from reelgate.routing.manage import ChannelChanges, ChannelDraft, ChannelView
@@ -49,16 +49,12 @@ def _keys(keys: list[str], from_stdin: bool) -> list[str]:
 
 
 def _die(message: str, code: int = 1) -> None:
-    console.print(f"[red]{message}[/]", highlight=False)
-    raise typer.Exit(code)
+    fail(message, code)
 
 
-def _run(fn: Any) -> Any:
+def _run(fn: Any, *, writes: bool = False) -> Any:
     """Run against the gateway; an invalid request is an error message, not a traceback."""
-    try:
-        return run_with_gateway(fn)
-    except APIError as exc:
-        _die(exc.message)
+    return run_with_gateway(fn, writes=writes)
 
 
 def _when(ts: float | None) -> str:
@@ -115,7 +111,7 @@ def add(
     async def go(gw: Gateway) -> ChannelView:
         return await gw.channels.create(draft)
 
-    shown = _run(go)
+    shown = _run(go, writes=True)
     console.print(f"Added channel [bold]{name}[/] ({len(shown.keys)} key(s)). "
                   f"Check it with: reelgate channels test {name}", highlight=False)
 
@@ -157,7 +153,7 @@ def update(
     async def go(gw: Gateway) -> ChannelView:
         return await gw.channels.update(ref, changes)
 
-    _run(go)
+    _run(go, writes=True)
     console.print(f"Updated channel [bold]{name or ref}[/].", highlight=False)
 
 
@@ -165,7 +161,7 @@ def _set_enabled(ref: str, enabled: bool) -> None:
     async def go(gw: Gateway) -> ChannelView:
         return await gw.channels.set_enabled(ref, enabled)
 
-    _run(go)
+    _run(go, writes=True)
     word = "takes new jobs again" if enabled else \
         "takes no new jobs; its running jobs finish on it"
     console.print(f"Channel [bold]{ref}[/] {word}.", highlight=False)
@@ -199,7 +195,7 @@ def add_key(
         info = await gw.channels.add_key(ref, keys[0], label)
         return f"{info.label} {info.masked}"
 
-    console.print(f"Added key {_run(go)} to [bold]{ref}[/].", highlight=False)
+    console.print(f"Added key {_run(go, writes=True)} to [bold]{ref}[/].", highlight=False)
 
 
 @app.command("remove-key")
@@ -213,7 +209,7 @@ def remove_key(
     async def go(gw: Gateway) -> str:
         return await gw.channels.remove_key(ref, key, purge=purge)
 
-    outcome = _run(go)
+    outcome = _run(go, writes=True)
     note = "" if outcome == "deleted" else " (kept for the follow-ups of jobs it created)"
     console.print(f"Key {key} of [bold]{ref}[/] {outcome}{note}.", highlight=False)
 

@@ -14,6 +14,7 @@ from reelgate.billing.money import parse_usd
 from reelgate.bootstrap import Gateway
 from reelgate.cli.common import run_with_gateway
 from reelgate.cli.output import make_console
+from reelgate.errors import ConflictError, NotFound
 from reelgate.ids import now
 
 __all__ = ["app"]
@@ -45,9 +46,11 @@ def key_limits(models: str | None, spend_cap: str | None, max_in_flight: int | N
 
 @app.command("create")
 def create(
-    name: str = typer.Option(..., "--name", help="A label for the key."),
-    tenant: str = typer.Option("default", "--tenant", help="The tenant the key belongs to "
-                               "(created postpaid if new; see `reelgate tenants create`)."),
+    name: str = typer.Option(..., "--name", help="A label for the key, unique in its tenant."),
+    tenant: str = typer.Option("default", "--tenant", help="The tenant the key belongs to; it "
+                               "must exist (`reelgate tenants create`) unless --create-tenant."),
+    create_tenant: bool = typer.Option(False, "--create-tenant",
+                                       help="Create the tenant (postpaid) if it does not exist."),
     models: str | None = typer.Option(None, "--models", help="Comma list of allowed models."),
     spend_cap: str | None = typer.Option(None, "--spend-cap", help="Max spend in USD."),
     max_in_flight: int | None = typer.Option(None, "--max-in-flight", min=1),
@@ -67,11 +70,19 @@ def create(
                 raise typer.BadParameter(f"unknown model(s): {', '.join(unknown)}",
                                          param_hint="--models")
             ids = list(dict.fromkeys(spec.id for m in allowed if (spec := gw.catalog.get(m))))
-            return (await gw.keys.create(tenant, name, replace(limits, allowed_models=ids))
-                    ).secret
-        return (await gw.keys.create(tenant, name, limits)).secret
+            chosen = replace(limits, allowed_models=ids)
+        else:
+            chosen = limits
+        try:
+            made = await gw.keys.create(tenant, name, chosen, create_tenant=create_tenant)
+        except NotFound as exc:
+            if exc.code == "tenant_not_found":
+                exc.message += (f" (`reelgate tenants create {tenant}`, or add "
+                                "--create-tenant)")
+            raise
+        return made.secret
 
-    secret = run_with_gateway(go)
+    secret = run_with_gateway(go, writes=True)
     console.print(f"Created key [bold]{name}[/] for tenant [bold]{tenant}[/]. "
                   "Store it now: it is not shown again.", highlight=False)
     print(secret)
@@ -93,13 +104,20 @@ def list_() -> None:
 
 
 @app.command("revoke")
-def revoke(key: str = typer.Argument(..., help="Key id, name or prefix.")) -> None:
+def revoke(
+    key: str = typer.Argument(..., help="Key id, name or displayed prefix."),
+    tenant: str | None = typer.Option(None, "--tenant",
+                                      help="Only this tenant's keys (when a name is in several)."),
+) -> None:
     """Revoke a key; it stops working at once."""
 
-    async def go(gw: Gateway) -> bool:
-        return await gw.keys.revoke(key)
+    async def go(gw: Gateway) -> KeyRecord:
+        try:
+            return await gw.keys.revoke(key, tenant=tenant)
+        except ConflictError as exc:
+            exc.message = exc.message.replace("name the tenant", "pass --tenant")
+            raise
 
-    if not run_with_gateway(go):
-        console.print(f"[red]No single active key matches {key!r}.[/]")
-        raise typer.Exit(1)
-    console.print(f"Revoked {key}.")
+    done = run_with_gateway(go, writes=True)
+    console.print(f"Revoked {done.id} ({done.name}, tenant {done.tenant_name}).",
+                  highlight=False)

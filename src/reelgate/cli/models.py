@@ -23,7 +23,6 @@ from reelgate.catalog.service import CatalogService, ModelChange, ModelRecord
 from reelgate.catalog.toml_out import dumps
 from reelgate.cli.common import run_with_gateway
 from reelgate.cli.output import make_console
-from reelgate.errors import APIError
 
 __all__ = ["app", "service"]
 
@@ -36,13 +35,9 @@ def service(gw: Gateway) -> CatalogService:
     return gw.models
 
 
-def _run(fn: Callable[[Gateway], Awaitable[T]]) -> T:
+def _run(fn: Callable[[Gateway], Awaitable[T]], *, writes: bool = False) -> T:
     """Run against the gateway; a refused change becomes a message and exit code 1."""
-    try:
-        return run_with_gateway(fn)
-    except APIError as exc:
-        console.print(f"[red]{exc.message}[/]", highlight=False)
-        raise typer.Exit(1) from exc
+    return run_with_gateway(fn, writes=writes)
 
 
 def _pairs(items: list[str], what: str) -> dict[str, str]:
@@ -185,7 +180,7 @@ def add(
         doc["prices"] = _pairs(price, "--price")
         if alias:
             doc["aliases"] = alias
-    _print(_run(lambda gw: service(gw).add(model, doc)))
+    _print(_run(lambda gw: service(gw).add(model, doc), writes=True))
 
 
 @app.command("update")
@@ -219,14 +214,15 @@ def update(
     fields.update({name: None for name in reset})
     change = ModelChange(fields=fields, set_prices=_pairs(price, "--price"),
                          remove_sizes=remove_size)
-    _print(_run(lambda gw: service(gw).update(model, change, expected_version=if_version)))
+    _print(_run(lambda gw: service(gw).update(model, change, expected_version=if_version),
+                writes=True))
 
 
 @app.command("alias")
 def alias_cmd(model: str = typer.Argument(...), alias: str = typer.Argument(...),
               remove: bool = typer.Option(False, "--remove")) -> None:
     """Add (or --remove) another name for a model, e.g. a dated snapshot."""
-    _print(_run(lambda gw: service(gw).alias(model, alias, remove=remove)))
+    _print(_run(lambda gw: service(gw).alias(model, alias, remove=remove), writes=True))
 
 
 @app.command("retire")
@@ -237,7 +233,8 @@ def retire(
                                          help="Creates for MODEL run on this one instead."),
 ) -> None:
     """Retire a model: creates are refused, or redirected to --successor."""
-    _print(_run(lambda gw: service(gw).retire(model, message=message, successor=successor)))
+    _print(_run(lambda gw: service(gw).retire(model, message=message, successor=successor),
+                writes=True))
 
 
 @app.command("import")
@@ -246,7 +243,7 @@ def import_cmd(
 ) -> None:
     """Each model in the file becomes exactly as written; others are left as they are."""
     text = sys.stdin.read() if file == "-" else Path(file).read_text("utf-8")
-    changed = _run(lambda gw: service(gw).import_text(text))
+    changed = _run(lambda gw: service(gw).import_text(text), writes=True)
     console.print(f"Imported {len(changed)} model(s): {', '.join(changed)}", highlight=False)
 
 

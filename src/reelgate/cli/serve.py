@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from pathlib import Path
 from typing import Any
 
 import typer
 import uvicorn
 
 from reelgate.bootstrap import Gateway
-from reelgate.cli.common import setup_logging
+from reelgate.cli.common import database_label, setup_logging
 from reelgate.config import Settings
 
 __all__ = ["register"]
@@ -39,6 +40,7 @@ def serve(
         overrides["run_worker"] = False
     settings = Settings.from_env(**overrides)
     setup_logging(settings)
+    _where(settings)
     secret = asyncio.run(_first_key(settings))
     if not settings.admin_token:
         typer.echo(f"Admin token: in {settings.data_dir / 'admin.token'} "
@@ -64,6 +66,16 @@ def serve(
                 log_level="info", access_log=False, **options)
 
 
+def _where(settings: Settings) -> None:
+    """Say which data the server uses: the CLI finds the same by the same rules."""
+    typer.echo(f"Data directory: {settings.data_dir}\nDatabase: {database_label(settings)}")
+    legacy = Path.cwd() / "data"
+    if (legacy / "reelgate.db").exists() and legacy.resolve() != settings.data_dir:
+        typer.echo(f"note: {legacy} holds a database from an older reelgate, which kept its "
+                   "data in the current directory; to go on using it, start with "
+                   f"REELGATE_DATA_DIR={legacy}", err=True)
+
+
 def _log_config(settings: Settings) -> dict[str, Any]:
     """setup_logging's configuration, for uvicorn to apply in each spawned process."""
     fmt: dict[str, str] = ({"()": "reelgate.logs.JsonFormatter"} if settings.log_json
@@ -87,6 +99,7 @@ def worker() -> None:
     """Run a worker process only (scale out next to `serve --no-worker`)."""
     settings = Settings.from_env()
     setup_logging(settings)
+    _where(settings)
 
     async def go() -> None:
         gw = await Gateway.start(settings)

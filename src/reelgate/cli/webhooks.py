@@ -13,7 +13,6 @@ from rich.table import Table
 from reelgate.bootstrap import Gateway
 from reelgate.cli.common import run_with_gateway
 from reelgate.cli.output import make_console
-from reelgate.errors import APIError
 from reelgate.webhooks.events import ALL_EVENTS, DEFAULT_EVENTS
 from reelgate.webhooks.repository import Delivery, Endpoint
 
@@ -28,11 +27,6 @@ def _when(t: float | None) -> str:
     if t is None:
         return "-"
     return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _fail(exc: APIError) -> typer.Exit:
-    console.print(f"[red]{exc.message}[/]", highlight=False)
-    return typer.Exit(1)
 
 
 @app.command("add")
@@ -51,10 +45,7 @@ def add(
         return await gw.webhooks.register(tenant=tenant, url=url, events=events, secret=secret,
                                           allow_private=allow_private)
 
-    try:
-        endpoint = run_with_gateway(go)
-    except APIError as exc:
-        raise _fail(exc) from exc
+    endpoint = run_with_gateway(go, writes=True)
     console.print(f"Added endpoint [bold]{endpoint.id}[/] for tenant [bold]{tenant}[/] "
                   f"({', '.join(endpoint.events)}). Signing secret:", highlight=False)
     print(endpoint.secret)
@@ -67,10 +58,7 @@ def list_(tenant: str = typer.Option(None, "--tenant", help="Only this tenant's.
     async def go(gw: Gateway) -> list[Endpoint]:
         return await gw.webhooks.endpoints(tenant=tenant)
 
-    try:
-        endpoints = run_with_gateway(go)
-    except APIError as exc:
-        raise _fail(exc) from exc
+    endpoints = run_with_gateway(go)
     table = Table("id", "tenant", "url", "events", "private ok", "created")
     for e in endpoints:
         table.add_row(e.id, e.tenant_name, e.url, ",".join(e.events),
@@ -85,10 +73,7 @@ def remove(endpoint_id: str = typer.Argument(..., help="Endpoint id (we_…)."))
     async def go(gw: Gateway) -> None:
         await gw.webhooks.remove(endpoint_id)
 
-    try:
-        run_with_gateway(go)
-    except APIError as exc:
-        raise _fail(exc) from exc
+    run_with_gateway(go, writes=True)
     console.print(f"Removed {endpoint_id}.")
 
 
@@ -105,10 +90,7 @@ def deliveries(
         return await gw.webhooks.deliveries(status=status, endpoint_id=endpoint, job_id=job,
                                             limit=limit)
 
-    try:
-        rows = run_with_gateway(go)
-    except APIError as exc:
-        raise _fail(exc) from exc
+    rows = run_with_gateway(go)
     table = Table("id", "event", "video", "status", "attempts", "last code", "last error",
                   "created", "next attempt")
     for d in rows:
@@ -125,9 +107,6 @@ def replay(delivery_id: str = typer.Argument(..., help="Delivery id (whd_…).")
     async def go(gw: Gateway) -> Delivery:
         return await gw.webhooks.replay(delivery_id)
 
-    try:
-        again = run_with_gateway(go)
-    except APIError as exc:
-        raise _fail(exc) from exc
+    again = run_with_gateway(go, writes=True)
     console.print(f"Queued {delivery_id} again as:", highlight=False)
     print(again.id)

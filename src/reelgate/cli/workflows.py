@@ -26,7 +26,6 @@ from rich.table import Table
 from reelgate.bootstrap import Gateway
 from reelgate.cli.common import run_with_gateway
 from reelgate.cli.output import make_console
-from reelgate.errors import APIError
 from reelgate.providers.comfyui.workflow import (
     KINDS,
     Registration,
@@ -90,11 +89,8 @@ def _registration(file: Path, mapping: Path | None, maps: list[str], output_node
         raise
 
 
-def _run(fn: Any) -> Any:
-    try:
-        return run_with_gateway(fn)
-    except APIError as exc:
-        _die(exc.message)
+def _run(fn: Any, *, writes: bool = False) -> Any:
+    return run_with_gateway(fn, writes=writes)
 
 
 async def _comfy(service: ChannelService, ref: str) -> ChannelView:
@@ -137,7 +133,7 @@ def add(
             done.append(ch.name)
         return done
 
-    names = _run(go)
+    names = _run(go, writes=True)
     console.print(f"Registered the {reg.kind}-to-video workflow of [bold]{model}[/] on "
                   f"{', '.join(names)} (output node {reg.output_node}, "
                   f"{', '.join(sorted(reg.inputs))}).", highlight=False)
@@ -212,6 +208,6 @@ def remove(channel: str = typer.Argument(...), model: str = typer.Argument(...),
             workflows.pop(upstream, None)
         await service.update(channel, ChannelChanges(options={"workflows": workflows}))
 
-    _run(go)
+    _run(go, writes=True)
     console.print(f"Removed the {kind or 'text and image'} workflow(s) of {model} from "
                   f"{channel}.", highlight=False)

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 __all__ = [
@@ -79,6 +80,9 @@ api_keys = Table(
     Column("creates_per_minute", Integer),
     Column("polls_per_minute", Integer),
     Column("last_used_at", Float),
+    # a name says which key: unique among a tenant's live keys (a revoked one frees it)
+    Index("uq_api_keys_tenant_live_name", "tenant_id", "name", unique=True,
+          sqlite_where=text("revoked_at IS NULL"), postgresql_where=text("revoked_at IS NULL")),
 )
 
 channels = Table(
