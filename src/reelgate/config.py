@@ -95,6 +95,10 @@ class Settings:
         "How long a worker's claim on a job lasts; renewed while it works."))
     job_timeout_seconds: float = field(default=6 * 3600.0, metadata=_about(
         "Jobs older than this fail with code `timeout` (and are refunded)."))
+    submit_deadline_seconds: float = field(default=600.0, metadata=_about(
+        "A job that every channel refuses (down, 5xx, 429, bad key) for this long after it was "
+        "created fails with code `no_channel_accepted`, naming the last channel and its answer, "
+        "and is refunded. Waiting for a channel's concurrency cap is not a refusal."))
     worker_batch: int = field(default=200, metadata=_about(
         "Most jobs a worker claims with one statement."))
     worker_concurrency: int = field(default=64, metadata=_about(

@@ -43,12 +43,17 @@ class Lifecycle:
             "channel_id": channel_id, "credential_id": credential_id,
             "upstream_model": upstream_model, "submit_attempts": job.submit_attempts + 1})
 
-    async def requeue(self, job: Job, *, unroute: bool) -> Job | None:
+    async def requeue(self, job: Job, *, unroute: bool,
+                      refusal: Mapping[str, object]) -> Job | None:
         """SUBMITTING → QUEUED: the upstream certainly did not take the job (429,
         refused, bad key), so the next candidate may. ``unroute`` forgets the channel
-        (a remix stays on its source's channel and key)."""
-        values = {"channel_id": None, "credential_id": None} if unroute else {}
-        return await self._commit(job, State.QUEUED, values, event="submit_rejected")
+        (a remix stays on its source's channel and key). ``refusal`` (the channel's name
+        and what it answered) is kept on the job and in the event: why it waits."""
+        values: dict[str, object] = {"last_refusal": dict(refusal)}
+        if unroute:
+            values.update(channel_id=None, credential_id=None)
+        return await self._commit(job, State.QUEUED, values, event="submit_rejected",
+                                  detail=refusal)
 
     async def unstarted(self, job: Job, *, unroute: bool) -> Job | None:
         """IN_PROGRESS → QUEUED: the upstream lost the job before it started rendering
@@ -171,10 +176,11 @@ class Lifecycle:
         return {"last_polled_at": t, "poll_count": job.poll_count + 1}
 
     async def _commit(self, job: Job, state: State, values: Mapping[str, object], *,
-                      event: str | None = None, release: bool = False) -> Job | None:
+                      event: str | None = None, release: bool = False,
+                      detail: Mapping[str, object] | None = None) -> Job | None:
         change = repo.release if release else repo.transition
         async with self.db.begin() as conn:
-            after = await change(conn, job, state, values, event=event)
+            after = await change(conn, job, state, values, event=event, detail=detail)
             if after is not None and (after.state != job.state or after.progress != job.progress):
                 for hook in self.hooks:
                     await hook.on_transition(conn, job, after)

@@ -79,6 +79,9 @@ class Job:
     render_seconds: float | None = None
     #: billed by GPU time: the seconds the reservation paid for (None: by video seconds)
     render_cap_seconds: int | None = None
+    #: the last refused submit (channel name and id, reason, error kind, status, at):
+    #: why a queued job is not running yet; operators see it, the client's object not
+    last_refusal: dict[str, Any] | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> Job:

@@ -132,9 +132,11 @@ async def count_active(conn: AsyncConnection, *, key_id: str | None = None,
 async def transition(
     conn: AsyncConnection, job: Job, state: State | None = None,
     values: Mapping[str, object] | None = None, *, event: str | None = None,
+    detail: Mapping[str, object] | None = None,
 ) -> Job | None:
     """Write ``values`` (and ``state``) if the row still has ``job.version``; None if
-    someone else won. ``media`` is :func:`media_json` of the variants, or None."""
+    someone else won. ``media`` is :func:`media_json` of the variants, or None;
+    ``detail`` goes into the event's detail next to the logged values."""
     target = state or job.state
     if not can_move(job.state, target):
         raise InvalidTransition(f"{job.id}: {job.state} -> {target}")
@@ -152,20 +154,22 @@ async def transition(
     if row is None:
         return None
     if target != job.state or event:
-        detail = {k: v for k, v in changes.items() if k in _LOGGED}
+        logged = {k: v for k, v in changes.items() if k in _LOGGED} | dict(detail or {})
         progress = changes.get("progress")
         await log_event(conn, job.id, event or f"state:{target.value}", state=target.value,
                         progress=progress if isinstance(progress, int) else job.progress,
-                        detail=detail or None)
+                        detail=logged or None)
     return Job.from_row(row)
 
 
 async def release(
     conn: AsyncConnection, job: Job, state: State | None = None,
     values: Mapping[str, object] | None = None, *, event: str | None = None,
+    detail: Mapping[str, object] | None = None,
 ) -> Job | None:
     """:func:`transition`, and this worker's lease on the job ends with it."""
-    return await transition(conn, job, state, {**(values or {}), **_NO_LEASE}, event=event)
+    return await transition(conn, job, state, {**(values or {}), **_NO_LEASE}, event=event,
+                            detail=detail)
 
 
 def _not_cooling(t: float) -> ColumnElement[bool]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import socket
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -57,8 +58,27 @@ def upstream_error(
     return UpstreamError(kind, message or f"HTTP {status}", status_code=status, code=code)
 
 
+def _cause(exc: BaseException) -> str | None:
+    """What an operator calls it, from the errors under httpx's: "connection refused"."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(seen, socket.gaierror):
+            return "host name not resolved"
+        if isinstance(seen, ConnectionResetError):
+            return "connection reset"
+        seen = seen.__cause__ or seen.__context__
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    return None
+
+
 def _transport_error(exc: httpx.HTTPError, *, creates: bool) -> UpstreamError:
     detail = f"{type(exc).__name__}: {exc}".rstrip(": ")
+    cause = _cause(exc)
+    if cause:
+        detail = f"{cause}; {detail}"
     if isinstance(exc, _NOT_SENT) or not creates:
         return UpstreamError(ErrorKind.UNAVAILABLE, f"upstream unreachable ({detail})")
     return UpstreamError(ErrorKind.AMBIGUOUS, f"no answer after sending a create ({detail})")

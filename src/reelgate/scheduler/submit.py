@@ -4,7 +4,9 @@ mid-submit.
 The job is written as ``submitting`` on its channel and key *before* the upstream is
 called, so a crash at any point is recovered (looked up by our id, or failed and
 refunded), never submitted twice. A refusal that certainly left no job upstream puts
-it back in ``queued`` and the next candidate is tried; an unclear answer fails it.
+it back in ``queued`` (keeping which channel refused and why) and the next candidate
+is tried; an unclear answer fails it. A job every channel keeps refusing fails once
+its submit deadline has passed, naming the last refusal, and is refunded.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from reelgate.providers.base import (
 )
 from reelgate.routing import router
 from reelgate.routing.channels import Channel, active_counts
-from reelgate.routing.failover import Failover
+from reelgate.routing.failover import Failover, refusal
 from reelgate.routing.health import ChannelHealth
 from reelgate.routing.operations import able
 from reelgate.scheduler.directory import ChannelDirectory, Pinned
@@ -82,6 +84,7 @@ class Submitter:
     async def _walk(self, job: Job, cands: list[router.Candidate],
                     loads: dict[tuple[str, str], int], inputs: Inputs) -> None:
         walk = Failover()
+        refused = False
         for cand in cands:
             if walk.skips(cand):
                 continue
@@ -95,12 +98,25 @@ class Submitter:
                 return  # accepted, failed or lost the race
             job, exc = outcome  # back in QUEUED with a new version: try the next one
             walk.refused(cand, exc)
-        if now() - job.created_at > self.settings.job_timeout_seconds:
+            refused = True
+        age = now() - job.created_at
+        if refused and age > self.settings.submit_deadline_seconds:
+            await self._give_up(job)
+        elif age > self.settings.job_timeout_seconds:
             await self.lifecycle.fail(job, "upstream_unavailable",
                                       "No upstream accepted the job in time.")
         else:
             await self.lifecycle.release(
                 job, now() + walk.retry_in(self.settings.poll_min_seconds))
+
+    async def _give_up(self, job: Job) -> None:
+        """Past the submit deadline and refused again: failed (and so refunded, once:
+        the transition is a compare-and-swap), saying who refused last and why."""
+        last = job.last_refusal or {}
+        await self.lifecycle.fail(
+            job, "no_channel_accepted",
+            f"No channel accepted the job within {self.settings.submit_deadline_seconds:g} "
+            f"seconds; the last, '{last.get('channel')}', answered: {last.get('reason')}.")
 
     async def _try(self, job: Job, cand: router.Candidate,
                    request: SubmitRequest) -> tuple[Job, UpstreamError] | None:
@@ -127,7 +143,8 @@ class Submitter:
         log.warning("submit of %s to %s failed: %r", job.id, channel.name, exc, extra=fields)
         if exc.accepted_impossible:
             await self.health.submit_refused(channel, job.credential_id or "", exc)
-            return await self.lifecycle.requeue(job, unroute=not job.pinned)
+            return await self.lifecycle.requeue(job, unroute=not job.pinned,
+                                                refusal=refusal(channel, exc))
         if exc.kind in (ErrorKind.AMBIGUOUS, ErrorKind.PROTOCOL):
             await self._ambiguous(job, channel, exc, fields)
         else:

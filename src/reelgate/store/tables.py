@@ -161,6 +161,8 @@ jobs = Table(
     Column("lease_owner", String(100)),
     Column("lease_until", Float),
     Column("submit_attempts", Integer, nullable=False, default=0),
+    #: the last refused submit: {channel, channel_id, reason, error_kind, status_code, at}
+    Column("last_refusal", JSON),
     Column("rendered_seconds", Float),
     Column("rendered_size", String(20)),
     #: GPU time of the render by the upstream's own clock (self-hosted servers report it)

@@ -109,12 +109,16 @@ async def test_requeue_forgets_the_channel_unless_told_to_keep_it(db: Database) 
     life = Lifecycle(db)
     plain = await insert_job(db, State.SUBMITTING, channel_id="ch_1", credential_id="c1")
     remix = await insert_job(db, State.SUBMITTING, channel_id="ch_1", credential_id="c1")
-    back = await life.requeue(plain, unroute=True)
-    kept = await life.requeue(remix, unroute=False)
+    why = {"channel": "relay-a", "channel_id": "ch_1", "reason": "HTTP 503: overloaded"}
+    back = await life.requeue(plain, unroute=True, refusal=why)
+    kept = await life.requeue(remix, unroute=False, refusal=why)
     assert back is not None and (back.state, back.channel_id, back.credential_id) == (
         State.QUEUED, None, None)
     assert kept is not None and (kept.channel_id, kept.credential_id) == ("ch_1", "c1")
-    assert (await _events(db, plain.id))[-1][0] == "submit_rejected"
+    assert back.last_refusal == why  # kept on the job: why it still waits
+    kind, detail = (await _events(db, plain.id))[-1]
+    assert kind == "submit_rejected" and detail["channel"] == "relay-a"
+    assert detail["channel_id"] == "ch_1" and detail["reason"] == "HTTP 503: overloaded"
 
 
 async def test_release_hands_back_and_counts_a_poll_only_when_asked(db: Database) -> None:

@@ -55,6 +55,8 @@ def admin_job_object(row: JobRow) -> dict[str, Any]:
         "upstream_model": job.upstream_model, "upstream_id": job.upstream_id,
         "upstream_status": job.upstream_status,
         "poll_count": job.poll_count, "submit_attempts": job.submit_attempts,
+        # why a queued job waits: {channel, channel_id, reason, error_kind, status_code, at}
+        "last_submit_refusal": job.last_refusal,
         "price_micros": job.price_micros, "price_usd": usd_str(job.price_micros),
         "charged_micros": job.charged_micros,
         "updated_at": job.updated_at, "started_at": job.started_at,
