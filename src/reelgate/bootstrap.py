@@ -29,6 +29,7 @@ from reelgate.jobs.service import VideoService
 from reelgate.limits import KeyPolicyHooks, RateLimiter, limiter_from_url
 from reelgate.media.factory import storage_from_url
 from reelgate.media.storage import Storage
+from reelgate.metrics.upstream import UpstreamErrorCounts
 from reelgate.reporting.dashboard import DashboardService
 from reelgate.routing.crypto import SecretBox
 from reelgate.routing.local_channel import ensure_local_channel
@@ -107,7 +108,8 @@ class Gateway:
                                      WebhookHooks()]
         lifecycle = Lifecycle(db, hook_list)
         directory = ChannelDirectory(db, box, settings)
-        worker = Worker(lifecycle, directory, storage, settings)
+        worker = Worker(lifecycle, directory, storage, settings,
+                        observer=UpstreamErrorCounts(db))
         videos = VideoService(db, storage, settings, pricer,
                               hook_list, wake_worker=worker.wake)
         gw = cls(settings, db, storage, catalog, box, directory, lifecycle, videos, worker,

@@ -135,6 +135,15 @@ class Settings:
     metrics_token: str = field(default="", metadata=_about(
         "Bearer token `GET /metrics` requires (a scraper's `authorization` credential).",
         shown="none: public"))
+    metrics_tenant_label: bool = field(default=False, metadata=_about(
+        "Split the charged and refunded micro-USD metrics by tenant too (one series per "
+        "tenant and model: mind the cardinality)."))
+    worker_metrics_port: int = field(default=0, metadata=_about(
+        "Port on `REELGATE_HOST` where `reelgate worker` serves its own `/metrics` (CPU, "
+        "memory; the metrics token applies); 0: none.", shown="`0`: none"))
+    metrics_shared_dir: str = field(default="", metadata=_about(
+        "`PROMETHEUS_MULTIPROC_DIR`: where the processes of `serve --workers N` add up their "
+        "HTTP and process metrics (`serve` sets it).", env=False))
     admin_login_per_minute: int = field(default=10, metadata=_about(
         "Admin sign-in attempts allowed per minute from one client address (then 429)."))
     webhook_max_age_seconds: float = field(default=86400.0, metadata=_about(
@@ -162,6 +171,8 @@ class Settings:
             raw = env.get(_PREFIX + f.name.upper()) if f.metadata.get("env") else None
             if raw is not None:
                 values[f.name] = _parse(types[f.name], raw)
+        if "PROMETHEUS_MULTIPROC_DIR" in env:  # prometheus_client's own variable
+            values["metrics_shared_dir"] = env["PROMETHEUS_MULTIPROC_DIR"]
         values.update(overrides)
         data_dir = Path(values.get("data_dir") or default_data_dir(env)).expanduser().resolve()
         values["data_dir"] = data_dir

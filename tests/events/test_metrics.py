@@ -1,18 +1,21 @@
 """/metrics on the API process reports what a separate worker process did.
 
-Everything is computed from the database at scrape time, so the API process, which
-ran no job and sent no webhook, still sees the jobs, their durations, the polls and
-the deliveries made by `reelgate worker`.
+Everything about jobs is computed from the database at scrape time, so the API
+process, which ran no job and sent no webhook, still sees the jobs, their durations,
+the polls and the deliveries made by `reelgate worker`; the worker's own port has its
+CPU and memory.
 """
 
 from __future__ import annotations
+
+import time
 
 import httpx
 import openai
 from prometheus_client.parser import text_string_to_metric_families
 
 from reelgate import __version__
-from tests.events.conftest import BLOCKED_WORD
+from tests.events.conftest import BLOCKED_WORD, METRICS_TOKEN
 from tests.integration.helpers import wait_done
 from tests.support.server import GatewayProcess
 from tests.webhooks.receiver import Receiver
@@ -21,7 +24,12 @@ Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
 def scrape(gw: GatewayProcess) -> Samples:
-    resp = httpx.get(f"{gw.root_url}/metrics", timeout=10)
+    return scrape_url(gw.root_url)
+
+
+def scrape_url(url: str) -> Samples:
+    resp = httpx.get(f"{url}/metrics", timeout=10,
+                     headers={"authorization": f"Bearer {METRICS_TOKEN}"})
     assert resp.status_code == 200
     assert resp.headers["content-type"].startswith("text/plain")
     out: Samples = {}
@@ -68,6 +76,30 @@ def test_metrics_from_the_database_cover_work_done_by_another_process(
     grew("reelgate_upstream_polls_total", channel="local")
     grew("reelgate_webhook_deliveries", by=2, status="delivered")
     grew("reelgate_webhook_attempts_total", by=2)
-    grew("reelgate_refunds_total")  # the failed job's reservation came back
+    grew("reelgate_refunds_total", model="sora-2")  # the failed job's reservation came back
     assert ("reelgate_queue_depth", frozenset({("state", "queued")})) in after
     assert value(after, "reelgate_build_info", version=__version__) == 1
+
+
+def test_the_worker_serves_its_own_process_metrics(split: GatewayProcess) -> None:
+    url = f"http://127.0.0.1:{split.env['REELGATE_WORKER_METRICS_PORT']}"
+    deadline = time.monotonic() + 60
+    while True:  # the worker process may still be starting
+        try:
+            refused = httpx.get(f"{url}/metrics", timeout=10)
+            break
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, "the worker's metrics port never opened"
+            time.sleep(0.2)
+    assert refused.status_code == 401
+    assert refused.json()["error"]["code"] == "invalid_metrics_token"
+    assert httpx.get(f"{url}/other", timeout=10).status_code == 404
+    worker, api = scrape_url(url), scrape(split)
+    assert value(worker, "process_cpu_seconds_total") > 0
+    assert value(worker, "process_resident_memory_bytes") > 0
+    assert ("python_info", frozenset()) not in worker  # it has labels
+    assert any(name == "python_info" for name, _ in worker)
+    # another process than the API's, and nothing from the database twice
+    assert value(worker, "process_start_time_seconds") != value(
+        api, "process_start_time_seconds")
+    assert not any(name.startswith("reelgate_") for name, _ in worker)

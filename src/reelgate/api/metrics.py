@@ -1,4 +1,5 @@
-"""``GET /metrics`` in the Prometheus text format, computed from the database.
+"""``GET /metrics`` in the Prometheus text format: the database's numbers (the same
+from every process) and this process's own (HTTP requests, CPU, memory).
 
 A scrape runs a handful of aggregate queries (about half a second at 100k jobs on
 SQLite), so the text is reused for a second or two: several scrapers, or a dashboard
@@ -17,9 +18,9 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from reelgate.api.deps import GatewayDep
 from reelgate.auth.admin_token import token_matches
 from reelgate.errors import AuthenticationError
-from reelgate.metrics import render, snapshot
+from reelgate.metrics import LocalMetrics, render, snapshot
 
-__all__ = ["router"]
+__all__ = ["check_token", "router"]
 
 router = APIRouter()
 
@@ -33,7 +34,7 @@ class _Cache:
         self.lock = asyncio.Lock()
 
 
-def _check_token(request: Request, expected: str) -> None:
+def check_token(request: Request, expected: str) -> None:
     """With ``REELGATE_METRICS_TOKEN`` set, a scrape must bring it as a Bearer credential."""
     if not expected:
         return
@@ -45,13 +46,15 @@ def _check_token(request: Request, expected: str) -> None:
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request, gw: GatewayDep) -> Response:
-    _check_token(request, gw.settings.metrics_token)
+    check_token(request, gw.settings.metrics_token)
     cache: _Cache | None = getattr(request.app.state, "metrics_cache", None)
     if cache is None:
         cache = request.app.state.metrics_cache = _Cache()
     async with cache.lock:  # concurrent scrapes wait for one computation
         if time.monotonic() - cache.at > FRESH_SECONDS:
-            cache.body = render(await snapshot(gw.db))
+            snap = await snapshot(gw.db, by_tenant=gw.settings.metrics_tenant_label)
+            local: LocalMetrics | None = getattr(request.app.state, "local_metrics", None)
+            cache.body = render(snap) + (local.render() if local is not None else b"")
             cache.at = time.monotonic()
         body = cache.body
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import shutil
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,9 +58,11 @@ def serve(
     options = server_options(settings.max_header_bytes)
 
     if workers > 1:
-        # each uvicorn process builds its own app (and worker) from the environment
+        # each uvicorn process builds its own app (and worker) from the environment, and
+        # writes its metrics where any of them can add them up for a scrape
         os.environ.update(REELGATE_HOST=settings.host, REELGATE_PORT=str(settings.port),
-                          REELGATE_RUN_WORKER="1" if settings.run_worker else "0")
+                          REELGATE_RUN_WORKER="1" if settings.run_worker else "0",
+                          PROMETHEUS_MULTIPROC_DIR=_fresh_metrics_dir(settings))
         uvicorn.run("reelgate.api.app:create_app", factory=True, workers=workers,
                     host=settings.host, port=settings.port, log_level="info",
                     access_log=False, log_config=_log_config(settings), **options)
@@ -74,6 +79,20 @@ def _where(settings: Settings) -> None:
         typer.echo(f"note: {legacy} holds a database from an older reelgate, which kept its "
                    "data in the current directory; to go on using it, start with "
                    f"REELGATE_DATA_DIR={legacy}", err=True)
+
+
+def _fresh_metrics_dir(settings: Settings) -> str:
+    """The shared metrics directory of ``serve --workers N``, emptied: the counters of
+    an earlier run's processes must not add to this one's."""
+    chosen = settings.metrics_shared_dir
+    path = Path(chosen) if chosen else settings.data_dir / "metrics"
+    if path.is_dir():
+        for f in path.glob("*.db"):
+            f.unlink()
+    elif path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
+    return str(path)
 
 
 def _log_config(settings: Settings) -> dict[str, Any]:
@@ -104,16 +123,41 @@ def worker() -> None:
     async def go() -> None:
         gw = await Gateway.start(settings)
         loop = asyncio.get_running_loop()
+        metrics = _metrics_server(settings)
 
         def stop() -> None:
             gw.worker.stop()
             gw.dispatcher.stop()
+            if metrics is not None:
+                metrics.should_exit = True
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop)
         try:
-            await asyncio.gather(gw.worker.run(), gw.dispatcher.run())
+            await asyncio.gather(gw.worker.run(), gw.dispatcher.run(),
+                                 *([metrics.serve()] if metrics is not None else []))
         finally:
             await gw.close()
 
     asyncio.run(go())
+
+
+class _MetricsServer(uvicorn.Server):
+    """uvicorn without its own signal handlers: the worker's stop() ends it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _metrics_server(settings: Settings) -> _MetricsServer | None:
+    """The worker's own ``/metrics`` (CPU, memory), when a port is set for it."""
+    if not settings.worker_metrics_port:
+        return None
+    from reelgate.api.worker_metrics import worker_metrics_app
+    from reelgate.metrics import LocalMetrics
+
+    app = worker_metrics_app(LocalMetrics(), settings.metrics_token)
+    config = uvicorn.Config(app, host=settings.host, port=settings.worker_metrics_port,
+                            lifespan="off", access_log=False, log_level="warning")
+    return _MetricsServer(config)

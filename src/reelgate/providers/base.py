@@ -175,6 +175,7 @@ class UpstreamError(Exception):
         code: str | None = None,
         retry_after: float | None = None,
         never_started: bool = False,
+        transport: str | None = None,
     ) -> None:
         super().__init__(message)
         self.kind = kind
@@ -185,6 +186,8 @@ class UpstreamError(Exception):
         #: with NOT_FOUND: the upstream lost the job before it ever started rendering it
         #: (a restarted server forgot its queue), so sending it elsewhere renders it once
         self.never_started = never_started
+        #: no HTTP answer at all: "timeout" or "connection" (what the metrics count)
+        self.transport = transport
 
     @property
     def accepted_impossible(self) -> bool:

@@ -79,9 +79,12 @@ def _transport_error(exc: httpx.HTTPError, *, creates: bool) -> UpstreamError:
     cause = _cause(exc)
     if cause:
         detail = f"{cause}; {detail}"
+    transport = "timeout" if isinstance(exc, httpx.TimeoutException) else "connection"
     if isinstance(exc, _NOT_SENT) or not creates:
-        return UpstreamError(ErrorKind.UNAVAILABLE, f"upstream unreachable ({detail})")
-    return UpstreamError(ErrorKind.AMBIGUOUS, f"no answer after sending a create ({detail})")
+        return UpstreamError(ErrorKind.UNAVAILABLE, f"upstream unreachable ({detail})",
+                             transport=transport)
+    return UpstreamError(ErrorKind.AMBIGUOUS, f"no answer after sending a create ({detail})",
+                         transport=transport)
 
 
 def _kind_for_status(status: int, *, creates: bool) -> ErrorKind:

@@ -24,6 +24,7 @@ from reelgate.providers.base import ErrorKind, UpstreamError, UpstreamJob, Upstr
 from reelgate.providers.http import URL_REFUSED
 from reelgate.scheduler.backoff import poll_delay
 from reelgate.scheduler.directory import Pinned
+from reelgate.scheduler.observe import Unobserved, UpstreamObserver
 from reelgate.scheduler.scratch import Scratch
 
 __all__ = ["Copier", "recorded_result"]
@@ -39,17 +40,19 @@ def recorded_result(job: Job) -> UpstreamJob:
 
 class Copier:
     def __init__(self, lifecycle: Lifecycle, storage: Storage, settings: Settings,
-                 scratch: Scratch) -> None:
+                 scratch: Scratch, *, observer: UpstreamObserver | None = None) -> None:
         self.lifecycle = lifecycle
         self.storage = storage
         self.settings = settings
         self.scratch = scratch
+        self.observer = observer or Unobserved()
 
     async def copy(self, job: Job, pinned: Pinned, up: UpstreamJob) -> None:
         video = self.scratch.path(job.id, "mp4")
         try:
             media, info = await self._copy_variants(job, pinned, up, video)
         except UpstreamError as exc:
+            await self.observer.upstream_error("download", pinned.channel.id, exc)
             if exc.kind == ErrorKind.NOT_FOUND:
                 await self.lifecycle.fail(
                     job, "upstream_content_expired",

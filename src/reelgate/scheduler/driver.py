@@ -17,6 +17,7 @@ from reelgate.routing.channels import Channel
 from reelgate.routing.health import ChannelHealth
 from reelgate.scheduler.copy import Copier, recorded_result
 from reelgate.scheduler.directory import ChannelDirectory, Pinned
+from reelgate.scheduler.observe import Unobserved, UpstreamObserver
 from reelgate.scheduler.poll import Poller
 from reelgate.scheduler.scratch import Scratch
 from reelgate.scheduler.submit import Submitter
@@ -26,15 +27,18 @@ __all__ = ["Driver"]
 
 class Driver:
     def __init__(self, lifecycle: Lifecycle, directory: ChannelDirectory, storage: Storage,
-                 settings: Settings) -> None:
+                 settings: Settings, *, observer: UpstreamObserver | None = None) -> None:
         self.lifecycle = lifecycle
         self.directory = directory
         self.health = ChannelHealth(lifecycle.db, on_change=directory.invalidate)
         scratch = Scratch(settings.data_dir / "tmp")
-        self.copier = Copier(lifecycle, storage, settings, scratch)
-        self.poller = Poller(lifecycle, self.health, self.copier, settings)
+        #: told of every failed upstream call (the metrics count them)
+        self.observer = observer or Unobserved()
+        self.copier = Copier(lifecycle, storage, settings, scratch, observer=self.observer)
+        self.poller = Poller(lifecycle, self.health, self.copier, settings,
+                             observer=self.observer)
         self.submitter = Submitter(lifecycle, directory, storage, self.health, self.poller,
-                                   settings, scratch)
+                                   settings, scratch, observer=self.observer)
 
     async def step(self, job: Job, channel: Channel | None) -> None:
         """``channel``: the job's own, as the caller found it (None if it has none)."""

@@ -19,6 +19,7 @@ from reelgate.routing.health import ChannelHealth
 from reelgate.scheduler.backoff import poll_delay
 from reelgate.scheduler.copy import Copier
 from reelgate.scheduler.directory import Pinned
+from reelgate.scheduler.observe import Unobserved, UpstreamObserver
 
 __all__ = ["NOT_FOUND_LIMIT", "Poller"]
 
@@ -31,11 +32,12 @@ NOT_FOUND_LIMIT = 5
 
 class Poller:
     def __init__(self, lifecycle: Lifecycle, health: ChannelHealth, copier: Copier,
-                 settings: Settings) -> None:
+                 settings: Settings, *, observer: UpstreamObserver | None = None) -> None:
         self.lifecycle = lifecycle
         self.health = health
         self.copier = copier
         self.settings = settings
+        self.observer = observer or Unobserved()
 
     async def poll(self, job: Job, pinned: Pinned) -> None:
         try:
@@ -47,6 +49,7 @@ class Poller:
 
     async def _failed(self, job: Job, pinned: Pinned, exc: UpstreamError) -> None:
         channel = pinned.channel
+        await self.observer.upstream_error("poll", channel.id, exc)
         log.warning("poll of %s on %s failed: %r", job.id, channel.name, exc,
                     extra={"job_id": job.id, "channel": channel.name})
         if exc.kind == ErrorKind.RATE_LIMITED:

@@ -33,6 +33,7 @@ from reelgate.routing.health import ChannelHealth
 from reelgate.routing.operations import able
 from reelgate.scheduler.directory import ChannelDirectory, Pinned
 from reelgate.scheduler.inputs import Inputs, needs
+from reelgate.scheduler.observe import Unobserved, UpstreamObserver
 from reelgate.scheduler.poll import Poller
 from reelgate.scheduler.scratch import Scratch
 
@@ -47,7 +48,7 @@ _RUNNING = (State.SUBMITTING.value, State.IN_PROGRESS.value, State.DOWNLOADING.v
 class Submitter:
     def __init__(self, lifecycle: Lifecycle, directory: ChannelDirectory, storage: Storage,
                  health: ChannelHealth, poller: Poller, settings: Settings,
-                 scratch: Scratch) -> None:
+                 scratch: Scratch, *, observer: UpstreamObserver | None = None) -> None:
         self.lifecycle = lifecycle
         self.directory = directory
         self.storage = storage
@@ -55,6 +56,7 @@ class Submitter:
         self.poller = poller
         self.settings = settings
         self.scratch = scratch
+        self.observer = observer or Unobserved()
 
     async def submit(self, job: Job, channel: Channel | None) -> None:
         """``channel``: the job's own (a remix, an edit or extension by id and a create
@@ -131,6 +133,7 @@ class Submitter:
         try:
             up = await pinned.provider.submit(request, pinned.credential)
         except UpstreamError as exc:
+            await self.observer.upstream_error("submit", pinned.channel.id, exc)
             back = await self._refused(sending, pinned.channel, exc)
             return (back, exc) if back is not None else None
         await self._accepted(sending, up, pinned)
@@ -203,6 +206,7 @@ class Submitter:
         try:
             up = await pinned.provider.recover(job.id, pinned.credential)
         except UpstreamError as exc:
+            await self.observer.upstream_error("recover", pinned.channel.id, exc)
             log.warning("recover of %s failed: %r", job.id, exc, extra={"job_id": job.id})
             up = None
         if up is None:

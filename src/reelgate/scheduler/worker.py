@@ -28,6 +28,7 @@ from reelgate.scheduler.driver import Driver
 from reelgate.scheduler.gate import ChannelGate
 from reelgate.scheduler.housekeeping import Housekeeping
 from reelgate.scheduler.loop import TickLoop
+from reelgate.scheduler.observe import UpstreamObserver
 
 __all__ = ["Worker"]
 
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 
 class Worker(TickLoop):
     def __init__(self, lifecycle: Lifecycle, directory: ChannelDirectory, storage: Storage,
-                 settings: Settings) -> None:
+                 settings: Settings, *, observer: UpstreamObserver | None = None) -> None:
         super().__init__(settings.idle_seconds)
         self.name = f"worker {settings.worker_id}"
         self.lifecycle = lifecycle
@@ -44,7 +45,7 @@ class Worker(TickLoop):
         self.directory = directory
         self.storage = storage
         self.settings = settings
-        self.driver = Driver(lifecycle, directory, storage, settings)
+        self.driver = Driver(lifecycle, directory, storage, settings, observer=observer)
         self.gate = ChannelGate()
         self.housekeeping = Housekeeping(lifecycle, storage, settings)
         self._slots = asyncio.Semaphore(settings.worker_concurrency)

@@ -38,6 +38,7 @@ __all__ = [
     "metadata",
     "prices",
     "tenants",
+    "upstream_errors",
     "webhook_deliveries",
     "webhook_endpoints",
 ]
@@ -230,6 +231,18 @@ ledger = Table(
     #: the dashboard's spend and refund queries: one covering range scan per kind
     Index("ix_ledger_kind_created", "kind", "created_at", "tenant_id", "amount_micros",
           "job_id"),
+)
+
+#: failed upstream calls per channel, operation (submit, poll, recover, download) and
+#: kind (connection, timeout, http_5xx, ...): counters every process's /metrics reads
+upstream_errors = Table(
+    "upstream_errors",
+    metadata,
+    Column("channel_id", String(40), primary_key=True),
+    Column("op", String(20), primary_key=True),
+    Column("kind", String(40), primary_key=True),
+    Column("count", BigInteger, nullable=False, default=0),
+    Column("updated_at", Float, nullable=False),
 )
 
 prices = Table(

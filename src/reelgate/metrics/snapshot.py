@@ -1,35 +1,34 @@
-"""Prometheus metrics computed from the database at scrape time.
+"""The numbers ``/metrics`` reports about jobs, money, upstreams and webhooks, read
+from the database at scrape time.
 
 Jobs run in worker processes and API processes serve scrapes, possibly on other
 machines, so counting in process memory would give each process its own partial
 truth. Every number here is an aggregate query instead: whichever process is
 scraped reports the same, complete values. Counters are sums over rows that are
-only ever added or grow (poll counts, attempts, ledger rows), so ``rate()`` works.
+only ever added or grow (poll counts, ledger rows, upstream error counts), so
+``rate()`` works.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
-from prometheus_client.registry import Collector
 from sqlalchemy import Float, and_, case, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from reelgate import __version__
 from reelgate.ids import now
 from reelgate.jobs.states import ACTIVE, State
 from reelgate.store.db import Database
-from reelgate.store.tables import channels, jobs, ledger, webhook_deliveries
+from reelgate.store.tables import (
+    channels,
+    jobs,
+    ledger,
+    tenants,
+    upstream_errors,
+    webhook_deliveries,
+)
 
-__all__ = ["DURATION_BUCKETS", "Snapshot", "render", "snapshot"]
+__all__ = ["DURATION_BUCKETS", "Histogram", "Money", "Snapshot", "snapshot"]
 
 #: seconds from create to completed
 DURATION_BUCKETS: tuple[float, ...] = (5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600, 7200)
@@ -43,16 +42,28 @@ class Histogram:
 
 
 @dataclass
+class Money:
+    """Ledger entries of one kind (settle or refund) for one model (and tenant)."""
+
+    entries: int = 0
+    micros: int = 0
+
+
+@dataclass
 class Snapshot:
     jobs: dict[tuple[str, str, str], int] = field(default_factory=dict)  # state, model, chan
     due: dict[str, int] = field(default_factory=dict)  # state -> waiting for a worker
     durations: dict[str, Histogram] = field(default_factory=dict)  # model -> histogram
     failures: dict[tuple[str, str], int] = field(default_factory=dict)  # channel, code
     polls: dict[str, int] = field(default_factory=dict)  # channel -> upstream polls
-    refunds: int = 0
-    refunded_micros: int = 0
+    #: (kind "settle" | "refund", model, tenant name or "") -> entries and micro-USD
+    money: dict[tuple[str, str, str], Money] = field(default_factory=dict)
+    #: (channel, op, kind) -> failed upstream calls
+    upstream_errors: dict[tuple[str, str, str], int] = field(default_factory=dict)
     deliveries: dict[str, int] = field(default_factory=dict)  # status -> rows
     delivery_attempts: int = 0
+    #: whether ``money`` is split by tenant (REELGATE_METRICS_TENANT_LABEL)
+    by_tenant: bool = False
 
 
 async def _jobs(conn: AsyncConnection, snap: Snapshot) -> None:
@@ -101,11 +112,39 @@ async def _durations(conn: AsyncConnection, snap: Snapshot) -> None:
                                                float(total))
 
 
-async def _money_and_webhooks(conn: AsyncConnection, snap: Snapshot) -> None:
-    row = (await conn.execute(
-        select(func.count(), func.coalesce(func.sum(func.abs(ledger.c.amount_micros)), 0))
-        .where(ledger.c.kind == "refund"))).one()
-    snap.refunds, snap.refunded_micros = int(row[0]), int(row[1])
+async def _money(conn: AsyncConnection, snap: Snapshot) -> None:
+    """Charged and refunded micro-USD per model, one count per ledger entry: a settle
+    row charges the job's ``charged_micros`` (written with it), a refund row returns
+    its amount. Ledger rows are unique per job and kind, so a retried hook or a
+    replayed transition is never counted twice."""
+    amount = case((ledger.c.kind == "settle", func.coalesce(jobs.c.charged_micros, 0)),
+                  else_=ledger.c.amount_micros)
+    keys = [ledger.c.kind, jobs.c.model, *([tenants.c.name] if snap.by_tenant else [])]
+    joined = ledger.join(jobs, jobs.c.id == ledger.c.job_id)
+    if snap.by_tenant:
+        joined = joined.join(tenants, tenants.c.id == ledger.c.tenant_id)
+    rows = await conn.execute(
+        select(*keys, func.count(), func.coalesce(func.sum(amount), 0))
+        .select_from(joined)
+        .where(ledger.c.kind.in_(("settle", "refund"))).group_by(*keys))
+    for row in rows:
+        kind, model, *tenant = row[:-2]
+        key = (str(kind), str(model), str(tenant[0]) if tenant else "")
+        snap.money[key] = Money(int(row[-2]), int(row[-1]))
+
+
+async def _upstream_errors(conn: AsyncConnection, snap: Snapshot) -> None:
+    rows = await conn.execute(
+        select(channels.c.name, upstream_errors.c.channel_id, upstream_errors.c.op,
+               upstream_errors.c.kind, upstream_errors.c.count)
+        .select_from(upstream_errors.outerjoin(
+            channels, channels.c.id == upstream_errors.c.channel_id)))
+    for name, channel_id, op, kind, n in rows:
+        key = (str(name or channel_id), str(op), str(kind))  # a removed channel: its id
+        snap.upstream_errors[key] = snap.upstream_errors.get(key, 0) + int(n)
+
+
+async def _webhooks(conn: AsyncConnection, snap: Snapshot) -> None:
     rows = await conn.execute(
         select(webhook_deliveries.c.status, func.count(),
                func.coalesce(func.sum(webhook_deliveries.c.attempts), 0))
@@ -115,74 +154,15 @@ async def _money_and_webhooks(conn: AsyncConnection, snap: Snapshot) -> None:
         snap.delivery_attempts += int(attempts)
 
 
-async def snapshot(db: Database) -> Snapshot:
-    snap = Snapshot()
+async def snapshot(db: Database, *, by_tenant: bool = False) -> Snapshot:
+    """Every database-derived number; ``by_tenant`` splits the money by tenant too."""
+    snap = Snapshot(by_tenant=by_tenant)
     async with db.read() as conn:
         await _jobs(conn, snap)
         await _durations(conn, snap)
-        await _money_and_webhooks(conn, snap)
+        await _money(conn, snap)
+        await _upstream_errors(conn, snap)
+        await _webhooks(conn, snap)
     return snap
 
 
-class _SnapshotCollector(Collector):
-    def __init__(self, snap: Snapshot) -> None:
-        self.snap = snap
-
-    def collect(self) -> Iterator[Metric]:
-        s = self.snap
-        info = GaugeMetricFamily("reelgate_build_info", "Version of this gateway.",
-                                 labels=["version"])
-        info.add_metric([__version__], 1)
-        yield info
-        g = GaugeMetricFamily("reelgate_jobs", "Jobs by internal state, model and channel.",
-                              labels=["state", "model", "channel"])
-        for (state, model, chan), n in sorted(s.jobs.items()):
-            g.add_metric([state, model, chan], n)
-        yield g
-        g = GaugeMetricFamily("reelgate_queue_depth",
-                              "Active jobs due now and not leased by any worker.",
-                              labels=["state"])
-        for state in sorted(st.value for st in ACTIVE):
-            g.add_metric([state], s.due.get(state, 0))
-        yield g
-        h = HistogramMetricFamily("reelgate_job_duration_seconds",
-                                  "Time from create to completed, completed jobs.",
-                                  labels=["model"])
-        for model, hist in sorted(s.durations.items()):
-            pairs = [(_le(b), float(n)) for b, n in zip(DURATION_BUCKETS, hist.buckets,
-                                                          strict=True)]
-            h.add_metric([model], [*pairs, ("+Inf", float(hist.count))], hist.total)
-        yield h
-        c = CounterMetricFamily("reelgate_job_failures", "Failed jobs by channel and error "
-                                "code (upstream errors, timeouts, cancellations).",
-                                labels=["channel", "code"])
-        for (chan, code), n in sorted(s.failures.items()):
-            c.add_metric([chan, code], n)
-        yield c
-        c = CounterMetricFamily("reelgate_upstream_polls", "Status polls sent upstream; "
-                                "rate() gives polls per second.", labels=["channel"])
-        for chan, n in sorted(s.polls.items()):
-            c.add_metric([chan], n)
-        yield c
-        yield CounterMetricFamily("reelgate_refunds", "Refund ledger entries.",
-                                  value=s.refunds)
-        yield CounterMetricFamily("reelgate_refunded_micros", "Refunded micro-USD.",
-                                  value=s.refunded_micros)
-        g = GaugeMetricFamily("reelgate_webhook_deliveries",
-                              "Webhook deliveries by outcome.", labels=["status"])
-        for status in ("pending", "delivered", "dead", "replayed"):
-            g.add_metric([status], s.deliveries.get(status, 0))
-        yield g
-        yield CounterMetricFamily("reelgate_webhook_attempts", "Webhook POST attempts.",
-                                  value=s.delivery_attempts)
-
-
-def _le(bound: float) -> str:
-    return f"{bound:g}" if bound != int(bound) else f"{int(bound)}.0"
-
-
-def render(snap: Snapshot) -> bytes:
-    """The Prometheus text exposition of ``snap``."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_SnapshotCollector(snap))
-    return generate_latest(registry)
