@@ -8,6 +8,10 @@ from typing import Any
 
 import pytest
 
+from reelgate.catalog import CATALOG
+from reelgate.catalog.document import spec_from_doc
+from reelgate.catalog.files import parse_catalog_text
+from reelgate.catalog.spec import Billing
 from reelgate.providers.comfyui import wire
 from reelgate.providers.comfyui.workflow import (
     InputPath,
@@ -38,6 +42,17 @@ def test_examples_register_and_round_trip() -> None:
     assert text.output_node == "58" and text.fps == 24.0  # read from the fps input
     assert Registration.from_option(json.loads(json.dumps(text.as_option()))) == text
     assert image.inputs["image"] == (InputPath("56", "image"),)
+
+
+def test_the_shipped_gpu_time_catalog_entry_is_valid() -> None:
+    """examples/comfyui/wan-2.2-local.toml: what ``models import`` reads, render-billed."""
+    docs = parse_catalog_text((EXAMPLES / "wan-2.2-local.toml").read_text())
+    spec = spec_from_doc("wan-2.2-local", docs["wan-2.2-local"])
+    shipped = CATALOG.get("wan-2.2-local")
+    assert shipped is not None and spec.sizes == shipped.sizes
+    assert (spec.billing, spec.render_cap, spec.reserved_seconds(5)) == (
+        Billing.RENDER_SECONDS, 900, 900)
+    assert set(spec.prices.values()) == {500}  # $0.0005 per GPU second
 
 
 def test_bad_registrations_say_what_is_wrong() -> None:

@@ -4,7 +4,8 @@ Text-to-video and image-to-video (the client's reference reaching the LoadImage 
 a workflow ComfyUI refuses (the job fails naming the node, never retried), a render
 that fails on the GPU, a delete that interrupts the render, a submit whose answer is
 lost (found by our prompt id, not sent again), ``channels test`` reporting the GPU and
-queue, and ``reelgate workflows add`` registering the shipped example.
+queue, ``reelgate workflows add`` registering the shipped example, and the shipped
+``wan-2.2-local.toml`` billing the model by the GPU time ComfyUI measured.
 """
 
 from __future__ import annotations
@@ -13,10 +14,16 @@ import copy
 import hashlib
 import json
 import time
+from fractions import Fraction
 
+import httpx
 import openai
 import pytest
 
+from reelgate.billing.money import round_micros
+from reelgate.billing.prices import exact_seconds
+from reelgate.providers.comfyui import wire
+from reelgate.providers.comfyui.workflow import prompt_id_for
 from tests.fakes.comfyui_fake import ComfyUIFake
 from tests.integration.helpers import decode_info, png
 from tests.support.comfyui import EXAMPLES, MODEL, workflows_option
@@ -92,7 +99,8 @@ def test_refused_workflow_fails_the_job_naming_the_node(
     assert done.error.code == "workflow_invalid"
     assert "node 37 (UNETLoader)" in done.error.message and "missing.safetensors" in (
         done.error.message)
-    time.sleep(0.5)  # long enough for a retry, if there were one
+    # a retry would have come before the failure (a refusal that may be retried puts
+    # the job back in the queue); failed is final, so one POST now means one ever
     assert _posts(up, "/prompt") == 1
 
 
@@ -172,3 +180,57 @@ def test_operator_commands(upstream_gateway: GatewayProcess, upstreams: dict[str
     assert code == 0 and "RTX 4090" in out and "0 running, 1 pending" in out, out
     answer = admin.test(name)
     assert answer["ok"] is True and "GiB VRAM free" in json.dumps(answer)
+
+
+def _pricing_unit(gw: GatewayProcess, key: str) -> str:
+    answer = httpx.get(f"{gw.base_url}/models", headers={"Authorization": f"Bearer {key}"},
+                       timeout=10)
+    model = next(m for m in answer.json()["data"] if m["id"] == MODEL)
+    return str(model["pricing"]["unit"])
+
+
+def _until_unit(gw: GatewayProcess, key: str, unit: str) -> None:
+    deadline = time.monotonic() + 60  # every process reloads the catalog within ~2 s
+    while _pricing_unit(gw, key) != unit:
+        assert time.monotonic() < deadline, f"the catalog change never reached the API ({unit})"
+        time.sleep(0.1)
+
+
+def test_gpu_time_pricing_from_the_shipped_example(
+    upstream_gateway: GatewayProcess, upstreams: dict[str, Upstream], admin: Admin,
+    sdk: openai.OpenAI,
+) -> None:
+    """``models import examples/comfyui/wan-2.2-local.toml``: the create reserves 900 GPU
+    seconds at $0.0005, the settlement charges what ComfyUI's own timestamps measured."""
+    up = upstreams["comfyui"]
+    comfy_channel(upstream_gateway, admin, up)
+    code, out = cli(upstream_gateway, "models", "import", str(EXAMPLES / "wan-2.2-local.toml"))
+    assert code == 0, out
+    key = sdk.api_key
+    try:
+        _until_unit(upstream_gateway, key, "render_second")
+        quote = httpx.post(f"{upstream_gateway.base_url}/videos/quote", timeout=10,
+                           headers={"Authorization": f"Bearer {key}"},
+                           json={"model": MODEL, "prompt": "q", "size": SIZE, "seconds": "2"})
+        body = quote.json()
+        assert (body["billing"], body["reserved_seconds"], body["amount_micros"]) == (
+            "render_seconds", 900, 450_000), body
+        video = sdk.videos.create(model=MODEL, prompt=unique("billed by the GPU second"),
+                                  size=SIZE, seconds="2")
+        done = finished(sdk, video.id)
+        assert done.status == "completed", done.error
+        measured = wire.render_seconds(_fake(up).history[prompt_id_for(video.id)]["status"])
+        assert measured is not None and measured > 0
+        entries = httpx.get(f"{upstream_gateway.base_url}/billing/ledger", timeout=10,
+                            params={"job_id": video.id},
+                            headers={"Authorization": f"Bearer {key}"}).json()["data"]
+        amounts = {e["kind"]: e["amount_micros"] for e in entries}
+        assert amounts["reserve"] == -450_000
+        charge = 450_000 - amounts["settle"]
+        assert charge == round_micros(Fraction(450_000) * exact_seconds(measured) / 900)
+    finally:
+        code, out = cli(upstream_gateway, "models", "update", MODEL, "--reset", "billing",
+                        "--reset", "max_render_seconds", "--reset", "prices",
+                        "--reset", "description")
+        assert code == 0, out
+        _until_unit(upstream_gateway, key, "second")
