@@ -12,8 +12,10 @@ DEV_STAMP := $(VENV)/.dev-$(HASH)
 $(VENV)/bin/python:
 	$(PY) -m venv $(VENV)
 
+# --no-compile: bytecode is written as modules are first imported, not for every file of
+# every dependency up front (botocore alone has thousands); it halves a fresh install
 $(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e .
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-compile -e .
 	rm -f $(VENV)/.runtime-*
 	touch $(RUN_STAMP)
 
