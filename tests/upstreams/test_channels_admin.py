@@ -107,6 +107,23 @@ def test_admin_check_tells_good_keys_from_bad(kind: str, upstreams: dict[str, Up
     assert up.creates() == []  # checking creates nothing upstream
 
 
+@pytest.mark.parametrize("kind", ("kling", "vidu", "runway", "luma", "minimax", "minimax_h3",
+                                  "dashscope"))
+def test_check_names_a_wrong_base_url_and_an_unreachable_host(
+    kind: str, upstreams: dict[str, Upstream], admin: Admin
+) -> None:
+    """For each upstream of issue #13: a base URL whose host answers, but not with this
+    API, is ``wrong_base_url``; a host that does not answer is ``unreachable``."""
+    up = upstreams[kind]
+    wrong = admin.add_channel(up, base_url=up.base_url + "/not-the-api")
+    down = admin.add_channel(up, base_url=f"http://127.0.0.1:{_closed_port()}")
+    for channel, problem in ((wrong, "wrong_base_url"), (down, "unreachable")):
+        report = admin.test(channel["id"])
+        assert report["ok"] is False
+        assert [r["problem"] for r in report["results"]] == [problem], report
+    assert up.creates() == []
+
+
 def test_admin_check_catches_a_wrong_api_version_and_a_relay_url(
     upstreams: dict[str, Upstream], admin: Admin
 ) -> None:

@@ -13,6 +13,7 @@ import httpx
 import openai
 import pytest
 
+from reelgate.routing.health import RATE_LIMIT_COOLDOWN
 from tests.integration.helpers import decode_info
 from tests.support.server import GatewayProcess
 from tests.upstreams.support import (
@@ -30,6 +31,9 @@ PROVIDERS = ("openai", "azure", "relay", "veo", "seedance", "kling", "vidu", "ru
 BALANCE_KINDS = ("kling", "vidu", "runway", "luma", "minimax", "minimax_h3", "dashscope",
                  "dashscope_200")
 MODERATION_CODES = dict.fromkeys(PROVIDERS, "moderation_blocked")
+#: the upstreams of issue #13, each with two keys: a throttled one and a spare
+THROTTLE_KINDS = ("kling", "vidu", "runway", "luma", "minimax", "minimax_h3", "dashscope",
+                  "dashscope_200")
 
 
 def _create(sdk: openai.OpenAI, kind: str, prompt: str) -> str:
@@ -53,10 +57,12 @@ def test_moderation_fails_the_job_with_a_code(kind: str, upstreams: dict[str, Up
 
 
 @pytest.mark.parametrize("kind", PROVIDERS)
-def test_polling_rides_out_5xx_garbage_and_unknown_words(
+def test_polling_rides_out_5xx_drops_garbage_and_unknown_words(
     kind: str, upstreams: dict[str, Upstream], admin: Admin, sdk: openai.OpenAI,
     upstream_gateway: GatewayProcess,
 ) -> None:
+    """Polls answered 500, 503, not at all (the connection dropped), with half a JSON
+    body and with a status word nobody knows: the job is polled on and completes."""
     up = upstreams[kind]
     up.fake.complete_after = 1.0
     admin.add_channel(up)
@@ -65,6 +71,7 @@ def test_polling_rides_out_5xx_garbage_and_unknown_words(
     up.fake.fail_next(500, method="GET", path=op_path)
     up.fake.fail_next(503, method="GET", path=op_path)
     up.fake.malformed_next(method="GET", path=op_path)
+    up.fake.drop_next(method="GET", path=op_path)
     if kind != "veo":  # Veo has no status word to garble
         up.fake.status_word_next("mystery", method="GET")
     prompt = unique(f"{kind}: stormy sea")
@@ -77,6 +84,7 @@ def test_polling_rides_out_5xx_garbage_and_unknown_words(
     assert set(seen) <= {"queued", "in_progress"}
     faults = [r.fault for r in up.calls("GET")]
     assert faults.count("status") == 2 and faults.count("malformed") == 1, faults
+    assert faults.count("drop") == 1, faults
     if kind != "veo":
         assert faults.count("status_word") == 1, faults
         log = upstream_gateway.log_path.read_text() if upstream_gateway.log_path else ""
@@ -100,7 +108,8 @@ def test_relay_unknown_status_is_kept_in_progress(upstreams: dict[str, Upstream]
 
 @pytest.mark.parametrize(("kind", "fault"), [(k, "slow") for k in PROVIDERS]
                          + [("openai", "drop"), ("seedance", "drop"), ("runway", "drop"),
-                            ("luma", "drop"), ("minimax", "drop"), ("dashscope", "drop")])
+                            ("luma", "drop"), ("minimax", "drop"), ("dashscope", "drop"),
+                            ("kling", "drop"), ("vidu", "drop"), ("minimax_h3", "drop")])
 def test_ambiguous_create_is_failed_once_and_never_resent(
     kind: str, fault: str, upstreams: dict[str, Upstream], admin: Admin, sdk: openai.OpenAI,
     upstream_gateway: GatewayProcess,
@@ -159,7 +168,7 @@ def test_content_outlives_the_upstreams_expiry(kind: str, upstreams: dict[str, U
     assert duration == pytest.approx(float(SHAPES[kind][2]), abs=0.1)
 
 
-@pytest.mark.parametrize("kind", ("seedance", "kling", "vidu", "dashscope"))
+@pytest.mark.parametrize("kind", ("seedance", "kling", "vidu", "luma", "dashscope"))
 def test_content_expired_before_the_copy_fails_the_job(kind: str, upstreams: dict[str, Upstream],
                                                        admin: Admin, sdk: openai.OpenAI) -> None:
     up = upstreams[kind]
@@ -182,6 +191,30 @@ def test_seedance_bills_what_it_rendered(upstreams: dict[str, Upstream], admin: 
     assert done.status == "completed" and done.seconds == "10"
     _, _, duration, _ = decode_info(sdk.videos.download_content(video_id).read())
     assert duration == pytest.approx(10.0, abs=0.1)
+
+
+@pytest.mark.parametrize("kind", THROTTLE_KINDS)
+def test_a_429_on_create_moves_the_job_on_and_cools_the_key(
+    kind: str, upstreams: dict[str, Upstream], admin: Admin, sdk: openai.OpenAI
+) -> None:
+    """Each upstream's own throttle answer (a 429, or its code under a 200: MiniMax V1,
+    DashScope): nothing was made, so the next key takes the job, once, and the
+    throttled key waits out the Retry-After (MiniMax V1 reads the throttle from the
+    body, where no Retry-After is given: the default pause)."""
+    up = upstreams[kind]
+    throttled, spare = up.keys[0], up.keys[1]
+    first = admin.add_channel(up, keys=(throttled,), priority=10)
+    admin.add_channel(up, keys=(spare,), priority=0)
+    up.fake.rate_limit_next(method="POST", retry_after=30)
+    prompt = unique(f"{kind}: throttled, then the next key")
+    done = finished(sdk, _create(sdk, kind, prompt))
+    assert done.status == "completed", done.error
+    assert up.job(prompt).creator == spare
+    refused, taken = up.creates()
+    assert [(r.credential, r.fault) for r in (refused, taken)] == [(throttled, "status"),
+                                                                   (spare, None)]
+    pause = RATE_LIMIT_COOLDOWN if kind == "minimax" else 30
+    assert admin.channel(first["id"])["keys"][0]["cooldown_until"] >= refused.time + pause - 1
 
 
 @pytest.mark.parametrize("kind", BALANCE_KINDS)

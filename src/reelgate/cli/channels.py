@@ -19,6 +19,7 @@ from reelgate.bootstrap import Gateway
 from reelgate.cli.common import fail, run_with_gateway
 from reelgate.cli.output import make_console
 from reelgate.errors import APIError
+from reelgate.providers.registry import provider_names
 from reelgate.routing.manage import ChannelChanges, ChannelDraft, ChannelView
 from reelgate.routing.probe import KeyCheck
 from reelgate.routing.specs import parse_models, parse_options
@@ -28,6 +29,7 @@ __all__ = ["app"]
 app = typer.Typer(no_args_is_help=True)
 console = make_console()
 
+_PROVIDERS_HELP = f"One of: {', '.join(provider_names())}."
 _MODELS_HELP = ("Public model served, optionally mapped to the upstream's name: "
                 "'sora-2' or 'veo-3.1=veo-3.1-generate-preview' (repeat; '*' = all).")
 
@@ -86,7 +88,7 @@ def _print_views(views: list[ChannelView]) -> None:
 @app.command("add")
 def add(
     name: str = typer.Argument(..., help="A unique name for the channel."),
-    provider: str = typer.Option(..., "--provider", help="openai, veo, seedance or local."),
+    provider: str = typer.Option(..., "--provider", help=_PROVIDERS_HELP),
     base_url: str = typer.Option("", "--base-url", help="e.g. https://api.openai.com/v1"),
     key: list[str] = typer.Option([], "--key", help="An upstream key (repeat for several)."),
     key_stdin: bool = typer.Option(False, "--key-stdin", help="Read keys from stdin."),
@@ -94,7 +96,8 @@ def add(
     priority: int = typer.Option(0, "--priority", help="Higher is tried first."),
     weight: int = typer.Option(1, "--weight", help="Share of jobs within a priority."),
     max_concurrent: int = typer.Option(0, "--max-concurrent", help="0 = no cap."),
-    mode: str = typer.Option(None, "--mode", help="openai provider: openai, azure or relay."),
+    mode: str = typer.Option(None, "--mode",
+                             help="openai provider: openai, azure, relay or omni."),
     api_version: str = typer.Option(None, "--api-version", help="azure: api-version."),
     read_timeout: float = typer.Option(None, "--read-timeout", help="Seconds."),
     option: list[str] = typer.Option([], "--option", help="Other option KEY=VALUE."),
