@@ -102,4 +102,6 @@ def test_the_worker_serves_its_own_process_metrics(split: GatewayProcess) -> Non
     # another process than the API's, and nothing from the database twice
     assert value(worker, "process_start_time_seconds") != value(
         api, "process_start_time_seconds")
-    assert not any(name.startswith("reelgate_") for name, _ in worker)
+    assert {name for name, _ in worker if name.startswith("reelgate_")} == {
+        "reelgate_build_info"}
+    assert value(worker, "reelgate_build_info", version=__version__) == 1

@@ -3,7 +3,8 @@
 What a worker does to jobs is in the database, so the API's ``/metrics`` reports it
 (submit and poll errors, jobs, money) whichever process did the work; only the
 worker process's own CPU, memory and interpreter numbers are here, as the usual
-``process_*`` and ``python_*`` families. The metrics token applies as on the API.
+``process_*`` and ``python_*`` families, and ``reelgate_build_info`` (a dashboard's
+job list). The metrics token applies as on the API.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from reelgate.api.errors import error_response
 from reelgate.api.metrics import check_token
 from reelgate.errors import APIError, NotFound
 from reelgate.metrics import LocalMetrics
+from reelgate.metrics.exposition import render_build_info
 
 __all__ = ["worker_metrics_app"]
 
@@ -31,7 +33,8 @@ def worker_metrics_app(local: LocalMetrics, token: str) -> ASGIApp:
             if request.url.path != "/metrics" or request.method not in ("GET", "HEAD"):
                 raise NotFound("This port serves GET /metrics only.")
             check_token(request, token)
-            response = Response(local.render(), media_type=CONTENT_TYPE_LATEST)
+            response = Response(render_build_info() + local.render(),
+                                media_type=CONTENT_TYPE_LATEST)
         except APIError as err:
             response = error_response(err)
         await response(scope, receive, send)

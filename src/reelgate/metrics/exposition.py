@@ -17,7 +17,7 @@ from reelgate import __version__
 from reelgate.jobs.states import ACTIVE
 from reelgate.metrics.snapshot import DURATION_BUCKETS, Snapshot
 
-__all__ = ["SnapshotCollector", "render"]
+__all__ = ["SnapshotCollector", "build_info", "render", "render_build_info"]
 
 
 class SnapshotCollector(Collector):
@@ -26,10 +26,7 @@ class SnapshotCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         s = self.snap
-        info = GaugeMetricFamily("reelgate_build_info", "Version of this gateway.",
-                                 labels=["version"])
-        info.add_metric([__version__], 1)
-        yield info
+        yield build_info()
         yield from self._jobs()
         yield from self._money()
         c = CounterMetricFamily("reelgate_upstream_errors", "Failed upstream calls by channel, "
@@ -100,6 +97,25 @@ class SnapshotCollector(Collector):
                     micros.add_metric(values, money.micros)
             yield entries
             yield micros
+
+
+def build_info() -> Metric:
+    info = GaugeMetricFamily("reelgate_build_info", "Version of this gateway.",
+                             labels=["version"])
+    info.add_metric([__version__], 1)
+    return info
+
+
+class _BuildInfo(Collector):
+    def collect(self) -> Iterator[Metric]:
+        yield build_info()
+
+
+def render_build_info() -> bytes:
+    """Only ``reelgate_build_info`` (a worker's own port: it reads no database)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_BuildInfo())
+    return generate_latest(registry)
 
 
 def _le(bound: float) -> str:
