@@ -10,7 +10,8 @@ Create (``POST /api/v1/services/aigc/video-generation/video-synthesis``) insists
 synchronous calls") and checks the documented parameters per model: text-to-video
 ``parameters.size`` among the model's ``W*H`` sizes and no image; image-to-video
 ``input.img_url`` as a ``data:image/...;base64,`` URL of a real image of 360-2000 px
-and ``parameters.resolution`` among the model's tiers; ``duration`` among its
+and ``parameters.resolution`` among the model's tiers; Wan 2.7 (the newer protocol)
+``resolution`` and ``ratio`` and neither of the others; ``duration`` among its
 durations. Keys in ``broke`` get ``Arrearage``; prompts with an
 ``input_moderation_words`` word get ``DataInspectionFailed`` at create, those with
 a moderation word a FAILED task with that code, those with an error word a FAILED
@@ -62,7 +63,9 @@ MODELS: dict[str, tuple[tuple[str, ...], tuple[int, ...]]] = {
     "wan2.2-t2v-plus": (("480P", "1080P"), (5,)),
     "wan2.2-i2v-plus": (("480P", "1080P"), (5,)),
     "wan2.2-i2v-flash": (("480P", "720P", "1080P"), (5,)),
+    "wan2.7-t2v": (("720P", "1080P"), tuple(range(2, 16))),  # the newer protocol
 }
+RATIOS = {"16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1), "4:3": (4, 3), "3:4": (3, 4)}
 _CODES = {400: "InvalidParameter", 401: "InvalidApiKey", 403: "AccessDenied",
           404: "ModelNotFound", 429: "Throttling.RateQuota", 500: "InternalError",
           503: "ServiceUnavailable"}
@@ -158,6 +161,8 @@ class DashScopeFake(FakeUpstream):
         image = _decode(given.get("img_url"))
         if image is not None:
             width, height = _frame(str(parameters.get("resolution")), *image[1])
+        elif "ratio" in parameters:
+            width, height = _frame(str(parameters["resolution"]), *RATIOS[parameters["ratio"]])
         else:
             width, height = (int(v) for v in str(parameters["size"]).split("*"))
         seconds = self.rendered_seconds or int(parameters.get("duration", 5))
@@ -182,6 +187,15 @@ class DashScopeFake(FakeUpstream):
         if not isinstance(duration, int) or isinstance(duration, bool) \
                 or duration not in durations:
             return f"duration {duration!r} is not supported by {model}"
+        if model.startswith("wan2.7"):
+            if "size" in parameters or "img_url" in given:
+                return f"{model} takes resolution and ratio (and media), not size or img_url"
+            if parameters.get("resolution") not in tiers:
+                return f"resolution {parameters.get('resolution')!r} not supported by {model}"
+            if parameters.get("ratio", "16:9") not in RATIOS:
+                return f"ratio {parameters.get('ratio')!r} not supported by {model}"
+            parameters.setdefault("ratio", "16:9")
+            return None
         if "i2v" in model:
             if "size" in parameters:
                 return "size is not supported for image-to-video, use resolution"

@@ -20,7 +20,13 @@ from reelgate.providers.base import (
 )
 from reelgate.providers.dashscope import DashScopeProvider
 from reelgate.providers.dashscope.errors import body_error, classify
-from reelgate.providers.dashscope.tasks import model_for, resolution, task_job
+from reelgate.providers.dashscope.tasks import (
+    model_for,
+    ratio,
+    resolution,
+    task_job,
+    uses_media_protocol,
+)
 from tests.fakes import DashScopeFake
 
 from .support import BAD_KEY, KEY_A, KEY_B, closed_port, harness, probe_mp4, request
@@ -67,6 +73,20 @@ async def test_image_to_video_uses_the_i2v_twin_and_the_tier() -> None:
         assert fake_job.extra["parameters"] == {"duration": 5, "resolution": "720P"}
         done, _ = await h.until_done(job)
         assert probe_mp4(await h.download(done)) == (720, 1280, 5.0)
+
+
+async def test_wan27_sends_resolution_and_ratio() -> None:
+    async with harness(DashScopeFake(), "dashscope") as h:
+        job = await h.provider.submit(shape(model="wan2.7-t2v", size="1080x1920", seconds=12),
+                                      KEY_A)
+        fake_job = h.fake.jobs[job.upstream_id]
+        assert fake_job.extra["parameters"] == {"duration": 12, "resolution": "1080P",
+                                                "ratio": "9:16"}
+        assert (fake_job.width, fake_job.height) == (1080, 1920)
+        with pytest.raises(UpstreamError) as caught:  # a first frame would need a URL
+            await h.provider.submit(shape(model="wan2.7-t2v", reference=png(1280, 720)), KEY_A)
+        assert (caught.value.kind, caught.value.code) == (ErrorKind.REJECTED,
+                                                          "unsupported_operation")
 
 
 async def test_wan22_bills_video_duration_and_names_the_frame() -> None:
@@ -296,6 +316,10 @@ def test_shapes_and_models() -> None:
     assert model_for("wan2.2-i2v-flash", image=True) == "wan2.2-i2v-flash"
     with pytest.raises(UpstreamError):
         model_for("wan2.2-i2v-flash", image=False)
+    assert [ratio(*s) for s in ((1280, 720), (720, 1280), (1440, 1440), (1632, 1248),
+                                (832, 1088))] == ["16:9", "9:16", "1:1", "4:3", "3:4"]
+    assert [uses_media_protocol(m) for m in ("wan2.7-t2v", "wan2.6-t2v", "wanx2.1-t2v-turbo",
+                                             "wan3.0-video")] == [True, False, False, True]
 
 
 def test_task_answers() -> None:

@@ -94,7 +94,8 @@ MODEL_MAPS: dict[str, dict[str, str]] = {
     "luma": {"ray-2": "ray-2", "ray-flash-2": "ray-flash-2"},
     "minimax": {"minimax-hailuo-02": "MiniMax-Hailuo-02"},
     "minimax_h3": {"minimax-h3": "MiniMax-H3"},
-    "dashscope": {"wan-2.6": "wan2.6-t2v", "wan-2.5": "wan2.5-t2v-preview",
+    "dashscope": {"wan-2.7": "wan2.7-t2v", "wan-2.6": "wan2.6-t2v",
+                  "wan-2.5": "wan2.5-t2v-preview",
                   "wan-2.2-plus": "wan2.2-t2v-plus", "wan-2.2-flash": "wan2.2-i2v-flash"},
     "dashscope_200": {"wan-2.6": "wan2.6-t2v"},
 }

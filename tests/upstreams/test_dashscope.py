@@ -134,6 +134,29 @@ def test_image_to_video_end_to_end(model: str, size: str, upstream_model: str, t
     assert_all_keys(up, up.keys[0])
 
 
+def test_wan_27_speaks_the_newer_protocol(upstreams: dict[str, Upstream], admin: Admin,
+                                          sdk: openai.OpenAI) -> None:
+    """Wan 2.7: resolution + ratio instead of an exact size, any whole second 2-15;
+    text-to-video only, so a first frame is refused before any upstream call."""
+    up = upstreams["dashscope"]
+    admin.add_channel(up)
+    prompt = unique("dashscope: wan 2.7 at 4:3")
+    video = sdk.videos.create(model="wan-2.7", prompt=prompt, size="1088x832", seconds="3")
+    done = finished(sdk, video.id)
+    assert done.status == "completed", done.error
+    got = decode_info(sdk.videos.download_content(video.id).read())
+    assert (f"{got[0]}x{got[1]}", got[2]) == ("1088x832", pytest.approx(3.0, abs=0.1))
+    assert up.job(prompt).extra["parameters"] == {"duration": 3, "resolution": "720P",
+                                                  "ratio": "4:3"}
+    before = len(up.calls())
+    with pytest.raises(openai.BadRequestError) as caught:
+        sdk.videos.create(model="wan-2.7", prompt=unique("from a picture"), size="1280x720",
+                          seconds="5", input_reference=("f.png", _png(1280, 720), "image/png"))
+    assert isinstance(caught.value.body, dict)
+    assert caught.value.body["param"] == "input_reference"
+    assert len(up.calls()) == before
+
+
 def test_channels_test_names_bad_key_wrong_base_url_and_unreachable(
     upstreams: dict[str, Upstream], admin: Admin, upstream_gateway: GatewayProcess
 ) -> None:

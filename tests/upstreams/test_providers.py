@@ -198,7 +198,7 @@ def test_delete_of_a_running_job_reaches_the_upstream(
 _KIND_OF = {"veo-3.1": "veo", "seedance-1.0-pro": "seedance", "gen4.5": "runway",
             "gen4_turbo": "runway", "ray-2": "luma", "minimax-hailuo-02": "minimax",
             "minimax-h3": "minimax", "wan-2.6": "dashscope", "wan-2.5": "dashscope",
-            "wan-2.2-plus": "dashscope", "wan-2.2-flash": "dashscope"}
+            "wan-2.2-plus": "dashscope", "wan-2.2-flash": "dashscope", "wan-2.7": "dashscope"}
 
 
 @pytest.mark.parametrize(("model", "size", "seconds", "param"), [
@@ -220,6 +220,8 @@ _KIND_OF = {"veo-3.1": "veo", "seedance-1.0-pro": "seedance", "gen4.5": "runway"
     ("wan-2.5", "1280x720", "8", "seconds"),  # 5 or 10 s
     ("wan-2.6", "832x480", "5", "size"),  # no 480P
     ("wan-2.2-flash", "1280x720", "5", "input_reference"),  # image-to-video only
+    ("wan-2.7", "832x480", "5", "size"),  # 720P or 1080P
+    ("wan-2.7", "1280x720", "16", "seconds"),  # 2-15 s
 ])
 def test_what_an_upstream_cannot_render_is_a_400(
     model: str, size: str, seconds: str, param: str, upstreams: dict[str, Upstream],

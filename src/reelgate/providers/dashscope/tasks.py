@@ -8,7 +8,10 @@ image is sent to its image-to-video twin, the same name with ``i2v`` for ``t2v``
 (``"1280*720"``); image-to-video takes ``input.img_url`` (a ``data:`` URL: DashScope
 accepts base64 there) and a ``parameters.resolution`` tier (``480P``, ``720P``,
 ``1080P``), keeping the image's aspect ratio, which reelgate requires to be the
-requested size's. ``duration`` is whole seconds.
+requested size's. ``duration`` is whole seconds. Wan 2.7 (the newer protocol) takes a
+``resolution`` tier and a ``ratio`` (``16:9``, ``9:16``, ``1:1``, ``4:3``, ``3:4``) for
+text-to-video; its first frame goes in ``input.media`` as a URL DashScope fetches,
+which reelgate does not have for an uploaded image, so it is text-to-video only here.
 
 A task answer is ``{"output": {"task_id", "task_status", "video_url", "code",
 "message", ...}, "usage": {...}}``. ``PENDING | RUNNING | SUCCEEDED | FAILED |
@@ -22,6 +25,8 @@ word stays IN_PROGRESS and is logged. Billing reads ``usage.duration`` (Wan 2.5+
 from __future__ import annotations
 
 import base64
+import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,7 +40,8 @@ from reelgate.providers.base import (
 from reelgate.providers.dashscope.errors import MODERATION_CODE, is_moderation
 from reelgate.providers.vocabulary import map_status
 
-__all__ = ["TIERS", "create_body", "model_for", "resolution", "task_job"]
+__all__ = ["TIERS", "create_body", "model_for", "ratio", "resolution", "task_job",
+           "uses_media_protocol"]
 
 _WORDS: Mapping[str, UpstreamStatus] = {
     "PENDING": UpstreamStatus.QUEUED,
@@ -44,6 +50,9 @@ _WORDS: Mapping[str, UpstreamStatus] = {
     "FAILED": UpstreamStatus.FAILED,
     "CANCELED": UpstreamStatus.FAILED,
 }
+#: the ratios Wan 2.7 takes, as width / height
+_RATIOS: Mapping[str, float] = {"16:9": 16 / 9, "9:16": 9 / 16, "1:1": 1.0, "4:3": 4 / 3,
+                                "3:4": 3 / 4}
 #: resolution tier -> its pixel count (the tier's 16:9 frame)
 TIERS: Mapping[str, int] = {"480P": 832 * 480, "720P": 1280 * 720, "1080P": 1920 * 1080}
 
@@ -65,10 +74,29 @@ def resolution(width: int, height: int) -> str:
     return min(TIERS, key=lambda tier: abs(TIERS[tier] - area))
 
 
+def uses_media_protocol(model: str) -> bool:
+    """Wan 2.7 and later speak the newer protocol (``resolution`` + ``ratio``, inputs
+    in ``input.media``); ``wan2.6-t2v`` and older the classic one."""
+    found = re.match(r"wanx?(\d+)\.(\d+)", model)
+    return found is not None and (int(found.group(1)), int(found.group(2))) >= (2, 7)
+
+
+def ratio(width: int, height: int) -> str:
+    """The documented ratio nearest ``width/height``: 1088x832 is ``4:3``."""
+    return min(_RATIOS, key=lambda r: abs(math.log(_RATIOS[r] * height / width)))
+
+
 def create_body(request: SubmitRequest) -> dict[str, Any]:
     image = request.reference
     body_input: dict[str, Any] = {"prompt": request.prompt}
     parameters: dict[str, Any] = {"duration": int(request.seconds)}
+    if uses_media_protocol(request.model):
+        if image is not None:  # its first frame goes in input.media, as a URL
+            raise UpstreamError(ErrorKind.REJECTED, f"{request.model} takes a first frame "
+                                "only as a URL it fetches", code="unsupported_operation")
+        parameters["resolution"] = resolution(request.width, request.height)
+        parameters["ratio"] = ratio(request.width, request.height)
+        return {"model": request.model, "input": body_input, "parameters": parameters}
     if image is None:
         parameters["size"] = f"{request.width}*{request.height}"
     else:
