@@ -11,14 +11,21 @@ from typing import Annotated
 
 from fastapi import Depends
 from starlette.requests import HTTPConnection
+from starlette.types import Scope
 
 from reelgate.bootstrap import Gateway
 
-__all__ = ["GatewayDep", "gateway"]
+__all__ = ["GatewayDep", "gateway", "scope_gateway"]
 
 
 def gateway(conn: HTTPConnection) -> Gateway:
     gw: Gateway = conn.app.state.gateway
+    return gw
+
+
+def scope_gateway(scope: Scope) -> Gateway:
+    """:func:`gateway` for pure ASGI code, which holds a scope and no request object."""
+    gw: Gateway = scope["app"].state.gateway
     return gw
 
 

@@ -13,7 +13,7 @@ from reelgate.api.allow import allow_header, allowed_methods
 from reelgate.api.nul import unstorable_text
 from reelgate.errors import APIError
 
-__all__ = ["error_response", "install_error_handlers"]
+__all__ = ["error_response", "install_error_handlers", "unexpected_response"]
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,12 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    return unexpected_response(exc)
+
+
+def unexpected_response(exc: Exception) -> JSONResponse:
+    """What any exception that is not an :class:`APIError` becomes: a 500 (logged), or
+    a 400 when the database refused a NUL in the client's text."""
     if unstorable_text(exc):  # a NUL the edges did not see: the client's text, not our bug
         return _envelope(400, "A text value in the request holds a NUL character.",
                          "invalid_request_error", None, "invalid_value")

@@ -21,7 +21,8 @@ from reelgate.auth.principal import Principal
 from reelgate.errors import RateLimited
 from reelgate.limits.rate import Decision, RateLimiter
 
-__all__ = ["RateLimitHeaders", "limit_creates", "limit_polls", "ratelimit_headers"]
+__all__ = ["RateLimitHeaders", "check_rate", "limit_creates", "limit_polls",
+           "ratelimit_headers"]
 
 _STATE_KEY = "reelgate_ratelimit_headers"
 
@@ -46,17 +47,24 @@ def ratelimit_headers(decision: Decision) -> dict[str, str]:
     return headers
 
 
-async def _check(request: Request, caller: Principal, kind: str, limit: int | None) -> None:
+async def check_rate(limiter: RateLimiter, caller: Principal, kind: str,
+                     limit: int | None) -> dict[str, str] | None:
+    """The headers to send with an allowed request (None: no limit), or a 429."""
     if not limit:
-        return
-    limiter: RateLimiter = gateway(request).limiter
+        return None
     decision = await limiter.hit(f"{kind}:{caller.key_id}", limit)
     headers = ratelimit_headers(decision)
     if not decision.allowed:
         raise RateLimited(f"Rate limit reached for {kind} on this API key: {limit} per "
                           f"minute. Try again in {headers['retry-after']}s.",
                           code="rate_limit_exceeded", headers=headers)
-    setattr(request.state, _STATE_KEY, headers)
+    return headers
+
+
+async def _check(request: Request, caller: Principal, kind: str, limit: int | None) -> None:
+    headers = await check_rate(gateway(request).limiter, caller, kind, limit)
+    if headers is not None:
+        setattr(request.state, _STATE_KEY, headers)
 
 
 async def limit_creates(request: Request,

@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from reelgate.billing.ledger import upsert
@@ -51,6 +52,20 @@ class PriceOverride:
 def exact_seconds(value: float | int) -> Fraction:
     """Exact seconds; via the shortest decimal repr so 4.1 means 4.1, not 4.0999…."""
     return Fraction(Decimal(repr(float(value))))
+
+
+def _price_of(tenant: Any) -> Any:
+    return (select(prices.c.micros_per_second)
+            .where(prices.c.tenant_id == tenant, prices.c.model == bindparam("b_model"),
+                   prices.c.size == bindparam("b_size"))
+            .scalar_subquery())
+
+
+#: a create's price in one read: the tenant's multiplier, its own price and the global
+#: one (the catalog's list price is in memory); built once
+_QUOTE = select(tenants.c.price_multiplier_ppm.label("ppm"),
+                _price_of(bindparam("b_tenant")).label("own"),
+                _price_of("").label("shared")).where(tenants.c.id == bindparam("b_tenant"))
 
 
 class TablePricer:
@@ -97,9 +112,16 @@ class TablePricer:
     async def quote(
         self, conn: AsyncConnection, tenant_id: str, model: str, size: str, seconds: float
     ) -> int:
-        rate = await self.base_rate(conn, tenant_id, model, size)
-        ppm = await self.multiplier_ppm(conn, tenant_id)
-        return round_micros(rate.micros_per_second * exact_seconds(seconds) * Fraction(ppm, MICROS))
+        list_price = self._check(model, size)
+        row = (await conn.execute(_QUOTE, {"b_tenant": tenant_id, "b_model": model,
+                                           "b_size": size})).first()
+        if row is None:  # no such tenant: the general lookup (global or list price)
+            rate = (await self.base_rate(conn, tenant_id, model, size)).micros_per_second
+            ppm = await self.multiplier_ppm(conn, tenant_id)
+        else:
+            rate = next((int(v) for v in (row.own, row.shared) if v is not None), list_price)
+            ppm = MICROS if row.ppm is None else int(row.ppm)
+        return round_micros(rate * exact_seconds(seconds) * Fraction(ppm, MICROS))
 
     async def per_second(self, conn: AsyncConnection, tenant_id: str) -> dict[str, dict[str, int]]:
         """What this tenant pays per second, model → size → micro-USD (multiplier applied)."""

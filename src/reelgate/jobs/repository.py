@@ -5,7 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, null, or_, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    bindparam,
+    exists,
+    func,
+    null,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -54,28 +65,40 @@ def media_json(media: Mapping[str, StoredObject]) -> dict[str, dict[str, Any]]:
     return {k: v.to_json() for k, v in media.items()}
 
 
+# Statements on the hot paths (create, claim, poll, retrieve) are built once, with
+# bind parameters: SQLAlchemy then skips building the expression and its cache key on
+# every call, which cost more CPU than SQLite spends running them.
+_INSERT = jobs.insert().returning(*jobs.c)
+_EVENT = job_events.insert()
+_GET = {
+    (tenant, deleted): select(jobs).where(
+        jobs.c.id == bindparam("b_id"),
+        *([jobs.c.tenant_id == bindparam("b_tenant")] if tenant else []),
+        *([] if deleted else [jobs.c.deleted_at.is_(None)]))
+    for tenant in (False, True) for deleted in (False, True)
+}
+_CAS = (update(jobs).where(jobs.c.id == bindparam("b_id"),
+                           jobs.c.version == bindparam("b_version"))
+        .returning(*jobs.c))
+
+
 async def insert(conn: AsyncConnection, values: dict[str, Any]) -> Job:
+    """The new job as written (RETURNING: no second read), with its ``created`` event."""
     values = {"version": 0, "poll_count": 0, "submit_attempts": 0, "progress": 0, **values}
     try:
-        await conn.execute(jobs.insert().values(**values))
+        row = (await conn.execute(_INSERT, values)).one()
     except IntegrityError as exc:
         raise DuplicateJob(str(exc.orig)) from exc
     await log_event(conn, values["id"], "created", state=values["state"], progress=0)
-    job = await get(conn, values["id"], include_deleted=True)
-    assert job is not None
-    return job
+    return Job.from_row(row)
 
 
 async def get(
     conn: AsyncConnection, job_id: str, *, tenant_id: str | None = None,
     include_deleted: bool = False,
 ) -> Job | None:
-    query = select(jobs).where(jobs.c.id == job_id)
-    if tenant_id is not None:
-        query = query.where(jobs.c.tenant_id == tenant_id)
-    if not include_deleted:
-        query = query.where(jobs.c.deleted_at.is_(None))
-    row = (await conn.execute(query)).first()
+    params = {"b_id": job_id} if tenant_id is None else {"b_id": job_id, "b_tenant": tenant_id}
+    row = (await conn.execute(_GET[tenant_id is not None, include_deleted], params)).first()
     return Job.from_row(row) if row else None
 
 
@@ -141,16 +164,17 @@ async def transition(
     if not can_move(job.state, target):
         raise InvalidTransition(f"{job.id}: {job.state} -> {target}")
     changes = dict(values or {})
-    if "media" in changes and changes["media"] is None:
-        changes["media"] = null()  # SQL NULL, not the JSON value null
     t = now()
     changes.update(state=target.value, version=job.version + 1, updated_at=t)
     if target in TERMINAL and job.state not in TERMINAL:
         changes["finished_at"] = t
-    row = (await conn.execute(  # RETURNING: the new row without a second round trip
-        update(jobs).where(jobs.c.id == job.id, jobs.c.version == job.version).values(changes)
-        .returning(*jobs.c)
-    )).first()
+    if "media" in changes and changes["media"] is None:  # SQL NULL, not JSON null
+        stmt = update(jobs).where(jobs.c.id == job.id, jobs.c.version == job.version)
+        row = (await conn.execute(stmt.values({**changes, "media": null()})
+                                  .returning(*jobs.c))).first()
+    else:  # RETURNING: the new row without a second round trip
+        row = (await conn.execute(_CAS, {**changes, "b_id": job.id,
+                                         "b_version": job.version})).first()
     if row is None:
         return None
     if target != job.state or event:
@@ -172,13 +196,13 @@ async def release(
                             detail=detail)
 
 
-def _not_cooling(t: float) -> ColumnElement[bool]:
+def _not_cooling(t: Any) -> ColumnElement[bool]:
     """Not on a channel that is cooling down after a 429 (unrouted jobs never are)."""
     cooling = exists().where(channels.c.id == jobs.c.channel_id, channels.c.cooldown_until > t)
     return or_(jobs.c.channel_id.is_(None), ~cooling)
 
 
-def _due(t: float) -> ColumnElement[bool]:
+def _due(t: Any) -> ColumnElement[bool]:
     """Active, due, not leased, and its channel may be asked now."""
     return and_(
         jobs.c.state.in_([s.value for s in ACTIVE]),
@@ -186,6 +210,22 @@ def _due(t: float) -> ColumnElement[bool]:
         or_(jobs.c.lease_until.is_(None), jobs.c.lease_until < t),
         _not_cooling(t),
     )
+
+
+def _claim_statement(skip_locked: bool) -> Any:
+    t: Any = bindparam("b_t")
+    pick = (select(jobs.c.id).where(_due(t)).order_by(jobs.c.next_poll_at)
+            .limit(bindparam("b_limit")))
+    if skip_locked:
+        pick = pick.with_for_update(skip_locked=True)
+    picked = pick.cte("picked").prefix_with("MATERIALIZED", dialect="postgresql")
+    return (update(jobs).where(jobs.c.id == picked.c.id)
+            .values(lease_owner=bindparam("b_worker"), lease_until=bindparam("b_until"),
+                    version=jobs.c.version + 1)
+            .returning(*jobs.c))
+
+
+_CLAIM = {skip: _claim_statement(skip) for skip in (False, True)}
 
 
 async def claim_due(
@@ -204,12 +244,14 @@ async def claim_due(
     lease ran out cannot move the job any more.
     """
     t = now()
-    pick = select(jobs.c.id).where(_due(t)).order_by(jobs.c.next_poll_at).limit(limit)
-    if skip_locked:
-        pick = pick.with_for_update(skip_locked=True)
-    picked = pick.cte("picked").prefix_with("MATERIALIZED", dialect="postgresql")
-    return await _lease(conn, jobs.c.id == picked.c.id, worker_id=worker_id,
-                        until=t + lease_seconds)
+    res = await conn.execute(_CLAIM[skip_locked], {
+        "b_t": t, "b_limit": limit, "b_worker": worker_id, "b_until": t + lease_seconds})
+    return _sorted([Job.from_row(r) for r in res.all()])
+
+
+def _sorted(claimed: list[Job]) -> list[Job]:
+    claimed.sort(key=lambda j: (j.next_poll_at or 0.0, j.created_at))
+    return claimed
 
 
 async def claim_stale(
@@ -237,9 +279,7 @@ async def _lease(conn: AsyncConnection, *where: ColumnElement[bool], worker_id: 
         .values(lease_owner=worker_id, lease_until=until, version=jobs.c.version + 1)
         .returning(*jobs.c)
     )
-    claimed = [Job.from_row(r) for r in res.all()]
-    claimed.sort(key=lambda j: (j.next_poll_at or 0.0, j.created_at))
-    return claimed
+    return _sorted([Job.from_row(r) for r in res.all()])
 
 
 async def unleased_active(conn: AsyncConnection, *, created_before: float, at: float,
@@ -300,7 +340,5 @@ async def log_event(
     conn: AsyncConnection, job_id: str, kind: str, *, state: str | None = None,
     progress: int | None = None, detail: dict[str, Any] | None = None,
 ) -> None:
-    await conn.execute(
-        job_events.insert().values(job_id=job_id, at=now(), kind=kind, state=state,
-                                   progress=progress, detail=detail)
-    )
+    await conn.execute(_EVENT, {"job_id": job_id, "at": now(), "kind": kind, "state": state,
+                                "progress": progress, "detail": detail})

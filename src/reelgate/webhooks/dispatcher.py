@@ -78,6 +78,10 @@ class Dispatcher(TickLoop):
         free = await self.free_slots(self.settings.webhook_concurrency)
         if not free:
             return 1
+        async with self.db.read() as conn:  # look first: an idle dispatcher never writes
+            due = await repo.next_due(conn)
+        if due is None or due > now():
+            return 0
         async with self.db.begin() as conn:
             claimed = await repo.claim_due(conn, limit=free,
                                            lease_seconds=self.settings.webhook_lease_seconds,

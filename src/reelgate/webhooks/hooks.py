@@ -27,12 +27,9 @@ class WebhookHooks:
             await self._enqueue(conn, after.tenant_id, event)
 
     async def _enqueue(self, conn: AsyncConnection, tenant_id: str, event: Event) -> None:
-        endpoints = [e for e in await repo.endpoints_for(conn, tenant_id)
-                     if event.type in e.events]
-        if not endpoints:
-            return
-        payload = event.payload()
-        for endpoint in endpoints:
-            await repo.enqueue(conn, endpoint_id=endpoint.id, job_id=event.job_id,
-                               event_type=event.type, event_key=event.key(endpoint.id),
-                               payload=payload)
+        """One statement whatever the number of endpoints, none included: the lookup and
+        the inserts are a single ``INSERT ... SELECT`` (no cache that could miss an
+        endpoint another process just added, or name one it just removed)."""
+        await repo.enqueue_for_tenant(conn, tenant_id=tenant_id, job_id=event.job_id,
+                                      event_type=event.type, dedupe=event.dedupe,
+                                      payload=event.payload())

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import String, and_, bindparam, cast, delete, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -27,6 +27,7 @@ __all__ = [
     "count_by_status",
     "endpoints_for",
     "enqueue",
+    "enqueue_for_tenant",
     "finish",
     "get_delivery",
     "get_endpoint",
@@ -145,6 +146,42 @@ async def enqueue(conn: AsyncConnection, *, endpoint_id: str, job_id: str | None
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(webhook_deliveries).values(**values)
     await conn.execute(stmt.on_conflict_do_nothing(index_elements=["event_key"]))
+
+
+def _fan_out(dialect: Any) -> Any:
+    """``INSERT INTO webhook_deliveries SELECT ... FROM webhook_endpoints``: one row per
+    enabled endpoint of the tenant that asked for the event type, in one statement (no
+    lookup first; with no endpoint configured it writes nothing). The event type is
+    matched in the endpoint's JSON list as its quoted string; the delivery id is a
+    random prefix per event plus the endpoint's own suffix, so it is unique per row."""
+    ep = webhook_endpoints
+    t: Any = bindparam("b_t")
+    rows = select(
+        bindparam("b_prefix", type_=String) + func.substr(ep.c.id, 4),
+        ep.c.id, bindparam("b_job", type_=String), bindparam("b_type", type_=String),
+        ep.c.id + literal(":") + bindparam("b_dedupe", type_=String),
+        bindparam("b_payload", type_=String), literal(PENDING), literal(0), t, t,
+    ).where(ep.c.tenant_id == bindparam("b_tenant"), ep.c.enabled.is_(True),
+            cast(ep.c.events, String).like(bindparam("b_pattern", type_=String),
+                                           escape="\\"))
+    cols = ["id", "endpoint_id", "job_id", "event_type", "event_key", "payload", "status",
+            "attempts", "next_attempt_at", "created_at"]
+    return (dialect.insert(webhook_deliveries).from_select(cols, rows)
+            .on_conflict_do_nothing(index_elements=["event_key"]))
+
+
+_FAN_OUT = {"postgresql": _fan_out(postgresql), "sqlite": _fan_out(sqlite)}
+
+
+async def enqueue_for_tenant(conn: AsyncConnection, *, tenant_id: str, job_id: str,
+                             event_type: str, dedupe: str, payload: str) -> None:
+    """A pending delivery of this event for each of the tenant's endpoints that wants
+    it (event key ``<endpoint id>:<job id>:<dedupe>``, as :func:`enqueue` would)."""
+    escaped = event_type.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    await conn.execute(_FAN_OUT[conn.dialect.name], {
+        "b_prefix": new_id("whd", 6), "b_job": job_id, "b_type": event_type,
+        "b_dedupe": f"{job_id}:{dedupe}", "b_payload": payload, "b_t": now(),
+        "b_tenant": tenant_id, "b_pattern": f'%"{escaped}"%'})
 
 
 async def get_delivery(conn: AsyncConnection, delivery_id: str) -> Delivery | None:
