@@ -1,6 +1,7 @@
 """Poller benchmark: how long 1 and 4 worker processes take to poll 10,000 jobs once.
 
     python bench/poller.py                      # 10,000 jobs, 1 then 4 workers
+    python bench/poller.py --jobs 100000 --workers 1 --passes 3   # memory stays flat?
     python bench/poller.py --jobs 2000 --workers 1 2 4 --database-url postgresql+asyncpg://...
 
 10,000 in-flight jobs sit on one channel whose upstream is the fake OpenAI server
@@ -8,12 +9,16 @@
 poll is a real HTTP round trip plus a compare-and-swap write. The jobs are made due
 all at once and the clock runs until every one has been polled; polls repeat far
 later (``REELGATE_POLL_MIN_SECONDS`` is large), so each round polls each job once.
-Also prints how many polls the upstream saw (extra polls would be wasted requests).
+Also prints how many polls the upstream saw (extra polls would be wasted requests),
+the workers' CPU seconds for the pass (utime + stime from /proc), polls per CPU-second,
+and the workers' RSS after each pass (flat across passes: memory does not grow with
+the number of jobs polled).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -24,6 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.peers.procs import tree_cpu_seconds, tree_rss_bytes  # noqa: E402
 from sqlalchemy import insert, text, update  # noqa: E402
 from tests.fakes import FakeJob, FakeServer, OpenAIFake  # noqa: E402
 from tests.scale.support import Deployment, in_thread  # noqa: E402
@@ -75,27 +81,44 @@ async def _sql(url: str, stmt: Any) -> Any:
         await db.dispose()
 
 
-def one_round(dep: Deployment, fake: OpenAIFake, workers: int, count: int) -> dict[str, float]:
-    in_thread(_sql(dep.database_url, update(jobs).values(poll_count=0, next_poll_at=FAR)))
-    for job in fake.jobs.values():
-        job.polls = 0
+def _cpu(dep: Deployment) -> float:
+    return sum(tree_cpu_seconds(w.proc.pid) for w in dep.workers)
+
+
+def _rss(dep: Deployment) -> int:
+    return sum(tree_rss_bytes(w.proc.pid) for w in dep.workers)
+
+
+def one_round(dep: Deployment, fake: OpenAIFake, workers: int, count: int,
+              passes: int) -> list[dict[str, float]]:
     for proc in dep.workers:
         proc.stop()
     dep.workers.clear()
     for _ in range(workers):
         dep.add_worker()
     time.sleep(6)  # let them boot (imports, migrations check) before the clock starts
-    started = time.perf_counter()
-    in_thread(_sql(dep.database_url, update(jobs).values(next_poll_at=now())))
-    polled = 0
-    while polled < count:
-        time.sleep(0.1)
-        polled = in_thread(_sql(dep.database_url,
-                                text("SELECT count(*) FROM jobs WHERE poll_count >= 1")))
-    elapsed = time.perf_counter() - started
-    upstream_polls = sum(job.polls for job in fake.jobs.values())
-    return {"workers": workers, "seconds": elapsed, "per_second": count / elapsed,
-            "upstream_polls": upstream_polls}
+    out = []
+    for n in range(1, passes + 1):
+        in_thread(_sql(dep.database_url, update(jobs).values(poll_count=0, next_poll_at=FAR)))
+        for job in fake.jobs.values():
+            job.polls = 0
+        cpu, started = _cpu(dep), time.perf_counter()
+        in_thread(_sql(dep.database_url, update(jobs).values(next_poll_at=now())))
+        polled = 0
+        while polled < count:
+            time.sleep(0.1)
+            polled = in_thread(_sql(dep.database_url,
+                                    text("SELECT count(*) FROM jobs WHERE poll_count >= 1")))
+        elapsed = time.perf_counter() - started
+        used = _cpu(dep) - cpu
+        out.append({"workers": workers, "pass": n, "seconds": elapsed,
+                    "per_second": count / elapsed, "cpu_s": used,
+                    "per_cpu_second": count / used if used else 0.0,
+                    "rss_mib": _rss(dep) / (1 << 20),
+                    "upstream_polls": sum(job.polls for job in fake.jobs.values())})
+        print(f"  ... {workers} worker(s), pass {n}: {elapsed:.1f} s, {used:.1f} CPU s, "
+              f"RSS {out[-1]['rss_mib']:.0f} MiB", flush=True)
+    return out
 
 
 def main() -> int:
@@ -104,6 +127,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--concurrency", type=int, default=64,
                         help="REELGATE_WORKER_CONCURRENCY per worker")
+    parser.add_argument("--passes", type=int, default=1,
+                        help="passes per worker count (memory over passes)")
     parser.add_argument("--database-url", help="admin URL of a PostgreSQL server; default: "
                                                "a throwaway cluster")
     args = parser.parse_args()
@@ -124,9 +149,13 @@ def main() -> int:
                                 str(cluster)], check=False)
     print(f"{args.jobs} in-flight jobs on one channel, PostgreSQL, "
           f"worker concurrency {args.concurrency}:")
+    print(f"load average: {' '.join(f'{v:.2f}' for v in os.getloadavg())} (2 cores shared "
+          "with everything else on the machine)")
     for r in results:
-        print(f"  {r['workers']} worker(s): all polled once in {r['seconds']:.1f} s "
-              f"({r['per_second']:.0f} polls/s); upstream saw {r['upstream_polls']} polls")
+        print(f"  {r['workers']} worker(s), pass {r['pass']}: all polled once in "
+              f"{r['seconds']:.1f} s ({r['per_second']:.0f} polls/s; {r['cpu_s']:.1f} worker "
+              f"CPU s, {r['per_cpu_second']:.0f} polls per CPU-second; worker RSS "
+              f"{r['rss_mib']:.0f} MiB); upstream saw {r['upstream_polls']} polls")
     return 0
 
 
@@ -145,8 +174,7 @@ def bench(args: argparse.Namespace, root: Path, url: str) -> list[dict[str, floa
         in_thread(seed(url, channel_id, credential, fake, args.jobs))
         try:
             for workers in args.workers:
-                results.append(one_round(dep, fake, workers, args.jobs))
-                print(f"  ... {workers} worker(s): {results[-1]['seconds']:.1f} s", flush=True)
+                results += one_round(dep, fake, workers, args.jobs, args.passes)
         finally:
             dep.stop()
     return results

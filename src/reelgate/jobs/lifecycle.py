@@ -14,24 +14,38 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from reelgate.ids import now
 from reelgate.jobs import repository as repo
+from reelgate.jobs.batch import GroupCommit
 from reelgate.jobs.hooks import JobHooks
 from reelgate.jobs.model import Job
 from reelgate.jobs.states import ACTIVE, State
 from reelgate.media.objects import StoredObject
-from reelgate.store.db import Database
+from reelgate.store.db import Database, Tx
 
 __all__ = ["Lifecycle"]
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class _Change:
+    job: Job
+    state: State
+    values: Mapping[str, object]
+    event: str | None = None
+    release: bool = False
+    detail: Mapping[str, object] | None = None
+
+
 class Lifecycle:
     def __init__(self, db: Database, hooks: Sequence[JobHooks] = ()) -> None:
         self.db = db
         self.hooks = list(hooks)
+        #: polls answered "still running", written many to a transaction
+        self._polled = GroupCommit(self._commit_many, self._commit_one)
 
     # --- submit ----------------------------------------------------------------------
 
@@ -75,16 +89,17 @@ class Lifecycle:
         return await self._commit(job, State.IN_PROGRESS, {
             "upstream_id": upstream_id, "upstream_status": upstream_status,
             "started_at": t, "progress": max(job.progress, progress),
-            **self._polled(job, t), "next_poll_at": due_at}, event=event, release=True)
+            **self._poll_values(job, t), "next_poll_at": due_at}, event=event, release=True)
 
     # --- poll ------------------------------------------------------------------------
 
     async def progress(self, job: Job, *, progress: int, upstream_status: str,
                        due_at: float) -> Job | None:
-        """A poll found the job still running: record how far, and when to look again."""
-        return await self._commit(job, job.state, {
+        """A poll found the job still running: record how far, and when to look again.
+        Concurrent polls' records share a transaction (:mod:`reelgate.jobs.batch`)."""
+        return await self._polled.submit(_Change(job, job.state, {
             "progress": max(job.progress, progress), "upstream_status": upstream_status,
-            **self._polled(job, now()), "next_poll_at": due_at}, release=True)
+            **self._poll_values(job, now()), "next_poll_at": due_at}, release=True))
 
     async def downloading(self, job: Job, *, upstream_status: str, result_url: str | None,
                           rendered_seconds: float | None, rendered_size: str | None,
@@ -98,7 +113,7 @@ class Lifecycle:
             "upstream_status": upstream_status, "result_url": result_url,
             "rendered_seconds": rendered_seconds, "rendered_size": rendered_size,
             "render_seconds": render_seconds,
-            "progress": max(job.progress, 99), **self._polled(job, t)}
+            "progress": max(job.progress, 99), **self._poll_values(job, t)}
         if upstream_id is not None:
             values.update(upstream_id=upstream_id, started_at=t)
         return await self._commit(job, State.DOWNLOADING, values)
@@ -172,16 +187,28 @@ class Lifecycle:
     # --- the one way a job changes ---------------------------------------------------
 
     @staticmethod
-    def _polled(job: Job, t: float) -> dict[str, object]:
+    def _poll_values(job: Job, t: float) -> dict[str, object]:
         return {"last_polled_at": t, "poll_count": job.poll_count + 1}
 
     async def _commit(self, job: Job, state: State, values: Mapping[str, object], *,
                       event: str | None = None, release: bool = False,
                       detail: Mapping[str, object] | None = None) -> Job | None:
-        change = repo.release if release else repo.transition
+        return await self._commit_one(_Change(job, state, values, event, release, detail))
+
+    async def _commit_one(self, change: _Change) -> Job | None:
         async with self.db.begin() as conn:
-            after = await change(conn, job, state, values, event=event, detail=detail)
-            if after is not None and (after.state != job.state or after.progress != job.progress):
-                for hook in self.hooks:
-                    await hook.on_transition(conn, job, after)
+            return await self._apply(conn, change)
+
+    async def _commit_many(self, changes: Sequence[_Change]) -> list[Job | None]:
+        async with self.db.begin() as conn:
+            return [await self._apply(conn, change) for change in changes]
+
+    async def _apply(self, conn: Tx, c: _Change) -> Job | None:
+        """The compare-and-swap, and the hooks of a change that moved something."""
+        write = repo.release if c.release else repo.transition
+        after = await write(conn, c.job, c.state, c.values, event=c.event, detail=c.detail)
+        if after is not None and (after.state != c.job.state
+                                  or after.progress != c.job.progress):
+            for hook in self.hooks:
+                await hook.on_transition(conn, c.job, after)
         return after

@@ -3,6 +3,7 @@ hooks share its transaction (real SQLite database, no gateway)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -206,3 +207,62 @@ async def test_a_transition_the_state_machine_forbids_raises(db: Database) -> No
     job: Job = await insert_job(db, State.COMPLETED)
     with pytest.raises(repo.InvalidTransition):
         await life.fail(job, "x", "y")
+
+
+class _FailsFor:
+    """A hook that raises for one job's transitions (to break a shared transaction)."""
+
+    def __init__(self, job_id: str) -> None:
+        self.job_id = job_id
+
+    async def on_created(self, conn: Any, job: Job, principal: object) -> None:
+        pass
+
+    async def on_transition(self, conn: Any, before: Job, after: Job) -> None:
+        if after.id == self.job_id:
+            raise RuntimeError("hook failed")
+
+
+async def _running(db: Database, n: int) -> list[Job]:
+    return [await insert_job(db, State.IN_PROGRESS, upstream_id=f"up_{i}", **LEASED)
+            for i in range(n)]
+
+
+async def test_concurrent_polls_share_one_transaction_each_its_own_swap(db: Database) -> None:
+    life = Lifecycle(db, [RecordingHooks()])
+    running = await _running(db, 6)
+    stale = running[2]
+    moved_first = await life.release(stale, now() + 60)  # bumps the version
+    assert moved_first is not None
+
+    async def polls() -> list[Job | None]:
+        return list(await asyncio.gather(*(
+            life.progress(job, progress=40 + i, upstream_status="in_progress",
+                          due_at=now() + 60) for i, job in enumerate(running))))
+
+    results, transactions = await _transactions(db, polls())
+    assert transactions == 1  # six records, one write transaction
+    assert results[2] is None  # the stale snapshot lost its swap, alone
+    for i, (job, after) in enumerate(zip(running, results, strict=True)):
+        if i == 2:
+            continue
+        assert after is not None and after.progress == 40 + i
+        assert after.version == job.version + 1 and after.lease_owner is None
+    async with db.read() as conn:
+        row = (await conn.execute(select(jobs.c.progress).where(jobs.c.id == stale.id))).one()
+    assert row.progress == stale.progress
+
+
+async def test_a_change_that_breaks_the_shared_transaction_fails_alone(db: Database) -> None:
+    running = await _running(db, 4)
+    life = Lifecycle(db, [_FailsFor(running[1].id)])
+    outcomes = await asyncio.gather(*(
+        life.progress(job, progress=50, upstream_status="in_progress", due_at=now() + 60)
+        for job in running), return_exceptions=True)
+    assert isinstance(outcomes[1], RuntimeError)
+    assert all(isinstance(o, Job) and o.progress == 50
+               for i, o in enumerate(outcomes) if i != 1)
+    async with db.read() as conn:
+        kept = (await conn.execute(select(jobs.c.progress)
+                                   .where(jobs.c.id == running[1].id))).scalar_one()
+    assert kept == running[1].progress  # rolled back with its hook

@@ -3,22 +3,22 @@
 It behaves like a remote video API so the whole pipeline (submit, poll, download,
 copy to storage) is exercised offline. Its state lives in files under its own work
 directory, one folder per job, so a restart resumes unfinished renders instead of
-losing them. Rendering runs in a thread pool, off the event loop.
+losing them. Rendering runs in child processes at a lower priority
+(:mod:`.process`), off the event loop and out of the gateway's GIL.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import shutil
-import threading
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures import BrokenExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
-from reelgate.media.derive import make_spritesheet, make_thumbnail
 from reelgate.providers.base import (
     ChannelSpec,
     Credential,
@@ -30,7 +30,8 @@ from reelgate.providers.base import (
     UpstreamStatus,
     Variant,
 )
-from reelgate.providers.local.render import RenderCancelled, RenderSpec, render_video
+from reelgate.providers.local.process import CANCEL, PROGRESS, make_pool, read_progress, render_job
+from reelgate.providers.local.render import RenderCancelled, RenderSpec
 
 __all__ = ["LocalProvider"]
 
@@ -41,9 +42,13 @@ _CHUNK = 1 << 20
 
 @dataclass
 class _Render:
-    progress: float = 0.0
-    started: bool = False
-    cancel: threading.Event = field(default_factory=threading.Event)
+    """A render this process started; its progress is in the job's folder."""
+
+    job_dir: Path
+
+    def cancel(self) -> None:
+        with contextlib.suppress(OSError):
+            (self.job_dir / CANCEL).touch()
 
 
 class LocalProvider:
@@ -58,8 +63,8 @@ class LocalProvider:
         self.work_dir = Path(str(opts.get("work_dir", "data/local"))).resolve()
         self.preset = str(opts.get("preset", "veryfast"))
         self.moderation_words = tuple(str(w).lower() for w in opts.get("moderation_words", ()))
-        self._pool = ThreadPoolExecutor(max_workers=int(opts.get("concurrency", 1)),
-                                        thread_name_prefix="render")
+        self.concurrency = int(opts.get("concurrency", 1))
+        self._pool = make_pool(self.concurrency)
         self._renders: dict[str, _Render] = {}
 
     def _dir(self, upstream_id: str) -> Path:
@@ -110,49 +115,42 @@ class LocalProvider:
         if (job_dir / "done").exists():
             return UpstreamJob(upstream_id, UpstreamStatus.COMPLETED, 100, "completed",
                                seconds=float(meta["seconds"]), size=meta["size"])
-        render = self._renders.get(upstream_id)
-        if render is None:  # new, or interrupted by a restart: (re)start it
-            render = self._start(upstream_id, job_dir, meta)
-        if not render.started:
+        if upstream_id not in self._renders:  # new, or interrupted by a restart: (re)start it
+            self._start(upstream_id, job_dir, meta)
+        fraction = read_progress(job_dir)
+        if fraction is None:
             return UpstreamJob(upstream_id, UpstreamStatus.QUEUED, 0, "queued", poll_after=0.5)
-        pct = min(99, int(render.progress * 100))
+        pct = min(99, int(fraction * 100))
         return UpstreamJob(upstream_id, UpstreamStatus.IN_PROGRESS, pct, "in_progress",
                            poll_after=0.5)
 
-    def _start(self, upstream_id: str, job_dir: Path, meta: dict[str, object]) -> _Render:
-        render = _Render()
-        self._renders[upstream_id] = render
+    def _start(self, upstream_id: str, job_dir: Path, meta: dict[str, object]) -> None:
+        for stale in (PROGRESS, CANCEL):  # left by a render before a restart
+            (job_dir / stale).unlink(missing_ok=True)
+        self._renders[upstream_id] = _Render(job_dir)
         ref_path = job_dir / "reference.bin"
         width, height = (int(v) for v in str(meta["size"]).split("x"))
         spec = RenderSpec(prompt=str(meta["prompt"]), width=width, height=height,
                           seconds=int(str(meta["seconds"])),
                           reference=ref_path.read_bytes() if ref_path.exists() else None,
                           variation=str(meta.get("variation", "")))
-        future = asyncio.get_running_loop().run_in_executor(
-            self._pool, self._render_sync, job_dir, spec, render)
+        loop = asyncio.get_running_loop()
+        try:
+            future = loop.run_in_executor(self._pool, render_job, str(job_dir), spec,
+                                          self.preset)
+        except BrokenExecutor:  # a render process died (killed, out of memory): anew
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = make_pool(self.concurrency)
+            future = loop.run_in_executor(self._pool, render_job, str(job_dir), spec,
+                                          self.preset)
         future.add_done_callback(lambda f: self._finished(upstream_id, f))
-        return render
-
-    def _render_sync(self, job_dir: Path, spec: RenderSpec, render: _Render) -> None:
-        render.started = True
-        if render.cancel.is_set():
-            raise RenderCancelled()
-
-        def progress(fraction: float) -> None:
-            render.progress = fraction * 0.9
-
-        video = job_dir / Variant.VIDEO.filename
-        render_video(spec, video, preset=self.preset, progress=progress,
-                     should_stop=render.cancel.is_set)
-        make_thumbnail(video, job_dir / Variant.THUMBNAIL.filename)
-        render.progress = 0.95
-        make_spritesheet(video, job_dir / Variant.SPRITESHEET.filename)
-        (job_dir / "done").touch()
-        render.progress = 1.0
 
     def _finished(self, upstream_id: str, future: asyncio.Future[None]) -> None:
         self._renders.pop(upstream_id, None)
         exc = None if future.cancelled() else future.exception()
+        if isinstance(exc, BrokenExecutor):  # not the job's fault: the next poll restarts it
+            log.warning("local render of %s lost its process: %r", upstream_id, exc)
+            return
         if exc is not None and not isinstance(exc, RenderCancelled):
             log.error("local render of %s failed: %r", upstream_id, exc)
             job_dir = self.work_dir / upstream_id
@@ -173,7 +171,7 @@ class LocalProvider:
     async def delete(self, upstream_id: str, credential: Credential) -> None:
         render = self._renders.get(upstream_id)
         if render is not None:
-            render.cancel.set()
+            render.cancel()
         await asyncio.to_thread(shutil.rmtree, self._dir(upstream_id), True)
 
     async def recover(self, job_id: str, credential: Credential) -> UpstreamJob | None:
@@ -191,5 +189,5 @@ class LocalProvider:
 
     async def aclose(self) -> None:
         for render in self._renders.values():
-            render.cancel.set()
+            render.cancel()
         self._pool.shutdown(wait=False, cancel_futures=True)
