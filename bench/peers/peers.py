@@ -109,6 +109,8 @@ class ReelgatePeer(Peer):
                               REELGATE_PORT=str(self.port))
         self.upstream_url = upstream_url
         self.upstream_key = upstream_key
+        #: more ``reelgate serve`` flags (``--workers N``)
+        self.serve_args: list[str] = []
 
     def _cli(self, *args: str, stdin: str | None = None) -> str:
         out = subprocess.run([sys.executable, "-m", "reelgate", *args], env=self.env,
@@ -127,7 +129,7 @@ class ReelgatePeer(Peer):
 
     def spawn(self) -> None:
         self.proc = Proc("reelgate", [sys.executable, "-m", "reelgate", "serve",
-                                      "--port", str(self.port)],
+                                      "--port", str(self.port), *self.serve_args],
                          env=self.env, log=self.work / "reelgate.log", cwd=self.work)
 
 

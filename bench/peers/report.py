@@ -13,6 +13,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from bench.peers.report_extra import extra_sections, issue16_targets
+
 __all__ = ["TARGETS", "machine", "ratio", "render", "versions"]
 
 RG, LL = "reelgate", "LiteLLM"
@@ -233,6 +235,8 @@ def render(data: dict[str, Any]) -> str:
         f"| {ll['idle_rss'] / MB:.0f} "
         f"| {ratio(rg['idle_rss'], ll['idle_rss'], higher_is_better=False)} |",
         "",
+        *extra_sections(data),
+        *issue16_targets(data),
         "## Targets (issue #8)",
         "",
         *_targets(rg, ll),

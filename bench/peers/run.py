@@ -21,8 +21,14 @@ comparing runs. Its keys are stable; a change that renames or re-means one bumps
   seconds, rps, p50_ms, p99_ms, max_ms, errors, tool, cpu_s, cpu_per_1k, drain_s,
   upstream {route: calls}}}, ``calls`` {client call: {calls, upstream, per_call}},
   ``downloads`` {size: {bytes, ttfb_ms, total_s, mb_per_s, rss_before, rss_peak,
-  rss_growth, cpu_s, upstream, probe?}}, ``idle_rss``, ``startup_s``}}, gateway being
-  "reelgate" or "LiteLLM"; CPU is utime + stime of the process tree, in seconds.
+  rss_growth, cpu_s, upstream, probe?}}, ``idle_rss``, ``startup_s``, ``retrieve_body``
+  (the completed job's retrieve JSON)}}, gateway being "reelgate" or "LiteLLM"; CPU is
+  utime + stime of the process tree, in seconds;
+* ``extra`` (absent with ``--no-extra``), reelgate only (bench/peers/extra.py):
+  ``ceiling`` {bytes, "retrieve c=N": {requests, seconds, rps, p50_ms, p99_ms, max_ms,
+  errors, tool}}; ``renders`` {renders, render_concurrency, idle, rendering (both like
+  a ceiling row), states_before, states_after}; ``workers`` {"N": {"retrieve in-flight
+  c=64", "create c=32" (both like a ``load`` row)}}; ``loadavg_at_end``.
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # run as a script: make `bench.peers` and `tests` importable
     sys.path.insert(0, str(REPO))
 
-from bench.peers import load  # noqa: E402
+from bench.peers import extra, load  # noqa: E402
 from bench.peers.bigfile import make_big_mp4, parse_size  # noqa: E402
 from bench.peers.peers import (  # noqa: E402
     LitellmPeer,
@@ -73,6 +79,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--poll-after-ms", type=int, default=0,
                    help="openai-poll-after-ms the fake upstream sends (default: none)")
     p.add_argument("--keep", action="store_true", help="keep the work directory and logs")
+    p.add_argument("--no-extra", action="store_true",
+                   help="skip the reelgate-only rows (ceiling, renders, --workers N)")
     return p.parse_args(argv)
 
 
@@ -180,6 +188,17 @@ def _start_early(peer: Peer) -> threading.Thread:
     return thread
 
 
+def run_extra(work: Path, data: dict[str, Any], up: Upstream, upstream_url: str,
+              plan: Plan) -> dict[str, Any]:
+    """The reelgate-only rows (bench/peers/extra.py), each on its own process."""
+    body = data["results"][RG].get("retrieve_body", "").encode()
+    out: dict[str, Any] = {"ceiling": extra.ceiling(work, body, plan, _log)}
+    out["renders"] = extra.renders(work, plan, _log)
+    out["workers"] = extra.workers(work, upstream_url, UPSTREAM_KEY, up, plan, _log)
+    out["loadavg_at_end"] = "/".join(f"{v:.2f}" for v in os.getloadavg())
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     plan = make_plan(args)
@@ -217,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
         early = _start_early(ll) if args.quick else None
         data["results"][RG] = measure(rg, up, plan)
         data["results"][LL] = measure(ll, up, plan, early)
+        if not args.no_extra:
+            data["extra"] = run_extra(work, data, up, upstream_url, plan)
         text = render(data)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text)

@@ -211,6 +211,8 @@ def run_suite(peer: Peer, up: Upstream, plan: Plan, log: Any = print) -> dict[st
         ids = _fixtures(peer, up, client, plan)
         settle(peer.pid, window=plan.settle_window)
         results["idle_rss"] = tree_rss_bytes(peer.pid)
+        # the body a retrieve of the completed job returns (the ceiling app serves it)
+        results["retrieve_body"] = client.get(f"/videos/{ids['completed']}").text
         for label in ("in-flight", "completed"):
             url = f"{peer.base_url}/videos/{ids[label]}"
             for c in plan.retrieve_concurrency:

@@ -29,6 +29,7 @@ from reelgate.store.tables import channels, job_events, jobs
 __all__ = [
     "DuplicateJob",
     "InvalidTransition",
+    "any_due",
     "claim_due",
     "claim_stale",
     "count_active",
@@ -226,6 +227,12 @@ def _claim_statement(skip_locked: bool) -> Any:
 
 
 _CLAIM = {skip: _claim_statement(skip) for skip in (False, True)}
+_ANY_DUE = select(jobs.c.id).where(_due(bindparam("b_t"))).limit(1)
+
+
+async def any_due(conn: AsyncConnection) -> bool:
+    """Whether :func:`claim_due` would claim anything now (a read: no lock taken)."""
+    return (await conn.execute(_ANY_DUE, {"b_t": now()})).first() is not None
 
 
 async def claim_due(

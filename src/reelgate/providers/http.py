@@ -56,6 +56,9 @@ __all__ = [
 
 CONNECT_TIMEOUT = 5.0
 DEFAULT_READ_TIMEOUT = 30.0
+#: connection pools per upstream client, and connections (kept alive too) per pool
+POOLS = 16
+POOL_CONNECTIONS = 8
 MAX_REDIRECTS = 5
 CHUNK_SIZE = 64 * 1024
 #: the most of a JSON answer we hold in memory; job objects are a few KiB
@@ -88,13 +91,20 @@ class UpstreamClient:
         self.policy = OutboundPolicy.for_channel(self.base_url, channel.options)
         read = float(channel.options.get("read_timeout", DEFAULT_READ_TIMEOUT))
         timeout = httpx.Timeout(read, connect=CONNECT_TIMEOUT, pool=CONNECT_TIMEOUT)
-        self.client = httpx.AsyncClient(
+        # Several small pools rather than one big one: httpcore walks every connection
+        # of a pool (a readability check each) on every request, so with 64 polls in
+        # flight one pool cost more CPU than the requests; requests take turns.
+        self._clients = [httpx.AsyncClient(
             timeout=timeout,
             transport=transport or GuardedTransport(self.policy),
             follow_redirects=False,
             trust_env=False,
             headers={"user-agent": "reelgate/0.1"},
-        )
+            limits=httpx.Limits(max_connections=POOL_CONNECTIONS,
+                                max_keepalive_connections=POOL_CONNECTIONS),
+        ) for _ in range(1 if transport is not None else POOLS)]
+        self.client = self._clients[0]
+        self._turn = 0
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
@@ -103,7 +113,8 @@ class UpstreamClient:
         """Check and send one request (streamed); every refusal and failure mapped."""
         try:
             check_target(request.url, self.policy)
-            return await self.client.send(request, stream=True)
+            self._turn = (self._turn + 1) % len(self._clients)
+            return await self._clients[self._turn].send(request, stream=True)
         except (UnsafeURL, DestinationRefused) as exc:
             raise UpstreamError(ErrorKind.PROTOCOL, f"refused: {exc}", code=URL_REFUSED) from exc
         except httpx.HTTPError as exc:
@@ -217,7 +228,8 @@ class UpstreamClient:
         raise UpstreamError(ErrorKind.PROTOCOL, f"more than {MAX_REDIRECTS} redirects for {url}")
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        for client in self._clients:
+            await client.aclose()
 
 
 async def _bounded(response: httpx.Response, limit: int, *, truncate: bool = False

@@ -53,6 +53,8 @@ class Worker(TickLoop):
         self._held: set[str] = set()
         self._last_housekeeping = 0.0
         self._renewer: asyncio.Task[None] | None = None
+        #: the last claim found nothing due: the next tick reads before it writes
+        self._found_nothing = False
 
     async def stopped(self) -> None:
         if self._renewer is not None:
@@ -77,14 +79,24 @@ class Worker(TickLoop):
                                      wait=self.settings.lease_seconds / 3)
         if not free:
             return 1
+        if self._found_nothing:  # idle: look before taking SQLite's write lock
+            async with self.db.read() as conn:
+                if not await repo.any_due(conn):
+                    return 0
         async with self.db.begin() as conn:
             claimed = await repo.claim_due(
                 conn, worker_id=self.settings.worker_id,
                 limit=min(free, self.settings.worker_batch),
                 lease_seconds=self.settings.lease_seconds, skip_locked=self.db.is_postgres)
+        self._found_nothing = not claimed
         for job in claimed:
             self.start(job)
         return len(claimed)
+
+    def wake(self) -> None:
+        """Something may be due now (a create, a refresh): claim without looking first."""
+        self._found_nothing = False
+        super().wake()
 
     def start(self, job: Job) -> asyncio.Task[None]:
         """Drive a job this process holds the lease of, in the background."""
