@@ -68,7 +68,8 @@ class _LocalPeer(ReelgatePeer):
 
     def prepare(self) -> None:
         self.data.mkdir(parents=True, exist_ok=True)
-        self.key = self._cli("keys", "create", "--name", "bench").strip().splitlines()[-1]
+        self.key = self._cli("keys", "create", "--name", "bench", "--create-tenant"
+                             ).strip().splitlines()[-1]
 
 
 def renders(work: Path, plan: Plan, log: Log) -> dict[str, Any]:

@@ -65,9 +65,9 @@ async def test_each_answer_is_the_same_both_ways(gw: Gateway,
         await real(*args)
 
     monkeypatch.setattr(fast_module, "_send_json", counted)
-    mine = await gw.keys.create("fast", "mine")
+    mine = await gw.keys.create("fast", "mine", create_tenant=True)
     limited = await gw.keys.create("fast", "limited", KeyLimits(polls_per_minute=4))
-    theirs = await gw.keys.create("elsewhere", "theirs")
+    theirs = await gw.keys.create("elsewhere", "theirs", create_tenant=True)
     async with gw.db.read() as conn:
         principal = await auth_repo.find_principal(conn, mine.secret)
     assert principal is not None
@@ -84,6 +84,11 @@ async def test_each_answer_is_the_same_both_ways(gw: Gateway,
         assert "openai-poll-after-ms" in fast.headers
         _same(fast, full)
         assert answered == [1]  # the bodiless GET went the fast way, the other did not
+        # both ways, the request metrics name the declared route, not "unmatched"
+        text = (await client.get("/metrics")).text
+        line = [ln for ln in text.splitlines() if ln.startswith("reelgate_http_requests_total")
+                and 'route="/v1/videos/{video_id}"' in ln and 'status="200"' in ln]
+        assert line and float(line[0].rsplit(" ", 1)[1]) == 2, line
         for key, status in ((None, 401), ("sk-rg-wrong", 401), (theirs.secret, 404)):
             fast, full = await _both(client, path, key)
             assert fast.status_code == status and "error" in fast.json()

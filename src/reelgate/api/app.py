@@ -88,7 +88,8 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
     app.add_middleware(BodyLimit, max_bytes=max_body, max_json_bytes=settings.max_json_bytes)
     app.add_middleware(RateLimitHeaders)
     app.add_middleware(AllowOptions, routes=app.router.routes)
-    app.add_middleware(RetrieveFastPath)  # the poll clients repeat, before all the above
+    app.add_middleware(RetrieveFastPath,  # the poll clients repeat, before all the above
+                       routes=app.router.routes)
     app.add_middleware(NulGuard)
     app.add_middleware(RequestMetrics, metrics=local.http, routes=app.router.routes)  # outermost
     app.state.local_metrics = local

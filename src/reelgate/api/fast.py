@@ -16,8 +16,10 @@ OpenAPI document is unchanged.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from reelgate.api.auth import authenticate
@@ -25,11 +27,14 @@ from reelgate.api.deps import scope_gateway
 from reelgate.api.errors import error_response, unexpected_response
 from reelgate.api.limits import check_rate
 from reelgate.api.render import poll_after_ms, video_object
+from reelgate.api.request_metrics import flatten_routes as _flatten
 from reelgate.errors import APIError
 
 __all__ = ["RetrieveFastPath"]
 
 _PREFIX = "/v1/videos/"
+#: the declared route's path
+ROUTE = "/v1/videos/{video_id}"
 
 
 def _video_id(scope: Scope) -> str | None:
@@ -59,14 +64,28 @@ def _header(scope: Scope, wanted: bytes) -> str:
 
 
 class RetrieveFastPath:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute] = ()) -> None:
         self.app = app
+        self.routes = routes
+        self._route: BaseRoute | None = None
+
+    def _declared(self) -> BaseRoute | None:
+        """The route this answers for (so what reads ``scope["route"]``, such as the
+        request metrics, sees the same route the framework would have chosen)."""
+        if self._route is None:
+            self._route = next((route for route, path in _flatten(self.routes)
+                                if path == ROUTE
+                                and "GET" in (getattr(route, "methods", None) or ())), None)
+        return self._route
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         video_id = _video_id(scope)
         if video_id is None:
             await self.app(scope, receive, send)
             return
+        route = self._declared()
+        if route is not None:
+            scope["route"] = route
         limit_headers: dict[str, str] | None = None
         try:
             gw = scope_gateway(scope)

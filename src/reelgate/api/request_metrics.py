@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reelgate.metrics.local import HttpMetrics
 
-__all__ = ["UNMATCHED", "RequestMetrics", "Templates"]
+__all__ = ["UNMATCHED", "RequestMetrics", "Templates", "flatten_routes"]
 
 UNMATCHED = "unmatched"
 
@@ -73,7 +73,7 @@ class Templates:
         #: id(route) -> (route, template); the route is kept so its id is never reused
         self._by_route: dict[int, tuple[BaseRoute, str]] = {}
         self._patterns: list[_Pattern] = []
-        for route, template in _flatten(routes):
+        for route, template in flatten_routes(routes):
             if isinstance(route, Mount):  # everything under its prefix
                 prefix = template.rstrip("/").removesuffix("/{path}")
                 regex, template = re.compile("^" + re.escape(prefix) + "/"), prefix + "/{path}"
@@ -101,7 +101,7 @@ class Templates:
         return partial or UNMATCHED
 
 
-def _flatten(routes: Sequence[BaseRoute]) -> Iterator[tuple[BaseRoute, str]]:
+def flatten_routes(routes: Sequence[BaseRoute]) -> Iterator[tuple[BaseRoute, str]]:
     """Each route with its full template (included routers' prefixes too)."""
     contexts: Callable[[Sequence[BaseRoute]], Iterator[Any]] | None = getattr(
         fastapi.routing, "iter_route_contexts", None)
