@@ -41,16 +41,16 @@ class Row:
 
 
 def _took(rng: random.Random) -> int:
-    """A duration on the histogram's grid (1 s below 120, 5 below 1200, ...), so the
+    """A duration on the histogram's grid (1 s below 60, 5 below 600, ...), so the
     bucket's lower bound is the exact value and percentiles can be compared exactly."""
     kind = rng.random()
     if kind < 0.5:
-        return rng.randrange(3, 120)
+        return rng.randrange(3, 60)
     if kind < 0.8:
-        return rng.randrange(120, 1200, 5)
+        return rng.randrange(60, 600, 5)
     if kind < 0.95:
-        return rng.randrange(1200, 7200, 30)
-    return rng.randrange(7200, 30_000, 300)
+        return rng.randrange(600, 3600, 30)
+    return rng.randrange(3600, 30_000, 300)
 
 
 def dataset() -> list[Row]:

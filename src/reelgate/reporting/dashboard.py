@@ -4,7 +4,7 @@
 read snapshot and shapes them into plain values that the page charts and
 ``/admin/api/dashboard`` returns as JSON, so both show the same thing. Percentiles
 are nearest-rank over a histogram: the value reported is the lower bound of the
-bucket that holds the ranked job (1 s wide below 2 minutes; see
+bucket that holds the ranked job (1 s wide below a minute; see
 ``reporting.windows.DURATION_STEPS``).
 """
 
@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from reelgate.ids import now
 from reelgate.jobs.states import ACTIVE, State
 from reelgate.reporting import queries as q
+from reelgate.reporting.slots import SlotCache
 from reelgate.reporting.windows import Buckets, Window, window
-from reelgate.store.db import Database
+from reelgate.store.db import Database, Tx
 
 __all__ = [
     "ChannelRates",
@@ -111,49 +114,65 @@ def percentile(histogram: list[tuple[float, int]], p: float) -> float:
     return sorted(histogram)[-1][0]
 
 
-def _per_slot(rows: list[tuple[int, str, int]], b: Buckets) -> dict[str, list[int]]:
-    out: dict[str, list[int]] = defaultdict(lambda: [0] * b.count)
-    for slot, key, n in rows:
-        if 0 <= slot < b.count:
-            out[key][slot] += n
+def _split(rows: Sequence[tuple[Any, ...]], count: int) -> list[list[tuple[Any, ...]]]:
+    """Rows whose first field is a slot, as one list (of the other fields) per slot."""
+    out: list[list[tuple[Any, ...]]] = [[] for _ in range(count)]
+    for row in rows:
+        if 0 <= row[0] < count:
+            out[row[0]].append(row[1:])
     return out
 
 
-def _durations(rows: list[tuple[str, float, int, float]]) -> list[ModelDurations]:
-    by_model: dict[str, list[tuple[float, int]]] = defaultdict(list)
-    totals: dict[str, float] = defaultdict(float)
-    for model, bound, n, seconds in rows:
-        by_model[model].append((bound, n))
-        totals[model] += seconds
+def _counts(rows: dict[int, int], count: int) -> list[int]:
+    return [rows.get(i, 0) for i in range(count)]
+
+
+def _jobs(ended: list[list[tuple[Any, ...]]]) -> list[Series]:
     out = []
-    for model, hist in sorted(by_model.items()):
-        count = sum(n for _, n in hist)
-        out.append(ModelDurations(model, count, percentile(hist, 50), percentile(hist, 95),
-                                  totals[model] / count))
+    for state in (State.COMPLETED.value, State.FAILED.value):
+        out.append(Series(state, [sum(r[4] for r in slot if r[0] == state) for slot in ended]))
     return out
 
 
-def _spend(rows: list[tuple[int, str, int]], b: Buckets,
-           tenant_names: dict[str, str]) -> list[Series]:
-    per = _per_slot(rows, b)
+def _durations(ended: list[list[tuple[Any, ...]]]) -> list[ModelDurations]:
+    hists: dict[str, dict[float, int]] = defaultdict(lambda: defaultdict(int))
+    totals: dict[str, float] = defaultdict(float)
+    for slot in ended:
+        for state, _channel, model, took, n, seconds in slot:
+            if state == State.COMPLETED.value and took is not None:
+                hists[model][took] += n
+                totals[model] += seconds
+    out = []
+    for model, hist in sorted(hists.items()):
+        count = sum(hist.values())
+        out.append(ModelDurations(model, count, percentile(list(hist.items()), 50),
+                                  percentile(list(hist.items()), 95), totals[model] / count))
+    return out
+
+
+def _spend(per_slot: list[dict[str, int]], tenant_names: dict[str, str]) -> list[Series]:
+    per: dict[str, list[int]] = defaultdict(lambda: [0] * len(per_slot))
+    for i, slot in enumerate(per_slot):
+        for tenant, micros in slot.items():
+            per[tenant][i] += micros
     ranked = sorted(per, key=lambda t: (-sum(per[t]), tenant_names.get(t, t)))
     out = [Series(tenant_names.get(t, t), per[t]) for t in ranked[:TOP_TENANTS]]
     rest = ranked[TOP_TENANTS:]
     if rest:
         out.append(Series(f"{len(rest)} others",
-                          [sum(per[t][i] for t in rest) for i in range(b.count)]))
+                          [sum(per[t][i] for t in rest) for i in range(len(per_slot))]))
     return out
 
 
 def _queue(by_state: dict[str, int], waiting: int, shown: Buckets, samples: Buckets,
-           came: dict[int, int], left: dict[int, int]) -> QueueView:
+           came: list[int], left: list[int]) -> QueueView:
     """Walk back from now: waiting at an instant = waiting now - arrivals since +
     departures since (a job that arrived and left after it cancels out)."""
     peak = [0] * shown.count
     peak[-1] = waiting
     level = waiting
     for slot in range(samples.count - 1, -1, -1):
-        level += left.get(slot, 0) - came.get(slot, 0)
+        level += left[slot] - came[slot]
         at = samples.start + slot * samples.step
         i = min(shown.count - 1, int((at - shown.start) // shown.step))
         peak[i] = max(peak[i], level)
@@ -162,46 +181,72 @@ def _queue(by_state: dict[str, int], waiting: int, shown: Buckets, samples: Buck
 
 
 class DashboardService:
+    """Builds the dashboard; keeps closed buckets' aggregates (:mod:`.slots`), so a
+    window's second load scans only its newest bucket."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.cache = SlotCache()
 
     async def build(self, window_name: str, *, at: float | None = None) -> Dashboard:
         """The dashboard for the window ending at ``at`` (default: now)."""
         w = window(window_name)
         end = now() if at is None else at
         jb, sb, qb, qs = w.jobs(end), w.spend(end), w.queue(end), w.queue_samples(end)
-        span = (jb.start, end)
+        slots = self.cache.slots
         async with self.db.read() as conn:
-            finished = await q.finished_by_state(conn, jb)
-            durations = await q.duration_histograms(conn, span)
-            outcomes = await q.outcomes_by_channel(conn, span)
-            refunds = await q.refunds_by_channel(conn, span)
-            spend = await q.spend_by_tenant(conn, sb)
+            ended = await slots("ended", jb, lambda b: self._split(conn, q.ended, b))
+            refunds = await slots("refunds", jb,
+                                  lambda b: self._split(conn, q.refunds_by_channel, b))
+            spend = await slots("spend", sb, lambda b: self._spend(conn, b))
+            came = await slots("arrived", qs,
+                               lambda b: self._counts(conn, q.arrivals, b))
+            left = await slots("left", qs, lambda b: self._counts(conn, q.departures, b))
             by_state = await q.active_by_state(conn)
             waiting = await q.waiting(conn, end)
-            came, left = await q.arrivals(conn, qs), await q.departures(conn, qs)
             tenant_names, channel_names = await q.names(
-                conn, tenant_ids={t for _, t, _ in spend},
-                channel_ids={c for c, _, _ in outcomes if c} | {c for c, _, _ in refunds if c})
-        per_state = _per_slot(finished, jb)
-        jobs = [Series(s.value, per_state.get(s.value, [0] * jb.count))
-                for s in (State.COMPLETED, State.FAILED)]
-        return Dashboard(w, end, jb.edges(), jobs, _durations(durations),
-                         _channels(outcomes, refunds, channel_names), sb.edges(),
-                         _spend(spend, sb, tenant_names),
+                conn, tenant_ids={t for slot in spend for t in slot},
+                channel_ids={r[1] for slot in ended for r in slot if r[1]}
+                | {r[0] for slot in refunds for r in slot if r[0]})
+        self.cache.prune(end)
+        return Dashboard(w, end, jb.edges(), _jobs(ended), _durations(ended),
+                         _channels(ended, refunds, channel_names), sb.edges(),
+                         _spend(spend, tenant_names),
                          _queue(by_state, waiting, qb, qs, came, left))
 
+    @staticmethod
+    async def _split(conn: Tx, query: Callable[[Tx, Buckets], Awaitable[Sequence[Any]]],
+                     b: Buckets) -> list[list[tuple[Any, ...]]]:
+        return _split(await query(conn, b), b.count)
 
-def _channels(outcomes: list[tuple[str | None, str, int]],
-              refunds: list[tuple[str | None, int, int]],
+    @staticmethod
+    async def _spend(conn: Tx, b: Buckets) -> list[dict[str, int]]:
+        out: list[dict[str, int]] = [{} for _ in range(b.count)]
+        for slot, tenant, micros in await q.spend_by_tenant(conn, b):
+            if 0 <= slot < b.count:
+                out[slot][tenant] = out[slot].get(tenant, 0) + micros
+        return out
+
+    @staticmethod
+    async def _counts(conn: Tx, query: Callable[[Tx, Buckets], Awaitable[dict[int, int]]],
+                      b: Buckets) -> list[int]:
+        return _counts(await query(conn, b), b.count)
+
+
+def _channels(ended: list[list[tuple[Any, ...]]], refunds: list[list[tuple[Any, ...]]],
               names: dict[str, str]) -> list[ChannelRates]:
     finished: dict[str | None, int] = defaultdict(int)
     failed: dict[str | None, int] = defaultdict(int)
-    for channel, state, n in outcomes:
-        finished[channel] += n
-        if state == State.FAILED.value:
-            failed[channel] += n
-    back = {c: (n, micros) for c, n, micros in refunds}
+    for slot in ended:
+        for state, channel, _model, _took, n, _seconds in slot:
+            finished[channel] += n
+            if state == State.FAILED.value:
+                failed[channel] += n
+    back: dict[str | None, list[int]] = defaultdict(lambda: [0, 0])
+    for slot in refunds:
+        for channel, n, micros in slot:
+            back[channel][0] += n
+            back[channel][1] += micros
     keys = sorted(set(finished) | set(back), key=lambda c: (c is None, names.get(c or "", c)))
     return [ChannelRates(names.get(c, c) if c else NO_CHANNEL, finished[c], failed[c],
                          *back.get(c, (0, 0))) for c in keys]

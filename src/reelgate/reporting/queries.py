@@ -20,14 +20,12 @@ from reelgate.reporting.windows import DURATION_STEPS, Buckets
 from reelgate.store.tables import channels, jobs, ledger, tenants
 
 __all__ = [
-    "Span",
+    "Ended",
     "active_by_state",
     "arrivals",
     "departures",
-    "duration_histograms",
-    "finished_by_state",
+    "ended",
     "names",
-    "outcomes_by_channel",
     "refunds_by_channel",
     "spend_by_tenant",
     "waiting",
@@ -36,7 +34,6 @@ __all__ = [
 #: ledger kinds that move a job's money (a reservation, its settlement or refund)
 JOB_MONEY = ("reserve", "settle", "refund")
 
-Span = tuple[float, float]  # [start, end], unix seconds
 Slot: ColumnElement[Any] = literal_column("slot")
 
 
@@ -55,53 +52,44 @@ def _within(column: ColumnElement[Any], start: float, end: float) -> ColumnEleme
     return column.between(start, end)
 
 
-async def finished_by_state(conn: AsyncConnection, b: Buckets) -> list[tuple[int, str, int]]:
-    """(slot, final state, jobs) for jobs that ended in each slot."""
-    rows = await conn.execute(
-        select(_slot(conn, jobs.c.finished_at, b), jobs.c.state, func.count())
-        .where(_within(jobs.c.finished_at, b.start, b.end))
-        .group_by(Slot, jobs.c.state))
-    return [(int(s), str(state), int(n)) for s, state, n in rows]
-
-
 def _duration_bucket(conn: AsyncConnection, took: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The lower bound of ``took``'s histogram bucket; NULL for jobs that did not
+    complete (a failed job's time says nothing about rendering)."""
     whens = [(took < below, _floor(conn, took / step) * step)
              for below, step in DURATION_STEPS[:-1]]
     last = DURATION_STEPS[-1][1]
-    return case(*whens, else_=_floor(conn, took / last) * last).label("took")
+    return case((jobs.c.state != State.COMPLETED.value, None), *whens,
+                else_=_floor(conn, took / last) * last).label("took")
 
 
-async def duration_histograms(conn: AsyncConnection,
-                              span: Span) -> list[tuple[str, float, int, float]]:
-    """(model, bucket's lower bound in seconds, jobs, their summed seconds) for jobs
-    completed in ``span``, create to completion."""
+#: (slot, final state, channel id or None, model, duration bucket or None, jobs, seconds)
+Ended = tuple[int, str, str | None, str, float | None, int, float]
+
+
+async def ended(conn: AsyncConnection, b: Buckets) -> list[Ended]:
+    """Jobs that reached a final state in each slot, by state, channel and model, and
+    for completed ones a histogram of create-to-completion seconds: the job, duration
+    and channel charts from one scan of ``ix_jobs_finished``."""
     took = jobs.c.finished_at - jobs.c.created_at
     rows = await conn.execute(
-        select(jobs.c.model, _duration_bucket(conn, took), func.count(), func.sum(took))
-        .where(_within(jobs.c.finished_at, *span), jobs.c.state == State.COMPLETED.value)
-        .group_by(jobs.c.model, literal_column("took")))
-    return [(str(m), max(0.0, float(t)), int(n), float(total)) for m, t, n, total in rows]
-
-
-async def outcomes_by_channel(conn: AsyncConnection,
-                              span: Span) -> list[tuple[str | None, str, int]]:
-    """(channel id or None, final state, jobs) for jobs that ended in ``span``."""
-    rows = await conn.execute(
-        select(jobs.c.channel_id, jobs.c.state, func.count())
-        .where(_within(jobs.c.finished_at, *span))
-        .group_by(jobs.c.channel_id, jobs.c.state))
-    return [(c, str(state), int(n)) for c, state, n in rows]
+        select(_slot(conn, jobs.c.finished_at, b), jobs.c.state, jobs.c.channel_id,
+               jobs.c.model, _duration_bucket(conn, took), func.count(), func.sum(took))
+        .where(_within(jobs.c.finished_at, b.start, b.end))
+        .group_by(Slot, jobs.c.state, jobs.c.channel_id, jobs.c.model, literal_column("took")))
+    return [(int(s), str(state), c, str(m), None if t is None else max(0.0, float(t)), int(n),
+             float(total or 0)) for s, state, c, m, t, n, total in rows]
 
 
 async def refunds_by_channel(conn: AsyncConnection,
-                             span: Span) -> list[tuple[str | None, int, int]]:
-    """(channel id or None, refunds, refunded micro-USD) posted in ``span``."""
+                             b: Buckets) -> list[tuple[int, str | None, int, int]]:
+    """(slot, channel id or None, refunds, refunded micro-USD) posted in each slot."""
     rows = await conn.execute(
-        select(jobs.c.channel_id, func.count(), func.coalesce(func.sum(ledger.c.amount_micros), 0))
+        select(_slot(conn, ledger.c.created_at, b), jobs.c.channel_id, func.count(),
+               func.coalesce(func.sum(ledger.c.amount_micros), 0))
         .select_from(ledger.join(jobs, jobs.c.id == ledger.c.job_id))
-        .where(ledger.c.kind == "refund", _within(ledger.c.created_at, *span))
-        .group_by(jobs.c.channel_id))
-    return [(c, int(n), int(micros)) for c, n, micros in rows]
+        .where(ledger.c.kind == "refund", _within(ledger.c.created_at, b.start, b.end))
+        .group_by(Slot, jobs.c.channel_id))
+    return [(int(s), c, int(n), int(micros)) for s, c, n, micros in rows]
 
 
 async def spend_by_tenant(conn: AsyncConnection, b: Buckets) -> list[tuple[int, str, int]]:
@@ -146,8 +134,12 @@ async def departures(conn: AsyncConnection, b: Buckets) -> dict[int, int]:
     for query in (
         select(_slot(conn, jobs.c.started_at, b), func.count())
         .where(_within(jobs.c.started_at, b.start, b.end)).group_by(Slot),
+        # "never started" as an expression, so the planner scans the finished_at range
+        # of ix_jobs_finished (which holds started_at) rather than every job that
+        # never started through ix_jobs_started and then each row
         select(_slot(conn, jobs.c.finished_at, b), func.count())
-        .where(_within(jobs.c.finished_at, b.start, b.end), jobs.c.started_at.is_(None))
+        .where(_within(jobs.c.finished_at, b.start, b.end),
+               func.coalesce(jobs.c.started_at, -1.0) < 0)
         .group_by(Slot),
     ):
         for s, n in await conn.execute(query):

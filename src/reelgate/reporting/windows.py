@@ -12,14 +12,14 @@ from dataclasses import dataclass
 
 from reelgate.errors import InvalidRequest
 
-__all__ = ["DURATION_STEPS", "WINDOWS", "Buckets", "Window", "window"]
+__all__ = ["DAY", "DURATION_STEPS", "HOUR", "WINDOWS", "Buckets", "Window", "window"]
 
 HOUR = 3600
 DAY = 24 * HOUR
 
 #: (below this many seconds, bucket width): the resolution of time-to-complete
 #: percentiles, which come from a histogram of durations in buckets this wide
-DURATION_STEPS: tuple[tuple[float, int], ...] = ((120, 1), (1200, 5), (7200, 30),
+DURATION_STEPS: tuple[tuple[float, int], ...] = ((60, 1), (600, 5), (3600, 30),
                                                  (float("inf"), 300))
 
 
@@ -36,6 +36,10 @@ class Buckets:
     def ending(cls, end: float, span: int, step: int) -> Buckets:
         count = span // step
         return cls((math.floor(end / step) - count + 1) * step, step, count, end)
+
+    def tail(self, first: int) -> Buckets:
+        """The same buckets from the ``first``-th on."""
+        return Buckets(self.start + first * self.step, self.step, self.count - first, self.end)
 
     def edges(self) -> list[float]:
         """Where each slot begins."""
