@@ -4,17 +4,19 @@ per-request bookkeeping."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi.routing import iter_route_contexts
 from prometheus_client import CollectorRegistry
+from prometheus_client.core import Metric
 
 from reelgate.api.app import create_app
 from reelgate.api.request_metrics import UNMATCHED, Templates
 from reelgate.config import Settings
-from reelgate.metrics.local import HttpMetrics
+from reelgate.metrics.http import HttpMetrics, RequestObserver, SharedHttpMetrics
 from reelgate.metrics.upstream import KINDS, error_kind
 from reelgate.providers.base import ErrorKind, UpstreamError
 from reelgate.providers.failures import upstream_error
@@ -79,22 +81,49 @@ def test_every_route_of_the_app_has_its_full_template(tmp_path: Path) -> None:
     assert templates.match("/wp-login.php", "GET") == UNMATCHED
 
 
+def _stream(http: RequestObserver) -> None:
+    for seconds in (0.003, 0.003, 0.0009, 0.001, 0.07, 75.0):
+        http.observe("/v1/videos/{video_id}", "GET", 200, seconds)
+    http.observe("/v1/videos/{video_id}", "GET", 404, 0.002)
+    http.observe("/v1/videos", "PROPFIND", 405, 0.001)
+    http.observe("/v1/videos", "MKCOL", 405, 0.001)
+
+
 def test_observe_reuses_its_series_and_folds_odd_methods() -> None:
     registry = CollectorRegistry()
-    http = HttpMetrics(registry)
-    for _ in range(3):
-        http.observe("/v1/videos/{video_id}", "GET", 200, 0.003)
-    http.observe("/v1/videos", "PROPFIND", 405, 0.001)
-    http.observe("/v1/videos", "BREW", 405, 0.001)
+    http = HttpMetrics()
+    registry.register(http)
+    _stream(http)
 
     def sample(name: str, **labels: str) -> float | None:
         return registry.get_sample_value(name, labels)
 
-    assert sample("reelgate_http_requests_total", route="/v1/videos/{video_id}",
-                  method="GET", status="200") == 3
+    video = {"route": "/v1/videos/{video_id}", "method": "GET"}
+    assert sample("reelgate_http_requests_total", **video, status="200") == 6
     assert sample("reelgate_http_requests_total", route="/v1/videos", method="other",
                   status="405") == 2
-    assert sample("reelgate_http_request_duration_seconds_bucket",
-                  route="/v1/videos/{video_id}", method="GET", le="0.005") == 3
-    assert sample("reelgate_http_request_duration_seconds_bucket",
-                  route="/v1/videos/{video_id}", method="GET", le="0.0025") == 0
+    latency = "reelgate_http_request_duration_seconds"
+    assert sample(f"{latency}_count", **video) == 7  # both statuses
+    assert sample(f"{latency}_bucket", **video, le="0.001") == 2  # a bound is inclusive
+    assert sample(f"{latency}_bucket", **video, le="0.0025") == 3
+    assert sample(f"{latency}_bucket", **video, le="0.005") == 5
+    assert sample(f"{latency}_bucket", **video, le="60.0") == 6
+    assert sample(f"{latency}_bucket", **video, le="+Inf") == 7
+    assert sample(f"{latency}_sum", **video) == pytest.approx(75.0799)
+
+
+def test_one_process_and_shared_processes_expose_the_same_numbers() -> None:
+    fast, shared = HttpMetrics(), SharedHttpMetrics()
+    _stream(fast)
+    _stream(shared)
+
+    def samples(families: Iterable[Metric]) -> dict[tuple[str, frozenset[tuple[str, str]]],
+                                                    float]:
+        return {(s.name, frozenset(s.labels.items())): s.value for f in families
+                for s in f.samples if not s.name.endswith("_created")}
+
+    ours = samples(fast.collect())
+    theirs = samples([*shared.requests.collect(), *shared.latency.collect()])
+    assert ours.keys() == theirs.keys()
+    for key, v in ours.items():
+        assert v == pytest.approx(theirs[key]), key

@@ -22,7 +22,7 @@ import fastapi.routing
 from starlette.routing import BaseRoute, Mount, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from reelgate.metrics.local import HttpMetrics
+from reelgate.metrics.http import RequestObserver
 
 __all__ = ["UNMATCHED", "RequestMetrics", "Templates", "flatten_routes"]
 
@@ -32,7 +32,7 @@ _Pattern = tuple[re.Pattern[str], str, frozenset[str] | None]
 
 
 class RequestMetrics:
-    def __init__(self, app: ASGIApp, *, metrics: HttpMetrics,
+    def __init__(self, app: ASGIApp, *, metrics: RequestObserver,
                  routes: Sequence[BaseRoute]) -> None:
         self.app = app
         self.metrics = metrics

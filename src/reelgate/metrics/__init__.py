@@ -3,7 +3,8 @@ the same from every process) and what only this process knows (HTTP requests, CP
 memory). ``GET /metrics`` renders both; see the README's Metrics section."""
 
 from reelgate.metrics.exposition import render
-from reelgate.metrics.local import HttpMetrics, LocalMetrics
+from reelgate.metrics.http import HttpMetrics
+from reelgate.metrics.local import LocalMetrics
 from reelgate.metrics.snapshot import DURATION_BUCKETS, Snapshot, snapshot
 
 __all__ = ["DURATION_BUCKETS", "HttpMetrics", "LocalMetrics", "Snapshot", "render", "snapshot"]

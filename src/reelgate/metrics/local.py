@@ -26,7 +26,6 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
-    Histogram,
     disable_created_metrics,
     generate_latest,
 )
@@ -34,49 +33,11 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
-__all__ = ["LATENCY_BUCKETS", "HttpMetrics", "LocalMetrics"]
+from reelgate.metrics.http import HttpMetrics, RequestObserver, SharedHttpMetrics
 
-#: seconds a request took, first byte in to last byte out
-LATENCY_BUCKETS: tuple[float, ...] = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                      0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-#: any other method a client sends is counted as "other" (labels stay few)
-METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+__all__ = ["LocalMetrics"]
 
 _LIVE_FILE = re.compile(r"gauge_live\w*?_(\d+)\.db$")
-
-
-class HttpMetrics:
-    """Requests by route template, method and status, and their latency.
-
-    The label children are looked up once per (route, method, status) and kept, so
-    a request costs a dict lookup, a counter increment and a histogram observation.
-    """
-
-    def __init__(self, registry: CollectorRegistry | None) -> None:
-        self.requests = Counter("reelgate_http_requests", "HTTP requests answered, by route "
-                                "template, method and status.", ("route", "method", "status"),
-                                registry=registry)
-        self.latency = Histogram("reelgate_http_request_duration_seconds", "Time from a "
-                                 "request's arrival to the end of its answer (streams "
-                                 "included), by route template and method.",
-                                 ("route", "method"), buckets=LATENCY_BUCKETS,
-                                 registry=registry)
-        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-
-    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
-        series = self._series.get((route, method, status))
-        if series is None:
-            series = self._add(route, method, status)
-        series[0].inc()
-        series[1].observe(seconds)
-
-    def _add(self, route: str, method: str, status: int) -> tuple[Any, Any]:
-        if method not in METHODS:
-            method = "other"
-        series = (self.requests.labels(route, method, str(status)),
-                  self.latency.labels(route, method))
-        self._series[(route, method, status)] = series
-        return series
 
 
 class _ProcessShare:
@@ -115,12 +76,15 @@ class LocalMetrics:
         disable_created_metrics()  # type: ignore[no-untyped-call]
         self.shared_dir = shared_dir
         self.registry = CollectorRegistry()
+        self.http: RequestObserver
         if shared_dir:
-            self.http = HttpMetrics(None)  # values live in files that every scrape adds up
+            self.http = SharedHttpMetrics()  # values in files that every scrape adds up
             self.share: _ProcessShare | None = _ProcessShare()
             self.share.sample()
         else:
-            self.http = HttpMetrics(self.registry)
+            http = HttpMetrics()
+            self.registry.register(http)
+            self.http = http
             self.share = None
             ProcessCollector(registry=self.registry)
         self.registry.register(_Same(PLATFORM_COLLECTOR, GC_COLLECTOR))
