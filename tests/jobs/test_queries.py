@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from reelgate.auth.principal import Principal
@@ -100,3 +102,42 @@ async def test_spend_sums_one_tenants_jobs_in_the_window_by_model(gw: Gateway) -
     assert [r.model for r in later] == ["sora-2-pro"]
     assert await gw.job_queries.spend(caller.tenant_id, since=first,
                                       until=first) == []
+
+
+async def test_prompt_search_is_bounded_case_blind_literal_and_pages(gw: Gateway) -> None:
+    caller = await make_principal(gw, prepaid=False)
+    other = await make_principal(gw, prepaid=False)
+
+    async def make(who: Principal, prompt: str) -> str:
+        base = params()
+        return (await gw.videos.create(who, replace(base, prompt=prompt))).id
+
+    fox = [await make(caller, f"A red FOX number {i}") for i in range(5)]
+    await make(caller, "a grey wolf")
+    odd = await make(caller, "100%_literal")
+    theirs = await make(other, "a red fox elsewhere")
+    mine = JobFilter(tenant=caller.tenant_id)
+
+    page = await gw.job_queries.search_prompt(mine, "red fox")
+    assert [r.job.id for r in page.rows] == fox[::-1] and page.next_after is None
+    assert page.scanned == 7  # every job of the tenant, none of the other's
+    everyone = await gw.job_queries.search_prompt(JobFilter(), "RED fox")
+    assert theirs in {r.job.id for r in everyone.rows}
+    assert [r.job.id for r in (await gw.job_queries.search_prompt(mine, "0%_l")).rows] == [odd]
+    assert (await gw.job_queries.search_prompt(mine, "0%x")).rows == []  # % is literal
+
+    first = await gw.job_queries.search_prompt(mine, "fox", limit=2)
+    assert [r.job.id for r in first.rows] == fox[::-1][:2] and first.next_after == fox[3]
+    rest = await gw.job_queries.search_prompt(mine, "fox", after=first.next_after, limit=10)
+    assert [r.job.id for r in rest.rows] == fox[::-1][2:] and rest.next_after is None
+
+    # a window of 3 jobs: the newest 3 are searched, then the 3 before its oldest, ...
+    small = await gw.job_queries.search_prompt(mine, "fox", scan=3)
+    assert [r.job.id for r in small.rows] == [fox[4]]  # odd and wolf took two of the 3
+    assert small.scanned == 3 and small.next_after == fox[4]
+    more = await gw.job_queries.search_prompt(mine, "fox", after=small.next_after, scan=3)
+    assert [r.job.id for r in more.rows] == [fox[3], fox[2], fox[1]]
+    assert more.scanned == 3 and more.next_after == fox[1]
+    last = await gw.job_queries.search_prompt(mine, "fox", after=more.next_after, scan=3)
+    assert [r.job.id for r in last.rows] == [fox[0]] and last.scanned == 1
+    assert last.next_after is None

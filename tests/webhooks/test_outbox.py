@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
+import openai
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from reelgate.auth import repository as auth_repo
 from reelgate.bootstrap import Gateway
 from reelgate.config import Settings
+from reelgate.errors import InvalidRequest, NotFound
 from reelgate.ids import now
 from reelgate.jobs.lifecycle import Lifecycle
 from reelgate.jobs.model import Job
@@ -165,3 +167,35 @@ async def _second_key(gw: Gateway) -> str:
         tenant = await auth_repo.ensure_tenant(conn, "default")
         _, secret = await auth_repo.create_key(conn, tenant, "progress")
     return secret
+
+
+async def test_a_rotated_secret_signs_every_delivery_from_then_on(gw: Gateway) -> None:
+    """Pending deliveries too: a retry of an event from before the rotation is signed
+    with the new secret, which the SDK verifies; the old one no longer does."""
+    with Receiver() as rx:
+        ep = await gw.webhooks.register(tenant="default", url=rx.url, allow_private=True)
+        async with gw.db.begin() as conn:
+            await repo.enqueue(conn, endpoint_id=ep.id, job_id="video_1",
+                               event_type="video.completed", event_key="rot1",
+                               payload='{"id":"evt_rot","object":"event","type":'
+                                       '"video.completed","created_at":1,'
+                                       '"data":{"id":"video_1"}}')
+        rotated = await gw.webhooks.rotate_secret(ep.id)
+        assert rotated.secret != ep.secret and rotated.secret.startswith("whsec_")
+        dispatcher = Dispatcher(gw.db, gw.settings)
+        try:
+            await dispatcher.run_until_idle()
+        finally:
+            await dispatcher.aclose()
+        [got] = rx.snapshot()
+    fresh = openai.OpenAI(api_key="unused", webhook_secret=rotated.secret)
+    assert fresh.webhooks.unwrap(got.body, got.headers).id == "evt_rot"
+    stale = openai.OpenAI(api_key="unused", webhook_secret=ep.secret)
+    with pytest.raises(openai.InvalidWebhookSignatureError):
+        stale.webhooks.unwrap(got.body, got.headers)
+    chosen = "whsec_" + "c2VjcmV0LXNlY3JldC1zZWNyZXQ="
+    assert (await gw.webhooks.rotate_secret(ep.id, chosen)).secret == chosen
+    with pytest.raises(InvalidRequest):
+        await gw.webhooks.rotate_secret(ep.id, "not-a-secret")
+    with pytest.raises(NotFound):
+        await gw.webhooks.rotate_secret("we_nope")

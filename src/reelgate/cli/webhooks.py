@@ -77,6 +77,25 @@ def remove(endpoint_id: str = typer.Argument(..., help="Endpoint id (we_…)."))
     console.print(f"Removed {endpoint_id}.")
 
 
+@app.command("rotate-secret")
+def rotate_secret(
+    endpoint_id: str = typer.Argument(..., help="Endpoint id (we_…)."),
+    secret: str = typer.Option(None, "--secret", help="whsec_… (generated when omitted)."),
+) -> None:
+    """Give an endpoint a new signing secret and print it (only this once)."""
+
+    async def go(gw: Gateway) -> Endpoint:
+        return await gw.webhooks.rotate_secret(endpoint_id, secret)
+
+    try:
+        endpoint = run_with_gateway(go)
+    except APIError as exc:
+        raise _fail(exc) from exc
+    console.print(f"New signing secret for [bold]{endpoint.id}[/]; every delivery from now "
+                  "on is signed with it:", highlight=False)
+    print(endpoint.secret)
+
+
 @app.command("deliveries")
 def deliveries(
     status: str = typer.Option(None, "--status", help="pending, delivered, dead or replayed."),

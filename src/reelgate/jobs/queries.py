@@ -22,12 +22,14 @@ from reelgate.store.db import Database
 from reelgate.store.tables import channels, job_events, jobs, tenants
 
 __all__ = [
+    "PROMPT_SCAN",
     "STATUS_FILTERS",
     "FilterChoices",
     "JobDetail",
     "JobFilter",
     "JobQueries",
     "JobRow",
+    "PromptPage",
     "SpendRow",
     "TimelineEntry",
 ]
@@ -82,6 +84,21 @@ class FilterChoices:
     channels: list[str]
 
 
+#: jobs a prompt search reads per page, newest first: a substring match uses no index,
+#: so it is bounded rather than a scan of the whole table
+PROMPT_SCAN = 20_000
+
+
+@dataclass(frozen=True)
+class PromptPage:
+    """One page of a prompt search. ``next_after`` continues it (None: the end);
+    ``scanned``: how many jobs the window read, when the page was not full (else None)."""
+
+    rows: list[JobRow]
+    next_after: str | None
+    scanned: int | None
+
+
 @dataclass(frozen=True)
 class SpendRow:
     """One model's share of a tenant's jobs created in a window."""
@@ -128,6 +145,22 @@ def _row(row: Any) -> JobRow:
                   row._channel_name)
 
 
+_NEWEST = (jobs.c.created_at.desc(), jobs.c.id.desc())
+
+
+async def _after(conn: AsyncConnection, query: Select[Any], after: str | None) -> Select[Any]:
+    """``query`` limited to the jobs older than the job ``after`` (a page's cursor)."""
+    if not after:
+        return query
+    cursor = (await conn.execute(
+        select(jobs.c.created_at, jobs.c.id).where(jobs.c.id == after))).first()
+    if cursor is None:
+        raise InvalidRequest(f"No job '{after}' for 'after'.", param="after",
+                             code="invalid_value")
+    return query.where(tuple_(jobs.c.created_at, jobs.c.id)
+                       < tuple_(cursor.created_at, cursor.id))
+
+
 async def _find(conn: AsyncConnection, job_id: str) -> JobRow:
     found = (await conn.execute(_query(JobFilter()).where(jobs.c.id == job_id))).first()
     if found is None:
@@ -142,19 +175,40 @@ class JobQueries:
     async def search(self, f: JobFilter, *, after: str | None = None,
                      limit: int = 50) -> tuple[list[JobRow], bool]:
         """Newest first; ``after`` is the id of the last job of the previous page."""
-        query = _query(f)
         async with self.db.read() as conn:
-            if after:
-                cursor = (await conn.execute(
-                    select(jobs.c.created_at, jobs.c.id).where(jobs.c.id == after))).first()
-                if cursor is None:
-                    raise InvalidRequest(f"No job '{after}' for 'after'.", param="after",
-                                         code="invalid_value")
-                query = query.where(tuple_(jobs.c.created_at, jobs.c.id)
-                                    < tuple_(cursor.created_at, cursor.id))
-            query = query.order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(limit + 1)
+            query = await _after(conn, _query(f), after)
+            query = query.order_by(*_NEWEST).limit(limit + 1)
             rows = [_row(r) for r in await conn.execute(query)]
         return rows[:limit], len(rows) > limit
+
+    async def search_prompt(self, f: JobFilter, text: str, *, after: str | None = None,
+                            limit: int = 50, scan: int = PROMPT_SCAN) -> PromptPage:
+        """Jobs whose prompt holds ``text`` (any case; ``%`` and ``_`` are literal),
+        among the ``scan`` newest jobs that match ``f`` after ``after``.
+
+        The window is read through ``ix_jobs_created`` (or the tenant's index), so a
+        page costs the same at a million jobs as at a thousand; when it ends before the
+        page is full, ``next_after`` is the window's oldest job and the next page
+        searches the ``scan`` jobs before it.
+        """
+        async with self.db.read() as conn:
+            base = await _after(conn, _query(f), after)
+            window = (base.with_only_columns(jobs.c.id.label("wid"),
+                                             jobs.c.created_at.label("wat"))
+                      .order_by(*_NEWEST).limit(scan).subquery())
+            query = (base.where(jobs.c.id.in_(select(window.c.wid)),
+                                jobs.c.prompt.icontains(text, autoescape=True))
+                     .order_by(*_NEWEST).limit(limit + 1))
+            rows = [_row(r) for r in await conn.execute(query)]
+            if len(rows) > limit:
+                return PromptPage(rows[:limit], rows[limit - 1].job.id, None)
+            scanned = int((await conn.execute(
+                select(func.count()).select_from(window))).scalar_one())
+            oldest = None
+            if scanned >= scan:
+                oldest = (await conn.execute(select(window.c.wid).order_by(
+                    window.c.wat.asc(), window.c.wid.asc()).limit(1))).scalar_one()
+        return PromptPage(rows, oldest, scanned)
 
     async def find(self, job_id: str) -> JobRow:
         """Any tenant's job, deleted ones included; NotFound if there is none."""

@@ -36,6 +36,7 @@ __all__ = [
     "next_due",
     "remove_endpoint",
     "replay",
+    "set_secret",
 ]
 
 PENDING = "pending"
@@ -116,6 +117,13 @@ async def list_endpoints(conn: AsyncConnection, *, tenant_id: str | None = None
     if tenant_id is not None:
         query = query.where(webhook_endpoints.c.tenant_id == tenant_id)
     return [_endpoint(r) for r in await conn.execute(query)]
+
+
+async def set_secret(conn: AsyncConnection, endpoint_id: str, secret: str) -> bool:
+    res = await conn.execute(update(webhook_endpoints)
+                             .where(webhook_endpoints.c.id == endpoint_id)
+                             .values(secret=secret))
+    return bool(res.rowcount)
 
 
 async def remove_endpoint(conn: AsyncConnection, endpoint_id: str) -> bool:

@@ -77,6 +77,18 @@ class WebhookService:
                 tenant_id = found.id
             return await repo.list_endpoints(conn, tenant_id=tenant_id)
 
+    async def rotate_secret(self, endpoint_id: str, secret: str | None = None) -> repo.Endpoint:
+        """A new signing secret (generated if absent) for every delivery from now on,
+        retries of older events included: the receiver must switch to it at once."""
+        if secret is not None:
+            _check_secret(secret)
+        async with self.db.begin() as conn:
+            if not await repo.set_secret(conn, endpoint_id, secret or generate_secret()):
+                raise NotFound(f"No webhook endpoint '{endpoint_id}'.", param="endpoint_id")
+            found = await repo.get_endpoint(conn, endpoint_id)
+        assert found is not None
+        return found
+
     async def remove(self, endpoint_id: str) -> None:
         async with self.db.begin() as conn:
             if not await repo.remove_endpoint(conn, endpoint_id):

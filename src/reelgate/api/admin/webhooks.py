@@ -29,6 +29,13 @@ class NewEndpoint(BaseModel):
     allow_private: bool = False
 
 
+class NewSecret(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    #: whsec_…; generated when omitted
+    secret: str | None = None
+
+
 def endpoint_json(e: Endpoint, *, with_secret: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": e.id, "object": "webhook_endpoint", "tenant": e.tenant_name, "url": e.url,
@@ -61,6 +68,15 @@ async def add_endpoint(body: NewEndpoint, gw: GatewayDep) -> JSONResponse:
         tenant=body.tenant, url=body.url, events=body.events, secret=body.secret,
         allow_private=body.allow_private)
     return JSONResponse(endpoint_json(endpoint, with_secret=True), status_code=201)
+
+
+@router.post("/{endpoint_id}/rotate-secret",
+             responses=answers(SomeObject, 400, 401, 404, 413))
+async def rotate_secret(endpoint_id: str, gw: GatewayDep,
+                        body: NewSecret | None = None) -> JSONResponse:
+    """A new signing secret, answered once; every delivery from now on is signed with it."""
+    endpoint = await gw.webhooks.rotate_secret(endpoint_id, body.secret if body else None)
+    return JSONResponse(endpoint_json(endpoint, with_secret=True))
 
 
 @router.delete("/{endpoint_id}", responses=answers(SomeObject, 401, 404))

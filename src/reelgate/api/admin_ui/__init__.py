@@ -18,9 +18,10 @@ from reelgate.api.admin_ui import (
     dashboard_pages,
     job_pages,
     key_pages,
-    lists,
     model_pages,
+    price_pages,
     tenant_pages,
+    webhook_pages,
 )
 from reelgate.api.admin_ui.session import LoginRequired, load_session
 from reelgate.api.admin_ui.views import HERE
@@ -40,8 +41,8 @@ async def _login_required(request: Request, exc: Exception) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    for module in (auth_pages, channel_pages, dashboard_pages, job_pages, key_pages, lists,
-                   model_pages, tenant_pages):  # sessions checked first
+    for module in (auth_pages, channel_pages, dashboard_pages, job_pages, key_pages,
+                   model_pages, price_pages, tenant_pages, webhook_pages):  # sessions first
         app.include_router(module.router, include_in_schema=False,
                            dependencies=[Depends(load_session)])
     app.mount("/admin/static", StaticFiles(directory=HERE / "static"), name="admin-static")

@@ -20,7 +20,7 @@ from reelgate.api.admin_ui.views import page
 from reelgate.api.deps import gateway
 from reelgate.api.events import job_events, sse_response
 from reelgate.errors import APIError, InvalidRequest, NotFound, PayloadTooLarge
-from reelgate.jobs.queries import STATUS_FILTERS, JobFilter
+from reelgate.jobs.queries import PROMPT_SCAN, STATUS_FILTERS, JobFilter
 from reelgate.jobs.requests import parse_create, sniff_image
 from reelgate.media.images import ReferenceImage
 from reelgate.media.responder import media_response
@@ -44,6 +44,7 @@ def _local_input(value: float | None) -> str:
 @router.get("/jobs")
 async def explorer(
     request: Request,
+    q: Annotated[str, Query(max_length=500)] = "",
     status: Annotated[str, Query(max_length=20)] = "",
     model: Annotated[str, Query(max_length=100)] = "",
     tenant: Annotated[str, Query(max_length=200)] = "",
@@ -53,17 +54,34 @@ async def explorer(
     after: Annotated[str, Query(max_length=40)] = "",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Response:
+    """Filters, and ``q``: a job id opens that job; other text searches prompts."""
     session = require_session(request)
     gw = gateway(request)
+    q = q.strip()
+    if q.startswith("video_") and " " not in q:
+        try:
+            found = await gw.job_queries.find(q)
+        except NotFound:
+            found = None
+        if found is not None:
+            return RedirectResponse(f"/admin/jobs/{found.job.id}", status_code=303)
     f = JobFilter(status or None, model or None, tenant or None, channel or None,
                   parse_time(since, "since"), parse_time(until, "until"))
-    rows, has_more = await gw.job_queries.search(f, after=after or None, limit=limit)
+    scanned = None
+    if q:
+        found_page = await gw.job_queries.search_prompt(f, q, after=after or None, limit=limit)
+        rows, next_after, scanned = found_page.rows, found_page.next_after, found_page.scanned
+    else:
+        rows, has_more = await gw.job_queries.search(f, after=after or None, limit=limit)
+        next_after = rows[-1].job.id if has_more and rows else None
     choices = await gw.job_queries.filter_choices()
-    query = {k: v for k, v in dict(status=status, model=model, tenant=tenant, channel=channel,
-                                   since=since, until=until, limit=str(limit)).items() if v}
-    next_query = {**query, "after": rows[-1].job.id} if has_more and rows else None
+    query = {k: v for k, v in dict(q=q, status=status, model=model, tenant=tenant,
+                                   channel=channel, since=since, until=until,
+                                   limit=str(limit)).items() if v}
+    next_query = {**query, "after": next_after} if next_after else None
     return page(request, "jobs.html", session, section="jobs", rows=rows, filters=f,
-                has_more=has_more, query=query, next_query=next_query,
+                q=q, scanned=scanned, scan_bound=PROMPT_SCAN,
+                has_more=next_after is not None, query=query, next_query=next_query,
                 statuses=list(STATUS_FILTERS), models=[m.id for m in gw.catalog],
                 since_input=_local_input(f.since), until_input=_local_input(f.until),
                 limit=limit, page_sizes=_PAGE_SIZES, first_page=not after,
