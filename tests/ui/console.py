@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from tests.support.server import GatewayProcess
 from tests.ui.conftest import ADMIN_TOKEN
@@ -46,8 +46,9 @@ def ok(response: httpx.Response) -> Any:
     return response.json()
 
 
-def notice(page: Page) -> str:
-    return page.locator("p.notice").inner_text()
+def said(page: Page, text: str) -> None:
+    """The page that answered the last form says ``text`` (waits for it to load)."""
+    expect(page.locator("p.notice")).to_contain_text(text)
 
 
 def query_id(url: str, name: str) -> str:

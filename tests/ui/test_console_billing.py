@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 from tests.integration.helpers import wait_done
 from tests.support.server import TEST_DATABASE, GatewayProcess
 from tests.ui.conftest import sign_in
-from tests.ui.console import admin_api, no_overflow, notice, ok, shoot
+from tests.ui.console import admin_api, no_overflow, ok, said, shoot
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(TEST_DATABASE == "postgres",
@@ -58,23 +58,23 @@ def test_tenant_money_keys_ledger_and_spend(page: Page,
     expect(create.locator("input[name=name]")).to_have_value("console-acme")
     create.locator("input[name=balance]").fill("10")
     create.get_by_role("button", name="Create tenant").click()
-    assert "Created tenant console-acme: prepaid, balance $10.00" in notice(page)
+    said(page, "Created tenant console-acme: prepaid, balance $10.00")
     assert _tenant(gw, "console-acme")["balance_micros"] == 10 * USD
 
     _credit(page, "topup", "5", reference="pay-1")
-    assert "Posted topup $5.00 to console-acme; balance now $15.00" in notice(page)
+    said(page, "Posted topup $5.00 to console-acme; balance now $15.00")
     _credit(page, "topup", "5", reference="pay-1")  # the same payment: credited once
-    assert notice(page).startswith("Already posted (same reference), unchanged")
+    said(page, "Already posted (same reference), unchanged")
     expect(page.locator("#balance")).to_have_text("$15.00")
     _credit(page, "adjust", "-2.5", note="   ")
     expect(page.locator("#adjust [role=alert]")).to_contain_text("An adjustment needs a note")
     _credit(page, "adjust", "-2.5", note="goodwill credit reversed")
-    assert "balance now $12.50" in notice(page)
+    said(page, "balance now $12.50")
     assert _tenant(gw, "console-acme")["balance_micros"] == 12_500_000
     settings = page.locator("#settings-form")
     settings.locator("input[name=multiplier]").fill("1.5")
     settings.get_by_role("button", name="Save").click()
-    assert "price multiplier 1.50" in notice(page)
+    said(page, "price multiplier 1.50")
     assert _tenant(gw, "console-acme")["price_multiplier"] == "1.50"
 
     page.goto(f"{gw.root_url}/admin/keys?tenant=console-acme")
@@ -91,6 +91,19 @@ def test_tenant_money_keys_ledger_and_spend(page: Page,
     form.get_by_role("button", name="Create key").click()
     secret = page.locator("#secret-value").inner_text().strip()
     assert secret.startswith("sk-")
+    form.locator("input[name=name]").fill("console-key")  # the same name again
+    form.locator("input[name=spend_cap]").fill("")
+    form.get_by_role("button", name="Create key").click()
+    expect(page.locator("#create-key [role=alert]")).to_contain_text(
+        "already has an active key named 'console-key'")
+    form.locator("input[name=tenant]").fill("console-acme-typo")  # not a tenant
+    form.locator("input[name=name]").fill("other-key")
+    form.get_by_role("button", name="Create key").click()
+    expect(page.locator("#create-key [role=alert]")).to_contain_text(
+        "No tenant 'console-acme-typo'")
+    assert page.locator("#secret-value").count() == 0
+    with admin_api(gw) as api:
+        assert api.get("/tenants/console-acme-typo").status_code == 404
     shoot(page, "keys-created")
     page.goto(f"{gw.root_url}/admin/keys")
     assert secret not in page.content()  # shown that once only
@@ -131,9 +144,16 @@ def test_tenant_money_keys_ledger_and_spend(page: Page,
     page.goto(f"{gw.root_url}/admin/keys?tenant=console-acme")
     page.once("dialog", lambda d: d.accept())
     page.locator("tr", has_text="console-key").get_by_role("button", name="Revoke").click()
-    assert "Revoked console-key" in notice(page)
+    said(page, "Revoked console-key of console-acme")
     with pytest.raises(openai.AuthenticationError):
         client.models.list()
+    form = page.locator("#new-key")  # a new tenant only when asked for
+    form.locator("input[name=tenant]").fill("console-new")
+    form.locator("input[name=name]").fill("first")
+    form.locator("input[name=create_tenant]").check()
+    form.get_by_role("button", name="Create key").click()
+    assert page.locator("#secret-value").inner_text().strip().startswith("sk-")
+    assert _tenant(gw, "console-new")["mode"] == "postpaid"
     page.goto(f"{gw.root_url}/admin/tenants")
     shoot(page, "tenants")
     page.goto(f"{gw.root_url}/admin/keys")

@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 from tests.integration.helpers import wait_done
 from tests.support.server import TEST_DATABASE, GatewayProcess
 from tests.ui.conftest import sign_in
-from tests.ui.console import admin_api, no_overflow, notice, ok, shoot
+from tests.ui.console import admin_api, no_overflow, ok, said, shoot
 from tests.upstreams.support import Upstream, start_upstream
 
 pytestmark = [pytest.mark.browser,
@@ -73,7 +73,7 @@ def test_add_test_edit_keys_and_disable_a_channel(
 
     _add(page, "fake-a", a.base_url, "sk-oa-1\nsk-oa-not-valid-123", options="read_timeout=30")
     expect(page).to_have_url(re.compile(r"/admin/channels/ch_\w+\?done="))
-    assert "Added channel fake-a (2 keys)" in notice(page)
+    said(page, "Added channel fake-a (2 keys)")
     made = _channel(gw, "fake-a")
     assert made["models"] == {"sora-2": "sora-2"} and made["options"] == {"read_timeout": 30}
     assert [k["label"] for k in made["keys"]] == ["key1", "key2"]  # type: ignore[attr-defined]
@@ -97,7 +97,7 @@ def test_add_test_edit_keys_and_disable_a_channel(
     edit.locator("textarea[name=options]").fill("")
     edit.locator("textarea[name=models]").fill("sora-2\nsora-2-pro=sora-2-pro")
     edit.get_by_role("button", name="Save").click()
-    assert "Saved channel fake-a" in notice(page)
+    said(page, "Saved channel fake-a")
     edited = _channel(gw, "fake-a")
     assert (edited["priority"], edited["weight"], edited["options"]) == (5, 3, {})
     assert edited["models"] == {"sora-2": "sora-2", "sora-2-pro": "sora-2-pro"}
@@ -106,10 +106,11 @@ def test_add_test_edit_keys_and_disable_a_channel(
     bad.locator("input[name=purge]").check()
     page.once("dialog", lambda d: d.accept())
     bad.get_by_role("button", name="Remove").click()
-    assert "Key key2 deleted" in notice(page)
+    said(page, "Key key2 deleted")
     page.locator("#add-key input[name=key]").fill("sk-oa-2")
     page.locator("#add-key input[name=label]").fill("second")
     page.locator("#add-key").get_by_role("button", name="Add key").click()
+    said(page, "Added key second")
     keys = _channel(gw, "fake-a")["keys"]
     assert [(k["label"], k["enabled"]) for k in keys] == [  # type: ignore[attr-defined]
         ("key1", True), ("second", True)]
@@ -117,6 +118,7 @@ def test_add_test_edit_keys_and_disable_a_channel(
 
     page.goto(f"{gw.root_url}/admin/channels")
     _add(page, "fake-b", b.base_url, "sk-ob-1")
+    said(page, "Added channel fake-b (1 key)")
     page.goto(f"{gw.root_url}/admin/channels/fake-a")
     page.once("dialog", lambda d: d.accept())
     page.locator("#disable-channel").click()

@@ -17,7 +17,7 @@ from playwright.sync_api import Page, expect
 from tests.integration.helpers import wait_done
 from tests.support.server import TEST_DATABASE, GatewayProcess
 from tests.ui.conftest import sign_in
-from tests.ui.console import admin_api, no_overflow, notice, ok, shoot
+from tests.ui.console import admin_api, no_overflow, ok, said, shoot
 from tests.webhooks.receiver import Receiver
 
 pytestmark = [pytest.mark.browser,
@@ -92,7 +92,7 @@ def test_webhook_add_rotate_remove(page: Page, console_gateway: GatewayProcess,
     no_overflow(page)  # the delivery log fits at 1400 px (it used to stick out)
     page.once("dialog", lambda d: d.accept())
     page.locator(f"tr[data-endpoint={endpoint}]").get_by_role("button", name="Remove").click()
-    assert f"Removed {endpoint}" in notice(page)
+    said(page, f"Removed {endpoint}")
     with admin_api(gw) as api:
         assert ok(api.get("/webhooks"))["data"] == []
 
@@ -137,10 +137,10 @@ def test_prices_set_and_removed(page: Page, console_gateway: GatewayProcess,
     set_price("1280x720", "cheap")
     expect(page.locator("#set-price [role=alert]")).to_contain_text("Invalid value for 'price'")
     set_price("1280x720", "0.25")
-    assert "sora-2 1280x720: $0.25 per second (global)" in notice(page)
+    said(page, "sora-2 1280x720: $0.25 per second (global)")
     assert _price(gw, "sora-2", "1280x720") == ("0.25", "global")
     set_price("720x1280", "0.05", TENANT)
-    assert f"(tenant {TENANT})" in notice(page)
+    said(page, f"(tenant {TENANT})")
     assert _price(gw, "sora-2", "720x1280", TENANT) == ("0.05", "tenant")
     quote = httpx.post(f"{gw.base_url}/videos/quote", headers={
         "authorization": f"Bearer {client.api_key}"}, json={
@@ -152,9 +152,10 @@ def test_prices_set_and_removed(page: Page, console_gateway: GatewayProcess,
     page.once("dialog", lambda d: d.accept())
     page.locator(f"#tenant-prices tr[data-price='{TENANT} sora-2 720x1280']").get_by_role(
         "button").click()
-    assert "Removed the override for sora-2 720x1280" in notice(page)
+    said(page, "Removed the override for sora-2 720x1280")
     page.once("dialog", lambda d: d.accept())
     page.locator("#prices tr[data-price='sora-2 1280x720']").get_by_role("button").click()
+    said(page, "Removed the override for sora-2 1280x720")
     assert _price(gw, "sora-2", "1280x720") == catalog
     assert _price(gw, "sora-2", "720x1280", TENANT)[1] != "tenant"  # type: ignore[index]
 
@@ -174,19 +175,23 @@ def test_models_page_price_alias_retire_restore(page: Page,
     row.locator("form[action$='/price'] select[name=size]").select_option("1280x720")
     row.locator("form[action$='/price'] input[name=price]").fill("0.33")
     row.get_by_role("button", name="Set price").click()
+    said(page, "sora-2-pro: 1280x720 now 0.33 USD per second")
     assert model("sora-2-pro")["prices"]["1280x720"] == "0.33"  # type: ignore[index]
     row = page.locator("#model-sora-2-pro")
     row.locator("input[name=alias]").fill("console-pro")
     row.get_by_role("button", name="Add alias").click()
+    said(page, "alias console-pro added")
     assert "console-pro" in model("sora-2-pro")["aliases"]  # type: ignore[operator]
     row = page.locator("#model-sora-2-pro")
     row.locator("form[action$='/retire'] select[name=successor]").select_option("sora-2")
     page.once("dialog", lambda d: d.accept())
     row.get_by_role("button", name="Retire").click()
+    said(page, "sora-2-pro: retired")
     assert model("sora-2-pro")["state"] == "retired"
     moved = client.videos.create(model="console-pro", prompt="an alias of a retired model",
                                  seconds="4")
     assert moved.model == "sora-2"  # the alias names sora-2-pro, retired to sora-2
     shoot(page, "models")
     page.locator("#model-sora-2-pro").get_by_role("button", name="Restore").click()
+    said(page, "sora-2-pro: active again")
     assert model("sora-2-pro")["state"] == "active"

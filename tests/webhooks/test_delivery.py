@@ -203,6 +203,17 @@ def test_admin_api_auth_listing_and_removal(gw: GatewayProcess) -> None:
     assert [e["id"] for e in listed] == [made["id"]]
     assert "secret" not in listed[0]
     assert made["id"] in gw.cli("webhooks", "list", "--tenant", "listing")
+    rotated = admin(gw, "POST", f"/webhooks/{made['id']}/rotate-secret")
+    assert rotated.status_code == 200, rotated.text
+    assert rotated.json()["secret"].startswith("whsec_")
+    assert rotated.json()["secret"] != made["secret"]
+    printed = gw.cli("webhooks", "rotate-secret", made["id"]).strip().splitlines()[-1]
+    assert printed.startswith("whsec_") and printed != rotated.json()["secret"]
+    unknown = admin(gw, "POST", "/webhooks/we_nope/rotate-secret")
+    assert unknown.status_code == 404 and unknown.json()["error"]["param"] == "endpoint_id"
+    chosen = admin(gw, "POST", f"/webhooks/{made['id']}/rotate-secret",
+                   json={"secret": "not-a-secret"})
+    assert chosen.status_code == 400 and chosen.json()["error"]["param"] == "secret"
     assert admin(gw, "DELETE", f"/webhooks/{made['id']}").status_code == 200
     gone = admin(gw, "DELETE", f"/webhooks/{made['id']}")
     assert gone.status_code == 404 and gone.json()["error"]["param"] == "endpoint_id"

@@ -87,10 +87,7 @@ def rotate_secret(
     async def go(gw: Gateway) -> Endpoint:
         return await gw.webhooks.rotate_secret(endpoint_id, secret)
 
-    try:
-        endpoint = run_with_gateway(go)
-    except APIError as exc:
-        raise _fail(exc) from exc
+    endpoint = run_with_gateway(go, writes=True)
     console.print(f"New signing secret for [bold]{endpoint.id}[/]; every delivery from now "
                   "on is signed with it:", highlight=False)
     print(endpoint.secret)

@@ -2,8 +2,10 @@
 the form, never stored or shown again) and revoke one.
 
 Both go through :class:`~reelgate.auth.service.KeyService`, as ``reelgate keys`` does,
-so the tenant and naming rules are the same; allowed models are checked against the
-live catalog and aliases stored as the model they name, as the CLI does.
+so the tenant and naming rules are the same (an unknown tenant is refused unless the
+form asks for a new one; a name is unique among the tenant's live keys); allowed models
+are checked against the live catalog and aliases stored as the model they name, as the
+CLI does.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from reelgate.api.admin_ui.views import page
 from reelgate.api.deps import gateway
 from reelgate.auth.service import KeyLimits
 from reelgate.catalog import Catalog
-from reelgate.errors import APIError, InvalidRequest, NotFound
+from reelgate.errors import APIError, InvalidRequest
 from reelgate.ids import now
 
 __all__ = ["router"]
@@ -85,7 +87,8 @@ async def create_key(request: Request) -> Response:
     tenant, name = fields.get("tenant"), fields.get("name")
     try:
         limits = _limits(fields, gw.catalog)
-        made = await gw.keys.create(tenant, name, limits)
+        made = await gw.keys.create(tenant, name, limits,
+                                    create_tenant=fields.flag("create_tenant"))
     except APIError as exc:
         return await _keys_page(request, session, refusal=fields.refusal("create", exc),
                                 status=exc.status)
@@ -95,8 +98,7 @@ async def create_key(request: Request) -> Response:
 
 @router.post("/keys/{key_id}/revoke")
 async def revoke_key(key_id: str, request: Request) -> Response:
-    _, fields = await read_fields(request)
-    if not await gateway(request).keys.revoke(key_id):
-        raise NotFound(f"No active key '{key_id}'.", param="key_id")
-    label = fields.get("label") or key_id
-    return done("/admin/keys", f"Revoked {label}; it stops working at once.")
+    await read_fields(request)
+    revoked = await gateway(request).keys.revoke(key_id)
+    return done("/admin/keys", f"Revoked {revoked.name} of {revoked.tenant_name}; it stops "
+                               "working at once.")
