@@ -1,0 +1,112 @@
+"""What a /metrics scrape costs at many jobs: each database query of the snapshot, and
+the whole text (snapshot + exposition).
+
+    python bench/metrics.py                       # 100,000 jobs, SQLite
+    python bench/metrics.py --jobs 1000000 --repeat 3
+    python bench/metrics.py --postgres URL        # and the same on PostgreSQL
+
+Seeds synthetic jobs over 30 days with their ledger entries (tests/support/synthetic.py,
+the dashboard's generator). Times are the median of ``--repeat`` runs, first run in
+brackets. The API reuses one scrape's text for 2 s (api/metrics.py). Prints the load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "src"))
+
+from tests.support.server import create_database  # noqa: E402
+from tests.support.synthetic import Synthetic, load_postgres, load_sqlite  # noqa: E402
+
+from reelgate.ids import now  # noqa: E402
+from reelgate.metrics import render  # noqa: E402
+from reelgate.metrics.snapshot import Snapshot, snapshot  # noqa: E402
+from reelgate.store.db import Database  # noqa: E402
+from reelgate.store.migrate import upgrade  # noqa: E402
+
+#: the module (the package's ``snapshot`` is the function)
+snap_mod = importlib.import_module("reelgate.metrics.snapshot")
+
+PARTS: dict[str, Callable[[Any, Snapshot], Awaitable[None]]] = {
+    "jobs by state/model/channel, due, failures, polls": snap_mod._jobs,
+    "completed durations (histogram)": snap_mod._durations,
+    "charged and refunded by model": snap_mod._money,
+    "upstream errors": snap_mod._upstream_errors,
+    "webhook deliveries": snap_mod._webhooks,
+}
+
+
+async def _time(step: Callable[[], Awaitable[object]], repeat: int) -> tuple[float, float]:
+    runs = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        await step()
+        runs.append(time.perf_counter() - t)
+    return runs[0], statistics.median(runs)
+
+
+async def bench(url: str, jobs: int, repeat: int, seed: Callable[[], Awaitable[None]]) -> None:
+    db = Database(url)
+    try:
+        await upgrade(db)
+        t = time.perf_counter()
+        await seed()
+        print(f"  seeded {jobs:,} jobs in {time.perf_counter() - t:.1f} s")
+        for name, part in PARTS.items():
+            for by_tenant in (False, True) if "charged" in name else (False,):
+                async def one(part: Any = part, by_tenant: bool = by_tenant) -> None:
+                    async with db.read() as conn:
+                        await part(conn, Snapshot(by_tenant=by_tenant))
+                first, median = await _time(one, repeat)
+                label = name + (" (+ tenant)" if by_tenant else "")
+                print(f"  {label:<52} {median * 1000:8.1f} ms  [{first * 1000:.1f}]")
+
+        async def whole() -> None:
+            render(await snapshot(db))
+        first, median = await _time(whole, repeat)
+        print(f"  {'whole scrape (snapshot + text)':<52} {median * 1000:8.1f} ms  "
+              f"[{first * 1000:.1f}]")
+    finally:
+        await db.dispose()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--jobs", type=int, default=100_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--postgres", help="admin URL of a PostgreSQL server")
+    args = ap.parse_args()
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    data = Synthetic(args.jobs, end=now())
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.db"
+        print(f"SQLite, {args.jobs:,} jobs")
+
+        async def seed_sqlite() -> None:
+            load_sqlite(str(path), data)
+        asyncio.run(bench(f"sqlite+aiosqlite:///{path}", args.jobs, args.repeat, seed_sqlite))
+    if args.postgres:
+        url = create_database(args.postgres)
+        print(f"PostgreSQL, {args.jobs:,} jobs")
+
+        async def seed_pg() -> None:
+            await load_postgres(url.replace("postgresql+asyncpg://", "postgresql://"),
+                                Synthetic(args.jobs, end=now()))
+        asyncio.run(bench(url, args.jobs, args.repeat, seed_pg))
+
+
+if __name__ == "__main__":
+    main()
