@@ -146,6 +146,8 @@ def _row(row: Any) -> JobRow:
 
 
 _NEWEST = (jobs.c.created_at.desc(), jobs.c.id.desc())
+#: jobs a prompt search reads per query while it fills a page
+_CHUNK = 2_000
 
 
 async def _after(conn: AsyncConnection, query: Select[Any], after: str | None) -> Select[Any]:
@@ -186,29 +188,33 @@ class JobQueries:
         """Jobs whose prompt holds ``text`` (any case; ``%`` and ``_`` are literal),
         among the ``scan`` newest jobs that match ``f`` after ``after``.
 
-        The window is read through ``ix_jobs_created`` (or the tenant's index), so a
-        page costs the same at a million jobs as at a thousand; when it ends before the
-        page is full, ``next_after`` is the window's oldest job and the next page
-        searches the ``scan`` jobs before it.
+        The window is read newest first through ``ix_jobs_created`` (or the tenant's
+        index) in chunks, and reading stops once the page is full, so a common word
+        costs one chunk and a page never reads more than ``scan`` jobs, at a million
+        jobs as at a thousand. When the window ends before the page is full,
+        ``next_after`` is its oldest job: the next page searches the jobs before it.
         """
+        rows: list[JobRow] = []
+        scanned = 0
         async with self.db.read() as conn:
-            base = await _after(conn, _query(f), after)
-            window = (base.with_only_columns(jobs.c.id.label("wid"),
-                                             jobs.c.created_at.label("wat"))
-                      .order_by(*_NEWEST).limit(scan).subquery())
-            query = (base.where(jobs.c.id.in_(select(window.c.wid)),
-                                jobs.c.prompt.icontains(text, autoescape=True))
-                     .order_by(*_NEWEST).limit(limit + 1))
-            rows = [_row(r) for r in await conn.execute(query)]
-            if len(rows) > limit:
-                return PromptPage(rows[:limit], rows[limit - 1].job.id, None)
-            scanned = int((await conn.execute(
-                select(func.count()).select_from(window))).scalar_one())
-            oldest = None
-            if scanned >= scan:
-                oldest = (await conn.execute(select(window.c.wid).order_by(
-                    window.c.wat.asc(), window.c.wid.asc()).limit(1))).scalar_one()
-        return PromptPage(rows, oldest, scanned)
+            cursor = after
+            while scanned < scan:
+                window = (await _after(conn, _query(f), cursor)).with_only_columns(jobs.c.id)
+                ids = list((await conn.execute(window.order_by(*_NEWEST).limit(
+                    min(_CHUNK, scan - scanned)))).scalars())
+                if not ids:
+                    return PromptPage(rows, None, scanned)
+                scanned += len(ids)
+                found = (_query(f).where(jobs.c.id.in_(ids),
+                                         jobs.c.prompt.icontains(text, autoescape=True))
+                         .order_by(*_NEWEST).limit(limit + 1 - len(rows)))
+                rows += [_row(r) for r in await conn.execute(found)]
+                if len(rows) > limit:
+                    return PromptPage(rows[:limit], rows[limit - 1].job.id, None)
+                cursor = ids[-1]
+                if len(ids) < _CHUNK and scanned < scan:  # the table ended
+                    return PromptPage(rows, None, scanned)
+        return PromptPage(rows, cursor, scanned)
 
     async def find(self, job_id: str) -> JobRow:
         """Any tenant's job, deleted ones included; NotFound if there is none."""
