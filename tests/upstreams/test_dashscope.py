@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from typing import Any
 
 import httpx
@@ -62,7 +61,8 @@ def test_a_throttle_sent_as_200_fails_over_and_cools_the_key(
     assert [(r.credential, r.status, r.fault) for r in up.creates()] == [
         (up.keys[0], 200, "status"), (up.keys[1], 200, None)]
     assert up.job(prompt).creator == up.keys[1]
-    assert admin.channel(first["id"])["keys"][0]["cooldown_until"] > time.time() + 20
+    # Retry-After: 30 from the throttled create on, however long the job took elsewhere
+    assert admin.channel(first["id"])["keys"][0]["cooldown_until"] >= up.creates()[0].time + 29
 
 
 def test_a_task_dashscope_forgot_fails_as_lost_and_is_refunded(
