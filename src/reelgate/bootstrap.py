@@ -20,6 +20,7 @@ from reelgate.catalog import Catalog
 from reelgate.catalog.availability import Availability
 from reelgate.catalog.live import LiveCatalog
 from reelgate.catalog.service import CatalogService
+from reelgate.characters.service import CharacterService
 from reelgate.config import Settings
 from reelgate.jobs.hooks import JobHooks
 from reelgate.jobs.lifecycle import Lifecycle
@@ -82,6 +83,8 @@ class Gateway:
     availability: Availability = field(init=False)
     #: whether a channel can do an operation (edit, extend, characters, remix)
     operations: OperationGate = field(init=False)
+    #: characters (POST /v1/videos/characters), made upstream while the client waits
+    characters: CharacterService = field(init=False)
     #: what a create would reserve, read only (POST /v1/videos/quote)
     quotes: QuoteService = field(init=False)
     #: admin UI sessions signed out before their cookie expired
@@ -120,6 +123,7 @@ class Gateway:
         gw.models, gw.quotes = CatalogService(db, catalog), QuoteService(db, pricer)
         gw.availability = Availability(directory.channels)
         gw.operations = OperationGate(directory.channels)
+        gw.characters = CharacterService(db, directory, settings)
         if settings.redis_url:  # channel request rates shared by all workers, too
             worker.gate.shared = gw.limiter
         gw.principals = PrincipalCache(settings.auth_cache_seconds)

@@ -76,6 +76,10 @@ class Settings:
         "Largest request head (request line and headers), in bytes; more is a 431."))
     max_upload_bytes: int = field(default=20 << 20, metadata=_about(
         "Largest `input_reference` image, in bytes."))
+    max_clip_bytes: int = field(default=100 << 20, metadata=_about(
+        "Largest uploaded video clip (`video` of an edit, extension or character), in bytes."))
+    character_price_micros: int = field(default=0, metadata=_about(
+        "What creating a character costs, in micro-USD (0: free)."))
     max_prompt_chars: int = field(default=32000, metadata=_about(
         "Longest prompt.", env=False))
     moderation_words: tuple[str, ...] = field(default=(), metadata=_about(

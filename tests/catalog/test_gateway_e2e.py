@@ -87,7 +87,9 @@ def test_cli_added_model_is_used_by_the_sdk_within_seconds(served: GatewayProces
             return None
 
     video = eventually(accepted, "the serving process saw the new model")
-    assert video.model == name  # the alias resolves to the model itself
+    # the alias resolves to the model, and the video says what the client asked for (as
+    # the Videos API does with its dated snapshots)
+    assert video.model == f"{name}-latest"
     limited = served.cli("keys", "create", "--name", f"only-{name}", "--tenant", "catalog",
                          "--create-tenant",
                          "--models", f"{name}-latest").strip().splitlines()[-1]

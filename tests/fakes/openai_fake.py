@@ -8,6 +8,10 @@
   ``processing`` / ``succeeded``, progress as ``"45%"``, one ``unknown`` status on the
   ``unknown_poll``-th poll of each job, and a ``video_url`` on a CDN host (another
   origin). ``content_endpoint=False`` makes ``/content`` answer 404 as some relays do.
+
+Every flavour also speaks the newer routes (:mod:`.openai_ops`): edits, extensions and
+characters, recording for each job how it arrived (``extra["encoding"]``) so tests can
+assert the gateway sent the upstream's own encoding with the right key.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from starlette.routing import BaseRoute, Route
 
 from .core import FakeJob, FakeUpstream
 from .media import render_mp4, render_spritesheet, render_thumbnail
+from .openai_ops import OperationsMixin
 
 __all__ = ["OpenAIFake"]
 
@@ -33,7 +38,7 @@ _RELAY_WORDS = {"queued": "pending", "in_progress": "processing", "completed": "
 _MEDIA = {"video": "video/mp4", "thumbnail": "image/webp", "spritesheet": "image/jpeg"}
 
 
-class OpenAIFake(FakeUpstream):
+class OpenAIFake(OperationsMixin, FakeUpstream):
     public_prefixes = ("/cdn/",)
 
     def __init__(
@@ -52,6 +57,7 @@ class OpenAIFake(FakeUpstream):
         self.content_endpoint = content_endpoint
         self.unknown_poll = unknown_poll if flavour == "relay" else None
         self.prefix = "/openai/v1/videos" if flavour == "azure" else "/v1/videos"
+        self.characters: dict[str, dict[str, Any]] = {}
         super().__init__(**options)
 
     def base_url(self, server_url: str) -> str:
@@ -63,6 +69,7 @@ class OpenAIFake(FakeUpstream):
     def routes(self) -> list[BaseRoute]:
         p = self.prefix
         return [
+            *self.operation_routes(p),
             Route(p, self.create, methods=["POST"]),
             Route(p, self.list, methods=["GET"]),
             Route(p + "/{video_id}", self.retrieve, methods=["GET"]),
@@ -102,6 +109,10 @@ class OpenAIFake(FakeUpstream):
         if not re.fullmatch(r"\d{2,4}x\d{2,4}", size) or seconds not in SECONDS:
             return self.error_response(400, f"Invalid size {size!r} or seconds {seconds!r}", None)
         width, height = (int(v) for v in size.split("x"))
+        multipart = request.headers.get("content-type", "").startswith("multipart/form-data")
+        characters, refused = self.named_characters(request, fields)
+        if refused is not None:
+            return refused
         job = self.new_job(
             request,
             self._new_id(),
@@ -110,7 +121,8 @@ class OpenAIFake(FakeUpstream):
             width=width,
             height=height,
             seconds=int(seconds),
-            extra={"reference": reference, "encoding": "multipart" if reference else "json"},
+            extra={"reference": reference, "encoding": "multipart" if multipart else "json",
+                   "characters": characters},
         )
         return JSONResponse(self._video(request, job))
 
@@ -209,7 +221,13 @@ class OpenAIFake(FakeUpstream):
             async with request.form() as form:
                 upload = form.get("input_reference")
                 reference = await upload.read() if isinstance(upload, UploadFile) else None
-                return {k: v for k, v in form.items() if isinstance(v, str)}, reference
+                fields: dict[str, Any] = {}
+                for key, value in form.multi_items():
+                    if key == "characters[][id]" and isinstance(value, str):
+                        fields.setdefault("characters", []).append({"id": value})
+                    elif isinstance(value, str):
+                        fields[key] = value
+                return fields, reference
         try:
             body = await request.json()
         except ValueError:

@@ -14,6 +14,8 @@ from reelgate.api import (
     admin,
     admin_ui,
     billing,
+    characters,
+    derived,
     events,
     health,
     metrics,
@@ -76,6 +78,8 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
     install_error_handlers(app)
     install_openapi(app)
     app.include_router(quotes.router)  # before videos: /videos/quote is not a video id
+    app.include_router(characters.router)  # nor /videos/characters/{id}
+    app.include_router(derived.router)
     app.include_router(videos.router)
     app.include_router(models.router)
     app.include_router(billing.router)
@@ -84,7 +88,8 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
     app.include_router(metrics.router)
     app.include_router(admin.build_router())
     admin_ui.install(app)
-    max_body = settings.max_upload_bytes * 4 // 3 + (1 << 20)
+    # a multipart body holds one file: a reference image or a video clip
+    max_body = max(settings.max_upload_bytes * 4 // 3, settings.max_clip_bytes) + (1 << 20)
     app.add_middleware(BodyLimit, max_bytes=max_body, max_json_bytes=settings.max_json_bytes)
     app.add_middleware(RateLimitHeaders)
     app.add_middleware(AllowOptions, routes=app.router.routes)

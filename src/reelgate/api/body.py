@@ -160,17 +160,22 @@ async def _form(request: Request, max_image_bytes: int, images: bool, clip_dir: 
         for name, value in form.multi_items():
             if not isinstance(value, UploadFile):
                 items.append((name, value))
-            elif name == _REF and images and body.reference is None:
-                data = await value.read(max_image_bytes + 1)
-                if len(data) > max_image_bytes:
-                    raise PayloadTooLarge(f"'input_reference' is larger than "
-                                          f"{max_image_bytes} bytes.", param=_REF)
-                body.reference = sniff_image(data)
-            elif name == _CLIP and clip_dir is not None and body.clip is None:
-                body.clip = await save_clip(value, clip_dir, max_clip_bytes)
+            elif (name == _REF and images) or (name == _CLIP and clip_dir is not None):
+                if (body.reference if name == _REF else body.clip) is not None:
+                    raise InvalidRequest(f"Parameter '{name}' was given more than once.",
+                                         param=name, code="duplicate_parameter")
+                if name == _REF:
+                    data = await value.read(max_image_bytes + 1)
+                    if len(data) > max_image_bytes:
+                        raise PayloadTooLarge(f"'input_reference' is larger than "
+                                              f"{max_image_bytes} bytes.", param=_REF)
+                    body.reference = sniff_image(data)
+                else:
+                    assert clip_dir is not None
+                    body.clip = await save_clip(value, clip_dir, max_clip_bytes)
             elif name in (_REF, _CLIP):
-                raise InvalidRequest(f"Parameter '{name}' was given more than once.",
-                                     param=name, code="duplicate_parameter")
+                raise InvalidRequest(f"Unrecognized request argument supplied: {name}",
+                                     param=name, code="unknown_parameter")
             else:
                 raise InvalidRequest(f"Parameter '{name}' must not be a file.", param=name,
                                      code="invalid_type")

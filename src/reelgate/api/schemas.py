@@ -13,7 +13,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
-    "Balance", "CreateVideoForm", "CreateVideoJSON", "ErrorBody", "Health", "LedgerEntry",
+    "Balance", "Character", "CharacterForm", "CreateVideoForm", "CreateVideoJSON", "EditVideoForm",
+    "EditVideoJSON", "ErrorBody", "ExtendVideoForm", "ExtendVideoJSON", "Health", "LedgerEntry",
     "LedgerList", "Model", "ModelList", "ObjectList", "QuoteObject", "Readiness", "RemixVideo",
     "SomeObject", "Video", "VideoDeleted", "VideoList",
 ]
@@ -78,6 +79,18 @@ class ReferenceURL(BaseModel):
                                        "a JPEG, PNG or WEBP image.")
 
 
+class CharacterRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(description="A character of POST /v1/videos/characters.")
+
+
+class VideoRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(description="A completed video of yours.")
+
+
 class CreateVideoJSON(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -87,10 +100,16 @@ class CreateVideoJSON(BaseModel):
     size: str | None = Field(None, description="WIDTHxHEIGHT, e.g. \"1280x720\".")
     input_reference: ReferenceURL | None = Field(
         None, description="A first frame; its size must equal the video's.")
+    characters: list[CharacterRef] | None = Field(
+        None, max_length=2, description="At most two characters the video shows; the job "
+                                        "runs on the channel that knows them.")
+
+
+_FILE: dict[str, Any] = {"format": "binary", "type": "string"}
 
 
 class CreateVideoForm(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     prompt: str
     model: str | None = None
@@ -98,7 +117,58 @@ class CreateVideoForm(BaseModel):
     size: str | None = None
     input_reference: bytes | None = Field(
         None, description="A JPEG, PNG or WEBP file the size of the video.",
-        json_schema_extra={"format": "binary", "type": "string"})
+        json_schema_extra=_FILE)
+    input_reference_url: str | None = Field(
+        None, alias="input_reference[image_url]",
+        description="Instead of the file: a data: or http(s) URL of the image.")
+    characters: list[str] | None = Field(
+        None, alias="characters[][id]", description="One field per character (at most 2).")
+
+
+class EditVideoJSON(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str = Field(description="How to change the video.")
+    video: VideoRef
+    model: str | None = Field(None, description="Must be the source's model if given.")
+
+
+class EditVideoForm(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    prompt: str
+    video: bytes | None = Field(None, description="An MP4 clip to edit (or video[id]).",
+                                json_schema_extra=_FILE)
+    video_id: str | None = Field(None, alias="video[id]",
+                                 description="A completed video of yours, instead of a file.")
+    model: str | None = Field(None, description="The model an uploaded clip is edited with "
+                                                "(default sora-2).")
+
+
+_SEGMENT = Field(description="The new segment: \"4\", \"8\", \"12\", \"16\" or \"20\" "
+                             "seconds.")
+
+
+class ExtendVideoJSON(EditVideoJSON):
+    seconds: str = _SEGMENT
+
+
+class ExtendVideoForm(EditVideoForm):
+    seconds: str = _SEGMENT
+
+
+class CharacterForm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=80)
+    video: bytes = Field(description="An MP4 clip showing the character (2 to 4 s is best).",
+                         json_schema_extra=_FILE)
+
+
+class Character(BaseModel):
+    id: str | None
+    name: str | None
+    created_at: int
 
 
 class RemixVideo(BaseModel):

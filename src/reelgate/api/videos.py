@@ -33,6 +33,7 @@ from reelgate.auth.principal import Principal
 from reelgate.catalog import Operation
 from reelgate.errors import InvalidRequest, NotFound
 from reelgate.jobs.model import Job
+from reelgate.jobs.origin import Origin
 from reelgate.jobs.requests import CreateParams, parse_create, parse_remix
 from reelgate.media.images import ReferenceImage
 from reelgate.media.responder import media_response
@@ -70,14 +71,15 @@ def _video(job: Job, status_code: int = 200) -> JSONResponse:
 
 
 async def _create(gw: GatewayDep, caller: Principal, params: CreateParams, key: str | None,
-                  digest: str, source: Job | None = None) -> JSONResponse:
+                  digest: str, source: Job | None = None,
+                  origin: Origin | None = None) -> JSONResponse:
     videos = gw.videos
     if key is not None:
         existing = await videos.find_idempotent(caller, key, digest)
         if existing is not None:
             return _video(existing)
     job = await videos.create(caller, params, idempotency_key=key, request_hash=digest,
-                              remixed_from=source)
+                              remixed_from=source, origin=origin)
     return _video(job)
 
 
@@ -89,11 +91,14 @@ async def create_video(request: Request, gw: GatewayDep, caller: Caller) -> JSON
     fields, ref = await read_fields(request, max_image_bytes=gw.settings.max_upload_bytes)
     params = parse_create(fields, ref, gw.catalog, max_prompt_chars=gw.settings.max_prompt_chars)
     await gw.availability.admit(params.model)  # no job that could only fail later
-    if params.characters:  # none exist before POST /v1/videos/characters lands
-        raise NotFound(f"No character found with id '{params.characters[0]}'.",
-                       param="characters", code="character_not_found")
+    origin = None
+    if params.characters:  # the job goes where its characters were made
+        refs = await gw.characters.refs(caller, params.characters)
+        await gw.operations.admit_pinned(refs[0].channel_id, Operation.CHARACTERS,
+                                         param="characters", what="these characters")
+        origin = Origin(characters=refs)
     key, digest = _idempotency(request, fields, ref)
-    return await _create(gw, caller, params, key, digest)
+    return await _create(gw, caller, params, key, digest, origin=origin)
 
 
 @router.get("/videos", dependencies=POLLS, responses=answers(VideoList, 400, 401, 429))

@@ -35,7 +35,7 @@ from reelgate.jobs.model import Job
 from reelgate.jobs.states import State
 from reelgate.store.tables import api_keys, jobs
 
-__all__ = ["BillingHooks", "billed_render_seconds", "charge_for"]
+__all__ = ["BillingHooks", "add_spend", "billed_render_seconds", "charge_for"]
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def charge_for(job: Job) -> int:
     return round_micros(exact)
 
 
-async def _add_spend(conn: AsyncConnection, key_id: str, amount: int, *,
+async def add_spend(conn: AsyncConnection, key_id: str, amount: int, *,
                      enforce_cap: bool) -> bool:
     """Move the key's spend counter; with ``enforce_cap`` only within its cap.
 
@@ -105,7 +105,7 @@ class BillingHooks:
             raise InsufficientQuota(
                 f"You exceeded your current quota: this job costs {format_usd(price)} and "
                 "the balance does not cover it. Top up the balance and try again.")
-        if not await _add_spend(conn, principal.key_id, price, enforce_cap=True):
+        if not await add_spend(conn, principal.key_id, price, enforce_cap=True):
             raise SpendCapExceeded(
                 f"This job costs {format_usd(price)}, which would exceed the API key's spend "
                 f"cap of {format_usd(principal.spend_cap_micros or 0)}.")
@@ -142,7 +142,7 @@ class BillingHooks:
             return
         await conn.execute(update(jobs).where(jobs.c.id == job.id)
                            .values(charged_micros=charge))
-        await _add_spend(conn, job.key_id, charge - reserved, enforce_cap=False)
+        await add_spend(conn, job.key_id, charge - reserved, enforce_cap=False)
 
     async def refund(self, conn: AsyncConnection, job: Job) -> None:
         reserved = await self._reserved(conn, job, "refund")
@@ -154,4 +154,4 @@ class BillingHooks:
                                  note=note):
             return
         await conn.execute(update(jobs).where(jobs.c.id == job.id).values(charged_micros=0))
-        await _add_spend(conn, job.key_id, -reserved, enforce_cap=False)
+        await add_spend(conn, job.key_id, -reserved, enforce_cap=False)

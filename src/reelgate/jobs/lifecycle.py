@@ -167,13 +167,15 @@ class Lifecycle:
     async def expire_media(self, job: Job) -> Job | None:
         """A finished job past its retention: everything it stored (media, reference,
         uploads) is deleted, the row stays."""
-        return await self._commit(job, job.state, {"media": None, "reference_key": None},
+        return await self._commit(job, job.state, {"media": None, "reference_key": None,
+                                               "source_key": None},
                                   event="expired")
 
     async def storage_deleted(self, job: Job) -> Job | None:
         """A deleted job's storage is gone: the row stops naming it (so housekeeping,
         which finishes deletes a crash interrupted, leaves it alone)."""
-        return await self._commit(job, job.state, {"media": None, "reference_key": None})
+        return await self._commit(job, job.state, {"media": None, "reference_key": None,
+                                               "source_key": None})
 
     async def note(self, job: Job, kind: str, detail: Mapping[str, object]) -> None:
         """An entry in the job's event log that changes nothing (e.g. ``reconcile``)."""

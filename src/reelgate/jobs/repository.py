@@ -308,16 +308,18 @@ async def media_expired(conn: AsyncConnection, *, at: float, limit: int,
     """Jobs holding storage they should no longer: completed ones past ``expires_at``;
     failed ones (``failed_before``) still keeping a reference image; deleted ones
     (``deleted_before``) whose delete stopped before their storage was gone."""
-    stored = or_(jobs.c.media.is_not(None), jobs.c.reference_key.is_not(None))
+    inputs = or_(jobs.c.reference_key.is_not(None), jobs.c.source_key.is_not(None))
+    stored = or_(jobs.c.media.is_not(None), inputs)
     due = [and_(jobs.c.state == State.COMPLETED.value, jobs.c.expires_at < at, stored)]
     if failed_before is not None:
         due.append(and_(jobs.c.state == State.FAILED.value, jobs.c.updated_at < failed_before,
-                        jobs.c.reference_key.is_not(None)))
+                        inputs))
     if deleted_before is not None:
         due.append(and_(jobs.c.deleted_at.is_not(None), jobs.c.deleted_at < deleted_before,
                         stored))
     rows = (await conn.execute(select(jobs).where(or_(*due)).limit(limit))).all()
-    return [job for job in map(Job.from_row, rows) if job.media or job.reference_key]
+    return [job for job in map(Job.from_row, rows)
+            if job.media or job.reference_key or job.source_key]
 
 
 async def release_leases(conn: AsyncConnection, *, worker_id: str) -> int:

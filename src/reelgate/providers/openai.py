@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Mapping
-from contextlib import aclosing
+from contextlib import ExitStack, aclosing
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -39,6 +40,7 @@ from reelgate.providers.base import (
 )
 from reelgate.providers.http import UpstreamClient, json_object, map_status, parse_progress
 from reelgate.providers.omni import omni_fields, render_seconds
+from reelgate.providers.openai_wire import character_call, submit_call
 
 __all__ = ["MODES", "OpenAIProvider"]
 
@@ -97,35 +99,46 @@ class OpenAIProvider:
     # --- Provider protocol --------------------------------------------------------------
 
     async def submit(self, request: SubmitRequest, credential: Credential) -> UpstreamJob:
-        """Create (JSON, or multipart when there is a reference image) or remix a video."""
+        """Create, remix, edit or extend (each in the encoding the Videos API takes, see
+        :mod:`reelgate.providers.openai_wire`); vLLM-Omni gets its own create form."""
         kwargs: dict[str, Any] = {"headers": self._auth(credential), "params": self._params()}
-        fields = {
-            "model": request.model,
-            "prompt": request.prompt,
-            "seconds": str(request.seconds),
-            "size": request.size,
-        }
-        if request.remix_of and not self.supports_remix:
-            raise UpstreamError(ErrorKind.REJECTED, "vLLM-Omni cannot remix", code="unsupported")
-        if request.remix_of:
-            url = self._url(request.remix_of, "remix")
-            kwargs["json"] = {"prompt": request.prompt}
-        elif self.mode == "omni":  # multipart even without a file, with its extension fields
-            url = self._url()
-            parts: dict[str, Any] = {k: (None, v) for k, v in
-                                     omni_fields(request, self.channel.options).items()}
-            if request.reference is not None:
-                parts["input_reference"] = _reference_file(request)
-            kwargs["files"] = parts
-        elif request.reference is None:
-            url = self._url()
-            kwargs["json"] = fields
-        else:
-            url = self._url()
-            kwargs["data"] = fields
-            kwargs["files"] = {"input_reference": _reference_file(request)}
-        response = await self._http.request("POST", url, creates=True, **kwargs)
+        wanted = Operation.REMIX if request.remix_of else request.operation
+        if request.characters and Operation.CHARACTERS not in self.operations:
+            wanted = Operation.CHARACTERS
+        if wanted not in self.operations:
+            raise UpstreamError(ErrorKind.REJECTED, f"vLLM-Omni cannot {wanted.value}",
+                                code="unsupported")
+        with ExitStack() as files:
+            if self.mode == "omni":  # multipart even without a file, with its extension fields
+                url = self._url()
+                parts: dict[str, Any] = {k: (None, v) for k, v in
+                                         omni_fields(request, self.channel.options).items()}
+                if request.reference is not None:
+                    parts["input_reference"] = _reference_file(request)
+                kwargs["files"] = parts
+            else:
+                call = submit_call(request, files)
+                url = self._url(*call.path)
+                kwargs.update(call.kwargs)
+            response = await self._http.request("POST", url, creates=True, **kwargs)
         return self._to_job(response, default=UpstreamStatus.QUEUED)
+
+    async def create_character(self, name: str, clip: Path, credential: Credential) -> str:
+        """``POST /videos/characters`` (multipart ``name`` + ``video``); the character's id."""
+        if Operation.CHARACTERS not in self.operations:
+            raise UpstreamError(ErrorKind.REJECTED, "vLLM-Omni has no characters",
+                                code="unsupported")
+        with clip.open("rb") as fh:
+            call = character_call(name, fh)
+            response = await self._http.request(
+                "POST", self._url(*call.path), creates=True, headers=self._auth(credential),
+                params=self._params(), **call.kwargs)
+        body = _unwrap(json_object(response))
+        upstream_id = body.get("id")
+        if not isinstance(upstream_id, str) or not upstream_id:
+            raise UpstreamError(ErrorKind.PROTOCOL, "character object without an id",
+                                status_code=response.status_code)
+        return upstream_id
 
     async def fetch(self, upstream_id: str, credential: Credential) -> UpstreamJob:
         response = await self._http.request(

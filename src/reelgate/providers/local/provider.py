@@ -30,6 +30,11 @@ from reelgate.providers.base import (
     UpstreamStatus,
     Variant,
 )
+from reelgate.providers.local.characters import (
+    CharacterLook,
+    create_character,
+    load_character,
+)
 from reelgate.providers.local.process import CANCEL, PROGRESS, make_pool, read_progress, render_job
 from reelgate.providers.local.render import RenderCancelled, RenderSpec
 
@@ -38,6 +43,8 @@ __all__ = ["LocalProvider"]
 log = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
+_SOURCE = "source.mp4"
+_MODES = {Operation.EDIT: "edit", Operation.EXTEND: "extend"}
 
 
 @dataclass
@@ -74,6 +81,15 @@ class LocalProvider:
 
     async def submit(self, request: SubmitRequest, credential: Credential) -> UpstreamJob:
         job_dir = self._dir(request.job_id)
+        for upstream_id in request.characters:  # known here, or the create is refused
+            try:
+                await asyncio.to_thread(load_character, self.work_dir, upstream_id)
+            except LookupError as exc:
+                raise UpstreamError(ErrorKind.REJECTED, str(exc),
+                                    code="character_not_found") from exc
+        if request.source is not None:  # the clip to edit or extend: our own copy of it
+            await asyncio.to_thread(job_dir.mkdir, parents=True, exist_ok=True)
+            await asyncio.to_thread(shutil.copyfile, request.source.path, job_dir / _SOURCE)
         reference = request.reference.data if request.reference else None
         if request.remix_of is not None:
             source = self._dir(request.remix_of) / Variant.THUMBNAIL.filename
@@ -88,8 +104,12 @@ class LocalProvider:
         job_dir.mkdir(parents=True, exist_ok=True)
         if ref is not None:
             (job_dir / "reference.bin").write_bytes(ref)
-        meta = {"prompt": request.prompt, "size": request.size, "seconds": request.seconds,
-                "model": request.model, "variation": request.remix_of or ""}
+        meta: dict[str, object] = {
+            "prompt": request.prompt, "size": request.size, "seconds": request.seconds,
+            "model": request.model, "variation": request.remix_of or "",
+            "mode": _MODES.get(request.operation, "create"),
+            "source_seconds": round(request.source.seconds) if request.source else 0,
+            "characters": list(request.characters)}
         blocked = next((w for w in self.moderation_words if w in request.prompt.lower()), None)
         if blocked:
             meta["error"] = {"code": "moderation_blocked",
@@ -112,9 +132,11 @@ class LocalProvider:
             return UpstreamJob(upstream_id, UpstreamStatus.FAILED, raw_status="failed",
                                error_code=meta["error"]["code"],
                                error_message=meta["error"]["message"])
-        if (job_dir / "done").exists():
+        if (job_dir / "done").exists():  # an extension reports the stitched whole
+            seconds = float(meta["seconds"]) + float(meta.get("source_seconds", 0)
+                                                     if meta.get("mode") == "extend" else 0)
             return UpstreamJob(upstream_id, UpstreamStatus.COMPLETED, 100, "completed",
-                               seconds=float(meta["seconds"]), size=meta["size"])
+                               seconds=seconds, size=meta["size"])
         if upstream_id not in self._renders:  # new, or interrupted by a restart: (re)start it
             self._start(upstream_id, job_dir, meta)
         fraction = read_progress(job_dir)
@@ -130,10 +152,14 @@ class LocalProvider:
         self._renders[upstream_id] = _Render(job_dir)
         ref_path = job_dir / "reference.bin"
         width, height = (int(v) for v in str(meta["size"]).split("x"))
+        mode = str(meta.get("mode", "create"))
         spec = RenderSpec(prompt=str(meta["prompt"]), width=width, height=height,
                           seconds=int(str(meta["seconds"])),
                           reference=ref_path.read_bytes() if ref_path.exists() else None,
-                          variation=str(meta.get("variation", "")))
+                          variation=str(meta.get("variation", "")), mode=mode,
+                          source=job_dir / _SOURCE if mode != "create" else None,
+                          source_seconds=int(str(meta.get("source_seconds", 0))),
+                          characters=tuple(self._characters(meta)))
         loop = asyncio.get_running_loop()
         try:
             future = loop.run_in_executor(self._pool, render_job, str(job_dir), spec,
@@ -144,6 +170,23 @@ class LocalProvider:
             future = loop.run_in_executor(self._pool, render_job, str(job_dir), spec,
                                           self.preset)
         future.add_done_callback(lambda f: self._finished(upstream_id, f))
+
+    def _characters(self, meta: dict[str, object]) -> list[CharacterLook]:
+        ids = meta.get("characters") or []
+        assert isinstance(ids, list)
+        try:
+            return [load_character(self.work_dir, str(i)) for i in ids]
+        except LookupError:  # deleted since the submit: the render goes on without it
+            log.warning("local render: a character of %s is gone", meta.get("prompt"))
+            return []
+
+    async def create_character(self, name: str, clip: Path, credential: Credential) -> str:
+        """A still of the clip becomes the character's look (see :mod:`.characters`)."""
+        try:
+            return await asyncio.to_thread(create_character, self.work_dir, name, clip)
+        except ValueError as exc:
+            raise UpstreamError(ErrorKind.REJECTED, f"the clip cannot be used: {exc}",
+                                code="invalid_video") from exc
 
     def _finished(self, upstream_id: str, future: asyncio.Future[None]) -> None:
         self._renders.pop(upstream_id, None)

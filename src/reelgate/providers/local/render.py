@@ -53,14 +53,25 @@ class RenderSpec:
     prompt: str
     width: int
     height: int
-    seconds: int
+    seconds: int  # what is rendered anew: an extension's new segment
     fps: int = 24
     reference: bytes | None = None  # an image file's bytes (jpeg/png/webp) for image-to-video
     variation: str = ""  # extra seed text, e.g. the source video id for a remix
+    #: create, edit (the source's frames re-rendered) or extend (the source, then more)
+    mode: str = "create"
+    source: Path | None = None  # the clip an edit or extension starts from
+    source_seconds: int = 0  # how much of it an extension keeps
+    characters: tuple[Any, ...] = ()  # CharacterLook (providers.local.characters)
 
     @property
     def frame_count(self) -> int:
         return self.seconds * self.fps
+
+    @property
+    def total_frames(self) -> int:
+        """Frames in the output file: an extension's source part included."""
+        kept = self.source_seconds * self.fps if self.mode == "extend" else 0
+        return kept + self.frame_count
 
 
 def render_video(
@@ -77,9 +88,7 @@ def render_video(
     ``RenderCancelled`` if ``should_stop()`` returns True; either way no file is left.
     """
     _validate(spec)
-    reference = _load_reference(spec.reference, spec.width, spec.height)
-    look = derive_look(spec.prompt, spec.variation, spec.width, spec.height)
-    frames = _frames(spec, look, reference, caption_for(spec.prompt, spec.width, spec.height))
+    frames = _frames_for(spec)
     out_path = Path(out_path)
     tmp = out_path.with_name(f".{out_path.name}.{uuid.uuid4().hex}.tmp")
     try:
@@ -93,11 +102,33 @@ def render_video(
         progress(1.0)
 
 
+def _frames_for(spec: RenderSpec) -> Iterator[Any]:
+    """The frames of ``spec``'s mode, with its characters drawn in."""
+    from reelgate.providers.local import derived  # they build on this module's helpers
+    from reelgate.providers.local.characters import with_characters
+
+    look = derive_look(spec.prompt, spec.variation, spec.width, spec.height)
+    caption = caption_for(spec.prompt, spec.width, spec.height)
+    if spec.mode == "edit":
+        frames = derived.edited_frames(spec, look, caption)
+    elif spec.mode == "extend":
+        frames = derived.extended_frames(spec, look, caption)
+    else:
+        frames = _frames(spec, look, _load_reference(spec.reference, spec.width, spec.height),
+                         caption)
+    return with_characters(frames, spec.characters, spec.width, spec.height,
+                           spec.total_frames)
+
+
 def _validate(spec: RenderSpec) -> None:
     if spec.width <= 0 or spec.height <= 0 or spec.width % 2 or spec.height % 2:
         raise ValueError(f"size must be positive and even, got {spec.width}x{spec.height}")
     if spec.seconds <= 0 or spec.fps <= 0:
         raise ValueError(f"seconds and fps must be positive, got {spec.seconds}s @ {spec.fps}")
+    if spec.mode not in ("create", "edit", "extend"):
+        raise ValueError(f"unknown render mode {spec.mode!r}")
+    if spec.mode != "create" and spec.source is None:
+        raise ValueError(f"an {spec.mode} needs a source clip")
 
 
 def _encode(
@@ -109,7 +140,7 @@ def _encode(
     should_stop: Callable[[], bool] | None,
 ) -> None:
     """Encode frames one by one; a 1/fps time base with pts = index makes the duration exact."""
-    total = spec.frame_count
+    total = spec.total_frames
     time_base = Fraction(1, spec.fps)  # not stream.time_base: the muxer rewrites that
     last_report = -math.inf
     with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"}) as out:
