@@ -277,3 +277,30 @@ def test_too_long_is_refused_before_anything_runs(gateway: GatewayProcess,
     assert resp.status_code == 400, resp.text
     assert (resp.json()["error"]["param"], resp.json()["error"]["code"]) == (
         "seconds", "video_too_long")
+
+
+def test_the_readme_way_of_sending_an_id_with_the_sdk(client: openai.OpenAI,
+                                                      source: Any) -> None:
+    """What README shows: the SDK refuses a dict for ``video``, its raw ``post`` does not."""
+    with pytest.raises(RuntimeError):
+        client.videos.edit(prompt="p", video={"id": source.id})  # type: ignore[arg-type]
+    edit = client.post("/videos/edits", cast_to=openai.types.Video,
+                       body={"prompt": "at dusk", "video": {"id": source.id}})
+    assert edit.status == "queued" and edit.seconds == "4"
+    with open(__file__, "rb") as not_a_clip:  # and a file object is streamed as the clip
+        with pytest.raises(openai.BadRequestError) as err:
+            client.videos.edit(prompt="the same street at dusk", video=not_a_clip)
+    assert err.value.body["code"] == "invalid_video"  # type: ignore[index]
+    client.videos.delete(edit.id)
+
+
+def test_idempotent_edits(gateway: GatewayProcess, api_key: str, source: Any) -> None:
+    body = {"prompt": "once only", "video": {"id": source.id}}
+    headers = {"Authorization": f"Bearer {api_key}", "Idempotency-Key": f"edit-{source.id}"}
+    first = httpx.post(f"{gateway.base_url}/videos/edits", json=body, headers=headers)
+    again = httpx.post(f"{gateway.base_url}/videos/edits", json=body, headers=headers)
+    assert first.status_code == again.status_code == 200
+    assert first.json()["id"] == again.json()["id"]
+    other = httpx.post(f"{gateway.base_url}/videos/edits", headers=headers,
+                       json={**body, "prompt": "something else"})
+    assert other.status_code == 409
