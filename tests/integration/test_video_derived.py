@@ -89,7 +89,8 @@ def source(client: openai.OpenAI) -> openai.types.Video:
     return video
 
 
-def test_sdk_edit_of_an_uploaded_clip(client: openai.OpenAI) -> None:
+def test_sdk_edit_of_an_uploaded_clip(client: openai.OpenAI, gateway: GatewayProcess,
+                                      api_key: str) -> None:
     clip = render_mp4(1280, 720, 4.0)
     video = client.videos.edit(prompt="make it look like dusk", video=("clip.mp4", clip,
                                                                        "video/mp4"))
@@ -107,6 +108,8 @@ def test_sdk_edit_of_an_uploaded_clip(client: openai.OpenAI) -> None:
     near = [diff(edited[i], original[i]) for i in (10, 50, 80)]
     far = [diff(edited[i], original[(i + 40) % 96]) for i in (10, 50, 80)]
     assert sum(near) < sum(far)
+    kinds = {e["kind"]: e["amount_micros"] for e in ledger(gateway, api_key, video.id)}
+    assert kinds == {"reserve": -4 * 100_000, "settle": 0}  # its seconds, like a create
 
 
 def test_sdk_extend_of_an_uploaded_clip(client: openai.OpenAI, gateway: GatewayProcess,
@@ -287,9 +290,9 @@ def test_the_readme_way_of_sending_an_id_with_the_sdk(client: openai.OpenAI,
     edit = client.post("/videos/edits", cast_to=openai.types.Video,
                        body={"prompt": "at dusk", "video": {"id": source.id}})
     assert edit.status == "queued" and edit.seconds == "4"
-    with open(__file__, "rb") as not_a_clip:  # and a file object is streamed as the clip
-        with pytest.raises(openai.BadRequestError) as err:
-            client.videos.edit(prompt="the same street at dusk", video=not_a_clip)
+    # and a file object is streamed as the clip (here: not a video at all)
+    with open(__file__, "rb") as not_a_clip, pytest.raises(openai.BadRequestError) as err:
+        client.videos.edit(prompt="the same street at dusk", video=not_a_clip)
     assert err.value.body["code"] == "invalid_video"  # type: ignore[index]
     client.videos.delete(edit.id)
 

@@ -124,3 +124,20 @@ async def test_running_jobs_keep_what_they_need(rig: Rig) -> None:
     await _sweep(rig)
     for job in running:
         assert _kept(rig, job), job.id
+
+
+async def test_a_failed_edit_keeps_its_source_clip_only_for_the_retention(rig: Rig) -> None:
+    retention = rig.settings.retention_days * DAY
+    src = rig.settings.data_dir / "clip"
+    src.write_bytes(b"\x00" * 64)
+    kept = {}
+    for name, updated in (("video_oldedit", now() - retention - 60), ("video_newedit", now())):
+        key = media_prefix(name) + "source.mp4"
+        await rig.storage.put_file(key, src, "video/mp4")
+        kept[name] = await insert_job(rig.db, State.FAILED, id=name, source_key=key,
+                                      operation="edit", updated_at=updated)
+    await _sweep(rig)
+    assert not any(k.startswith("videos/video_oldedit/") for k in _listing(rig))
+    assert "videos/video_newedit/source.mp4" in _listing(rig)
+    row = await rig.lifecycle.reload("video_oldedit")
+    assert row is not None and row.source_key is None
