@@ -114,7 +114,8 @@ def test_characters_are_made_upstream_and_pin_their_videos(
         upstreams: dict[str, Upstream], admin: Admin, sdk: openai.OpenAI) -> None:
     first, second = upstreams["openai"], upstreams["openai_b"]
     mine = admin.add_channel(first, keys=first.keys, models={"sora-2": "sora-2"}, priority=5)
-    admin.add_channel(second, models={"sora-2": "sora-2"}, priority=1)
+    admin.add_channel(second, models={"sora-2": "sora-2", "sora-2-pro": "sora-2-pro"},
+                      priority=1)
     made = sdk.videos.create_character(name="Pip", video=("pip.mp4", CLIP, "video/mp4"))
     assert made.id and made.id.startswith("char_") and made.name == "Pip"
     assert sdk.videos.get_character(made.id).name == "Pip"
@@ -139,6 +140,11 @@ def test_characters_are_made_upstream_and_pin_their_videos(
     job = first.job(prompt)
     assert job.extra["characters"] == [upstream_id] and job.extra["encoding"] == "multipart"
     assert second.fake.jobs == {}
+    with pytest.raises(openai.BadRequestError) as err:  # its channel has no sora-2-pro
+        sdk.videos.create(model="sora-2-pro", prompt="Pip in high definition",
+                          extra_body={"characters": [{"id": made.id}]})
+    assert err.value.body["code"] == "unsupported_by_channel"  # type: ignore[index]
+    assert err.value.body["param"] == "characters"  # type: ignore[index]
 
 
 def test_operations_the_channel_cannot_do(upstreams: dict[str, Upstream], admin: Admin,

@@ -95,7 +95,8 @@ async def create_video(request: Request, gw: GatewayDep, caller: Caller) -> JSON
     if params.characters:  # the job goes where its characters were made
         refs = await gw.characters.refs(caller, params.characters)
         await gw.operations.admit_pinned(refs[0].channel_id, Operation.CHARACTERS,
-                                         param="characters", what="these characters")
+                                         param="characters", what="these characters",
+                                         model=params.model.id)
         origin = Origin(characters=refs)
     key, digest = _idempotency(request, fields, ref)
     return await _create(gw, caller, params, key, digest, origin=origin)

@@ -81,9 +81,9 @@ class OperationGate:
                              param=param, code=UNSUPPORTED_BY_CHANNEL)
 
     async def admit_pinned(self, channel_id: str | None, op: Operation, *, param: str,
-                           what: str) -> Channel:
+                           what: str, model: str | None = None) -> Channel:
         """Raise unless the channel ``channel_id`` (a source's, a character's) can do
-        ``op``; returns it."""
+        ``op`` (and serves ``model``, when given); returns it."""
         channel = None
         for fresh in (False, True):
             channel = next((c for c in await self.channels(fresh=fresh)
@@ -96,4 +96,7 @@ class OperationGate:
         if op not in channel_operations(channel):
             raise InvalidRequest(f"The channel that made {what} ({channel.provider}) cannot "
                                  f"{_WHAT[op]}.", param=param, code=UNSUPPORTED_BY_CHANNEL)
+        if model is not None and channel.upstream_model(model) is None:
+            raise InvalidRequest(f"The channel that made {what} does not serve {model}.",
+                                 param=param, code=UNSUPPORTED_BY_CHANNEL)
         return channel
