@@ -85,10 +85,13 @@ def _y_axis(ticks: list[float], fmt: Fmt, unit: str, width: int) -> list[str]:
     return out
 
 
-def _x_labels(labels: Sequence[str], xs: Sequence[float], most: int = 8) -> list[str]:
-    every = max(1, math.ceil(len(labels) / most))
+def _x_labels(labels: Sequence[str], xs: Sequence[float], most: int = 8,
+              at: Sequence[int] | None = None) -> list[str]:
+    """The labels at indices ``at``, else at most ``most`` evenly spaced ones."""
+    if at is None:
+        at = range(0, len(labels), max(1, math.ceil(len(labels) / most)))
     out = []
-    for i in range(0, len(labels), every):
+    for i in at:
         out.append(f'<line x1="{xs[i]:.1f}" x2="{xs[i]:.1f}" y1="{BOTTOM}" y2="{BOTTOM + 4}" '
                    f'stroke="{AXIS}"/>')
         out.append(_text(xs[i], BOTTOM + 17, labels[i]))
@@ -101,8 +104,9 @@ def _empty(body: list[str], message: str, y: float, width: int = WIDTH) -> None:
 
 def stacked_bars(label: str, buckets: Sequence[str], parts: Sequence[Part], *, unit: str,
                  fmt: Fmt, kind: str, empty: str = "nothing in this window",
-                 width: int = WIDTH) -> Markup:
-    """A bar per bucket, its parts stacked bottom up in ``parts`` order."""
+                 width: int = WIDTH, label_at: Sequence[int] | None = None) -> Markup:
+    """A bar per bucket, its parts stacked bottom up in ``parts`` order; the x axis
+    labels the bars ``label_at`` (default: evenly spaced)."""
     n = len(buckets)
     totals = [sum(p.values[i] for p in parts) for i in range(n)]
     ticks = nice_ticks(max(totals, default=0), least=1)  # counts, micro-USD: integers
@@ -123,7 +127,8 @@ def stacked_bars(label: str, buckets: Sequence[str], parts: Sequence[Part], *, u
                         f'width="{bar:.1f}" height="{h:.1f}" fill="{p.color}">'
                         f"<title>{escape(buckets[i])}: {escape(p.name)} {escape(fmt(v))}"
                         "</title></rect>")
-    body += _x_labels(buckets, [LEFT + slot * (i + 0.5) for i in range(n)], width // 80)
+    body += _x_labels(buckets, [LEFT + slot * (i + 0.5) for i in range(n)], width // 80,
+                      label_at)
     if not any(totals):
         _empty(body, empty, (TOP + BOTTOM) / 2, width)
     return _svg(HEIGHT, label, body, kind, width)

@@ -7,6 +7,7 @@ turns them into charts (:mod:`.charts`) with labels and units a person reads.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -86,6 +87,14 @@ def per_label(step: int) -> str:
         step, f"{step} s")
 
 
+def _round_edges(edges: list[float], unit: int, most: int) -> list[int]:
+    """Indices of at most ``most`` edges on whole multiples of ``unit`` (hours, days),
+    the same ones on every load."""
+    whole = [i for i, e in enumerate(edges) if e % unit == 0]
+    every = max(1, math.ceil(len(whole) / most))
+    return [i for i in whole if (edges[i] // unit) % every == 0]
+
+
 def render_charts(d: Dashboard) -> dict[str, Markup]:
     w = d.window
     colors = {"completed": COMPLETED, "failed": FAILED}
@@ -93,7 +102,7 @@ def render_charts(d: Dashboard) -> dict[str, Markup]:
         f"Jobs by final state per {per_label(w.step)}", [_stamp(t, w.step) for t in d.jobs_edges],
         [Part(s.name, colors[s.name], s.values) for s in d.jobs],
         unit=f"jobs per {per_label(w.step)}", fmt=count, kind="jobs", empty="no job ended here",
-        width=WIDE)
+        width=WIDE, label_at=_round_edges(d.jobs_edges, w.step, WIDE // 80))
     spend = charts.stacked_bars(
         f"Spend per tenant per {per_label(w.spend_step)}",
         [_stamp(t, w.spend_step) for t in d.spend_edges],
@@ -101,7 +110,7 @@ def render_charts(d: Dashboard) -> dict[str, Markup]:
               if not s.name.endswith(" others") else TENANT_COLORS[-1], s.values)
          for i, s in enumerate(d.spend)],
         unit=f"USD per {per_label(w.spend_step)}", fmt=usd, kind="spend", empty="nothing spent",
-        width=WIDE)
+        width=WIDE, label_at=_round_edges(d.spend_edges, w.spend_step, WIDE // 80))
     models = [m.model for m in d.durations]
     durations = charts.hbars(
         "Time to complete per model (create to completed)", models,
@@ -119,9 +128,10 @@ def render_charts(d: Dashboard) -> dict[str, Markup]:
     q = d.queue
     queue = charts.stacked_bars(
         f"Most jobs waiting per {per_label(w.queue_step)}",
-        [_stamp(t, w.queue_step) for t in q.edges],
+        [_stamp(t, max(w.queue_step, w.step)) for t in q.edges],
         [Part("most waiting (queued or submitting, not taken upstream yet)", QUEUE, q.peak)],
-        unit="jobs waiting", fmt=count, kind="queue", empty="nothing waited", width=WIDE)
+        unit="jobs waiting", fmt=count, kind="queue", empty="nothing waited", width=WIDE,
+        label_at=_round_edges(q.edges, w.step, WIDE // 80))
     return {"jobs": jobs, "spend": spend, "durations": durations, "channels": rates,
             "queue": queue}
 
