@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
-from sqlalchemy import event, text  # noqa: E402
+from sqlalchemy import delete, event, text  # noqa: E402
 from starlette.requests import Request  # noqa: E402
 from tests.support.server import create_database  # noqa: E402
 from tests.support.synthetic import Synthetic, load_postgres, load_sqlite  # noqa: E402
@@ -44,6 +44,7 @@ from reelgate.reporting.dashboard import DashboardService  # noqa: E402
 from reelgate.reporting.windows import WINDOWS  # noqa: E402
 from reelgate.store.db import Database  # noqa: E402
 from reelgate.store.migrate import upgrade  # noqa: E402
+from reelgate.store.tables import report_buckets  # noqa: E402
 
 Step = Callable[[Any], Awaitable[object]]
 
@@ -65,9 +66,13 @@ def _queries(name: str, end: float) -> dict[str, Step]:
 Timing = tuple[float, float, float]  # first run, median wall, median CPU of this process
 
 
-async def _timed(fn: Callable[[], Awaitable[object]], repeat: int) -> Timing:
+async def _timed(fn: Callable[[], Awaitable[object]], repeat: int,
+                 before: Callable[[], Awaitable[object]] | None = None) -> Timing:
+    """``fn`` ``repeat`` times, ``before`` (untimed) ahead of each."""
     runs, cpu = [], []
     for _ in range(repeat):
+        if before is not None:
+            await before()
         t, c = time.perf_counter(), time.process_time()
         await fn()
         runs.append(time.perf_counter() - t)
@@ -94,11 +99,17 @@ async def measure(url: str, repeat: int, explain: bool) -> list[tuple[str, str, 
                     async with db.read() as conn:
                         return await step(conn)
                 out.append((name, label, await _timed(run, repeat)))
-            out.append((name, "cold: all queries (a new service)", await _timed(
+            async def forget() -> None:
+                async with db.begin() as conn:
+                    await conn.execute(delete(report_buckets))
+            out.append((name, "cold: nothing computed before", await _timed(
+                lambda n=name: DashboardService(db).build(n, at=end), repeat, forget)))
+            await DashboardService(db).build(name, at=end)
+            out.append((name, "new process: closed buckets stored", await _timed(
                 lambda n=name: DashboardService(db).build(n, at=end), repeat)))
             warm = DashboardService(db)
             await warm.build(name, at=end)  # closed buckets cached from here on
-            out.append((name, "warm: all queries (open buckets)", await _timed(
+            out.append((name, "warm: the same process again", await _timed(
                 lambda n=name, w=warm: w.build(n, at=end), repeat)))
 
             async def page(n: str = name, w: DashboardService = warm) -> object:
@@ -135,12 +146,16 @@ async def _explain(db: Database, end: float) -> None:
         event.remove(engine, "before_cursor_execute", capture)
 
 
-async def seed(url: str, data: Synthetic) -> float:
+async def migrate(url: str) -> None:
     db = Database(url)
     try:
         await upgrade(db)
     finally:
         await db.dispose()
+
+
+async def seed(url: str, data: Synthetic) -> float:
+    await migrate(url)
     t = time.perf_counter()
     if url.startswith("sqlite"):
         load_sqlite(url.split("///", 1)[1], data)
@@ -179,6 +194,8 @@ def main() -> int:
     parser.add_argument("--keep", metavar="DIR", help="leave the SQLite database in DIR")
     parser.add_argument("--reuse", action="store_true",
                         help="measure the SQLite database already in --keep DIR")
+    parser.add_argument("--postgres-database", metavar="URL",
+                        help="measure this already seeded PostgreSQL database")
     parser.add_argument("--explain", action="store_true")
     args = parser.parse_args()
     print(f"load average (1, 5, 15 min) at start: {os.getloadavg()}; "
@@ -190,13 +207,20 @@ def main() -> int:
             where.mkdir(parents=True, exist_ok=True)
             url = f"sqlite+aiosqlite:///{where / 'dashboard.sqlite'}"
             seeded = 0.0
-            if not args.reuse:
+            if args.reuse:
+                asyncio.run(migrate(url))
+            else:
                 seeded = asyncio.run(seed(url, Synthetic(args.jobs, end=end, days=args.days)))
             report("SQLite", seeded, asyncio.run(counts(url)),
                    asyncio.run(measure(url, args.repeat, args.explain)))
-        if args.postgres:
-            url = create_database(args.postgres)
-            seeded = asyncio.run(seed(url, Synthetic(args.jobs, end=end, days=args.days)))
+        if args.postgres or args.postgres_database:
+            seeded = 0.0
+            if args.postgres_database:
+                url = args.postgres_database
+                asyncio.run(migrate(url))
+            else:
+                url = create_database(args.postgres)
+                seeded = asyncio.run(seed(url, Synthetic(args.jobs, end=end, days=args.days)))
             report("PostgreSQL", seeded, asyncio.run(counts(url)),
                    asyncio.run(measure(url, args.repeat, args.explain)))
     print(f"\nload average (1, 5, 15 min) at the end: {os.getloadavg()}")

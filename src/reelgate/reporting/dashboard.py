@@ -181,8 +181,8 @@ def _queue(by_state: dict[str, int], waiting: int, shown: Buckets, samples: Buck
 
 
 class DashboardService:
-    """Builds the dashboard; keeps closed buckets' aggregates (:mod:`.slots`), so a
-    window's second load scans only its newest bucket."""
+    """Builds the dashboard; keeps closed buckets' aggregates (:mod:`.slots`), so once
+    a window has been shown a load scans only its newest bucket."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -195,20 +195,21 @@ class DashboardService:
         jb, sb, qb, qs = w.jobs(end), w.spend(end), w.queue(end), w.queue_samples(end)
         slots = self.cache.slots
         async with self.db.read() as conn:
-            ended = await slots("ended", jb, lambda b: self._split(conn, q.ended, b))
-            refunds = await slots("refunds", jb,
+            ended = await slots(conn, "ended", jb, lambda b: self._split(conn, q.ended, b))
+            refunds = await slots(conn, "refunds", jb,
                                   lambda b: self._split(conn, q.refunds_by_channel, b))
-            spend = await slots("spend", sb, lambda b: self._spend(conn, b))
-            came = await slots("arrived", qs,
+            spend = await slots(conn, "spend", sb, lambda b: self._spend(conn, b))
+            came = await slots(conn, "arrived", qs,
                                lambda b: self._counts(conn, q.arrivals, b))
-            left = await slots("left", qs, lambda b: self._counts(conn, q.departures, b))
+            left = await slots(conn, "left", qs,
+                               lambda b: self._counts(conn, q.departures, b))
             by_state = await q.active_by_state(conn)
             waiting = await q.waiting(conn, end)
             tenant_names, channel_names = await q.names(
                 conn, tenant_ids={t for slot in spend for t in slot},
                 channel_ids={r[1] for slot in ended for r in slot if r[1]}
                 | {r[0] for slot in refunds for r in slot if r[0]})
-        self.cache.prune(end)
+        await self.cache.save(self.db)
         return Dashboard(w, end, jb.edges(), _jobs(ended), _durations(ended),
                          _channels(ended, refunds, channel_names), sb.edges(),
                          _spend(spend, tenant_names),

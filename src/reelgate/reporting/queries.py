@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, case, cast, func, literal_column, select
+from sqlalchemy import ColumnElement, Integer, case, cast, delete, func, literal_column, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from reelgate.jobs.states import ACTIVE, State
 from reelgate.reporting.windows import DURATION_STEPS, Buckets
-from reelgate.store.tables import channels, jobs, ledger, tenants
+from reelgate.store.tables import channels, jobs, ledger, report_buckets, tenants
 
 __all__ = [
     "Ended",
@@ -25,9 +26,12 @@ __all__ = [
     "arrivals",
     "departures",
     "ended",
+    "forget_buckets",
     "names",
     "refunds_by_channel",
     "spend_by_tenant",
+    "store_buckets",
+    "stored_buckets",
     "waiting",
 ]
 
@@ -159,3 +163,23 @@ async def names(conn: AsyncConnection, *, tenant_ids: set[str],
         c = {i: n for i, n in await conn.execute(
             select(channels.c.id, channels.c.name).where(channels.c.id.in_(sorted(channel_ids))))}
     return t, c
+
+
+async def stored_buckets(conn: AsyncConnection, what: str, step: int,
+                         since: float) -> dict[float, Any]:
+    """Closed buckets computed before (by any process), from ``since`` on."""
+    rows = await conn.execute(
+        select(report_buckets.c.start, report_buckets.c.payload)
+        .where(report_buckets.c.what == what, report_buckets.c.step == step,
+               report_buckets.c.start >= since))
+    return {float(start): payload for start, payload in rows}
+
+
+async def store_buckets(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """Insert closed buckets; one another process stored first stays as it is."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    await conn.execute(dialect.insert(report_buckets).on_conflict_do_nothing(), rows)
+
+
+async def forget_buckets(conn: AsyncConnection, before: float) -> None:
+    await conn.execute(delete(report_buckets).where(report_buckets.c.start < before))

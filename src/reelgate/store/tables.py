@@ -37,6 +37,7 @@ __all__ = [
     "ledger",
     "metadata",
     "prices",
+    "report_buckets",
     "tenants",
     "upstream_errors",
     "webhook_deliveries",
@@ -338,4 +339,16 @@ admin_session_revocations = Table(
     metadata,
     Column("session_id", String(64), primary_key=True),
     Column("expires_at", Float, nullable=False),
+)
+
+#: the dashboard's closed buckets, computed once (see reelgate.reporting.slots): what
+#: (an aggregate and its format version), bucket width and start -> the aggregate
+report_buckets = Table(
+    "report_buckets",
+    metadata,
+    Column("what", String(40), primary_key=True),
+    Column("step", Integer, primary_key=True, autoincrement=False),
+    Column("start", Float, primary_key=True),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
 )
