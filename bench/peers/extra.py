@@ -23,7 +23,15 @@ import httpx
 from bench.peers.load import load
 from bench.peers.peers import ReelgatePeer, free_port
 from bench.peers.procs import Proc
-from bench.peers.suite import Plan, Upstream, _body, _create, _measure_load, settle
+from bench.peers.suite import (
+    Plan,
+    Upstream,
+    _body,
+    _create,
+    _measure_load,
+    _wait_count,
+    settle,
+)
 
 __all__ = ["RENDERS", "WORKERS", "ceiling", "renders", "workers"]
 
@@ -113,8 +121,9 @@ def workers(work: Path, upstream_url: str, upstream_key: str, up: Upstream, plan
         try:
             client = httpx.Client(base_url=peer.base_url, timeout=120,
                                   headers={"Authorization": f"Bearer {peer.key}"})
+            before = up.counts().get("POST create", 0)
             vid = _create(client, "bench in-flight job")
-            _until(client, [vid], {"in_progress"}, 120)
+            _wait_count(up, "POST create", before + 1, 120)  # submitted in the background
             row: dict[str, Any] = {}
             log(f"[workers {n}] retrieve in-flight c=64")
             row["retrieve in-flight c=64"] = _measure_load(
