@@ -17,7 +17,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /opt/reelgate
 COPY pyproject.toml README.md LICENSE ./
 COPY src ./src
-RUN pip install . \
+RUN pip install ".[s3]" \
  && useradd --system --home-dir /var/lib/reelgate --create-home reelgate
 
 USER reelgate

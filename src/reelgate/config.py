@@ -57,7 +57,8 @@ class Settings:
         "SQLAlchemy URL of the database (`postgresql+asyncpg://…` at scale).",
         shown="SQLite file `<data dir>/reelgate.db`"))
     storage_url: str = field(default="", metadata=_about(
-        "Where media live: a directory, or `s3://bucket/prefix?endpoint_url=…`.",
+        "Where media live: a directory, or `s3://bucket/prefix?endpoint_url=…` (needs the "
+        "`s3` extra: `pip install 'reelgate[s3]'`).",
         shown="`<data dir>/media`"))
     host: str = field(default="127.0.0.1", metadata=_about(
         "Address `reelgate serve` listens on."))

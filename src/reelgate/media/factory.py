@@ -2,18 +2,29 @@
 
 One string is easy to pass through an environment variable: ``file:///var/lib/reelgate``
 (or a plain path) for a directory, ``s3://bucket/prefix?endpoint_url=...`` for S3.
+The S3 backend's libraries (aioboto3, botocore: a third of the install and of the start-up
+imports) are the optional ``s3`` extra, imported only when an ``s3:`` URL is configured.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from reelgate.media.local import LocalStorage
-from reelgate.media.s3 import S3Storage
 from reelgate.media.storage import Storage
 
-__all__ = ["storage_from_url"]
+if TYPE_CHECKING:
+    from reelgate.media.s3 import S3Storage
+
+__all__ = ["S3_EXTRA_MISSING", "storage_from_url"]
+
+S3_EXTRA_MISSING = (
+    "S3 storage needs the s3 extra, which is not installed: pip install 'reelgate[s3]' "
+    "(in a checkout: .venv/bin/pip install -e '.[s3]')"
+)
+_S3_LIBRARIES = frozenset({"aioboto3", "aiobotocore", "boto3", "botocore", "s3transfer"})
 
 _S3_PARAMS = frozenset({"endpoint_url", "region", "access_key", "secret_key", "create_bucket"})
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -52,7 +63,7 @@ def _s3_from_url(url: str) -> S3Storage:
     unknown = sorted(set(params) - _S3_PARAMS)
     if unknown:
         raise ValueError(f"unknown S3 URL parameter(s): {', '.join(unknown)}")
-    return S3Storage(
+    return _s3_class()(
         parts.netloc,
         endpoint_url=params.get("endpoint_url") or None,
         region=params.get("region") or None,
@@ -61,6 +72,17 @@ def _s3_from_url(url: str) -> S3Storage:
         prefix=unquote(parts.path),
         create_bucket=_flag(params.get("create_bucket", ""), "create_bucket"),
     )
+
+
+def _s3_class() -> type[S3Storage]:
+    """S3Storage, imported now: a missing extra is a clear error, not a traceback."""
+    try:
+        from reelgate.media.s3 import S3Storage
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] in _S3_LIBRARIES:
+            raise ValueError(f"{S3_EXTRA_MISSING}; missing module: {exc.name}") from exc
+        raise
+    return S3Storage
 
 
 def _flag(value: str, name: str) -> bool:
