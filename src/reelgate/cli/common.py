@@ -23,7 +23,8 @@ from reelgate.bootstrap import Gateway
 from reelgate.config import Settings
 from reelgate.errors import APIError
 
-__all__ = ["database_label", "fail", "run_with_gateway", "setup_logging"]
+__all__ = ["CHATTY", "database_label", "fail", "quiet_request_logs", "run_with_gateway",
+           "setup_logging"]
 
 T = TypeVar("T")
 errors = Console(stderr=True)
@@ -39,6 +40,18 @@ def setup_logging(settings: Settings) -> None:
     else:
         logging.basicConfig(level=logging.INFO,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    quiet_request_logs()
+
+
+#: libraries that log every request they make at INFO: a line per upstream poll (tens
+#: per second on a busy worker, a few % of its CPU) saying what reelgate's own log
+#: lines say better (failures, with the job and the channel)
+CHATTY = ("httpx", "httpcore")
+
+
+def quiet_request_logs() -> None:
+    for name in CHATTY:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def database_label(settings: Settings) -> str:

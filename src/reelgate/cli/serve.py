@@ -15,7 +15,7 @@ import typer
 import uvicorn
 
 from reelgate.bootstrap import Gateway
-from reelgate.cli.common import database_label, setup_logging
+from reelgate.cli.common import CHATTY, database_label, setup_logging
 from reelgate.config import Settings
 
 __all__ = ["register"]
@@ -103,7 +103,8 @@ def _log_config(settings: Settings) -> dict[str, Any]:
             "formatters": {"default": fmt},
             "handlers": {"default": {"class": "logging.StreamHandler",
                                      "formatter": "default"}},
-            "root": {"level": "INFO", "handlers": ["default"]}}
+            "root": {"level": "INFO", "handlers": ["default"]},
+            "loggers": {name: {"level": "WARNING"} for name in CHATTY}}
 
 
 async def _first_key(settings: Settings) -> str | None:
