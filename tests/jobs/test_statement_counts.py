@@ -133,8 +133,10 @@ async def test_a_create_and_its_submit_count_their_statements(
     assert not [s for s in submitted if s.startswith("SELECT") and "webhook_endpoints" in s]
     # claim, route, accept: one write transaction each
     assert submitted.count("COMMIT") <= 3, submitted
-    # claim; the channel loads; route + event + outbox; accept + event + outbox
-    assert len(_sql(submitted)) <= 8, submitted
+    # claim; route + event + outbox; accept + event + outbox (one key and no cap: the
+    # channel's load is not counted, it decides nothing)
+    assert not [s for s in submitted if "count(" in s], submitted
+    assert len(_sql(submitted)) <= 7, submitted
 
 
 async def test_with_an_endpoint_the_outbox_still_fills_in_the_same_transaction(

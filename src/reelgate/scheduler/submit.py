@@ -218,7 +218,14 @@ class Submitter:
         await self._accepted(job, up, pinned, event="recovered", retry=False)
 
     async def _loads(self) -> dict[tuple[str, str], int]:
-        """Jobs running per (channel, credential); pinned but unsent remixes do not count."""
-        channels = await self.directory.channels()
+        """Jobs running per (channel, credential); pinned but unsent remixes do not count.
+
+        Only for channels where the number changes a decision: a ``max_concurrent``
+        cap, or more than one key to spread over. A channel with one key and no cap
+        (the common case) costs no count, which grows with the jobs in flight."""
+        ids = [c.id for c in await self.directory.channels()
+               if c.max_concurrent or len(c.credential_ids) > 1]
+        if not ids:
+            return {}
         async with self.lifecycle.db.read() as conn:
-            return await active_counts(conn, [c.id for c in channels], _RUNNING)
+            return await active_counts(conn, ids, _RUNNING)
