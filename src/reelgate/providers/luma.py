@@ -16,25 +16,21 @@ reference reaching this module anyway is refused before anything is sent.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from contextlib import aclosing
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
 from reelgate.providers.base import (
-    ChannelSpec,
     Credential,
     ErrorKind,
     SubmitRequest,
     UpstreamError,
     UpstreamJob,
     UpstreamStatus,
-    Variant,
 )
-from reelgate.providers.http import UpstreamClient, json_object, map_status
+from reelgate.providers.hosted import HostedProvider
+from reelgate.providers.http import json_object, map_status
 from reelgate.providers.seedance import rendered_size
 
 __all__ = ["LumaProvider", "is_moderation", "luma_shape"]
@@ -65,22 +61,11 @@ def is_moderation(text: str) -> bool:
     return any(word in lowered for word in _MODERATION_WORDS)
 
 
-class LumaProvider:
+class LumaProvider(HostedProvider):
     """Provider for the Dream Machine API (Bearer key); one instance per channel."""
 
     name = "luma"
-    supports_remix = False
-    native_variants = frozenset({Variant.VIDEO})
-
-    def __init__(
-        self, channel: ChannelSpec, *, transport: httpx.AsyncBaseTransport | None = None
-    ) -> None:
-        self.channel = channel
-        self._http = UpstreamClient(channel, transport=transport)
-
-    @staticmethod
-    def _auth(credential: Credential) -> dict[str, str]:
-        return {"Authorization": f"Bearer {credential.secret}"}
+    label = "Luma"
 
     def _url(self, generation_id: str = "") -> str:
         tail = f"/{quote(generation_id, safe='')}" if generation_id else ""
@@ -121,15 +106,6 @@ class LumaProvider:
             "GET", self._url(upstream_id), headers=self._auth(credential)
         )
         return self._to_job(json_object(response), upstream_id)
-
-    async def download(
-        self, job: UpstreamJob, variant: Variant, credential: Credential
-    ) -> AsyncIterator[bytes]:
-        stream = self._http.stream_result(job, variant, self._auth(credential),
-                                          provider="Luma")
-        async with aclosing(stream) as chunks:
-            async for chunk in chunks:
-                yield chunk
 
     async def delete(self, upstream_id: str, credential: Credential) -> None:
         await self._http.request("DELETE", self._url(upstream_id),

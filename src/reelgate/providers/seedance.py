@@ -9,24 +9,20 @@ from __future__ import annotations
 
 import base64
 import math
-from collections.abc import AsyncIterator, Mapping
-from contextlib import aclosing
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
 from reelgate.providers.base import (
-    ChannelSpec,
     Credential,
     ErrorKind,
     SubmitRequest,
     UpstreamError,
     UpstreamJob,
     UpstreamStatus,
-    Variant,
 )
-from reelgate.providers.http import UpstreamClient, json_object, map_status
+from reelgate.providers.hosted import HostedProvider
+from reelgate.providers.http import json_object, map_status
 
 __all__ = ["SeedanceProvider", "rendered_size", "seedance_ratio", "seedance_resolution"]
 
@@ -66,22 +62,11 @@ def rendered_size(resolution: Any, ratio: Any) -> str | None:
     return f"{long}x{short}" if a >= b else f"{short}x{long}"
 
 
-class SeedanceProvider:
+class SeedanceProvider(HostedProvider):
     """Provider for Ark's ``/contents/generations/tasks``; one instance per channel."""
 
     name = "seedance"
-    supports_remix = False
-    native_variants = frozenset({Variant.VIDEO})
-
-    def __init__(
-        self, channel: ChannelSpec, *, transport: httpx.AsyncBaseTransport | None = None
-    ) -> None:
-        self.channel = channel
-        self._http = UpstreamClient(channel, transport=transport)
-
-    @staticmethod
-    def _auth(credential: Credential) -> dict[str, str]:
-        return {"Authorization": f"Bearer {credential.secret}"}
+    label = "Seedance"
 
     def _task_url(self, task_id: str = "") -> str:
         return self._http.url(f"{_TASKS}/{quote(task_id, safe='')}" if task_id else _TASKS)
@@ -128,15 +113,6 @@ class SeedanceProvider:
             "GET", self._task_url(upstream_id), headers=self._auth(credential)
         )
         return self._to_job(json_object(response), upstream_id)
-
-    async def download(
-        self, job: UpstreamJob, variant: Variant, credential: Credential
-    ) -> AsyncIterator[bytes]:
-        stream = self._http.stream_result(job, variant, self._auth(credential),
-                                          provider="Seedance")
-        async with aclosing(stream) as chunks:
-            async for chunk in chunks:
-                yield chunk
 
     async def delete(self, upstream_id: str, credential: Credential) -> None:
         """Cancels a queued task or deletes the record of a finished one."""

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import base64
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Mapping
-from contextlib import aclosing
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -25,9 +24,9 @@ from reelgate.providers.base import (
     UpstreamError,
     UpstreamJob,
     UpstreamStatus,
-    Variant,
 )
-from reelgate.providers.http import UpstreamClient, parse_progress
+from reelgate.providers.hosted import HostedProvider
+from reelgate.providers.http import parse_progress
 
 __all__ = ["MODERATION_CODE", "VeoProvider", "veo_parameters"]
 
@@ -51,7 +50,7 @@ def _rendered_size(parameters: Mapping[str, Any]) -> str:
     return f"{long}x{short}" if parameters["aspectRatio"] == "16:9" else f"{short}x{long}"
 
 
-class VeoProvider:
+class VeoProvider(HostedProvider):
     """Provider for the Gemini API (``x-goog-api-key``); one instance per channel.
 
     The operation itself does not echo the duration, so the instance remembers what it
@@ -60,18 +59,15 @@ class VeoProvider:
     """
 
     name = "veo"
-    supports_remix = False
-    native_variants = frozenset({Variant.VIDEO})
+    label = "Veo"
 
     def __init__(
         self, channel: ChannelSpec, *, transport: httpx.AsyncBaseTransport | None = None
     ) -> None:
-        self.channel = channel
-        self._http = UpstreamClient(channel, transport=transport)
+        super().__init__(channel, transport=transport)
         self._requested: OrderedDict[str, tuple[float, str]] = OrderedDict()
 
-    @staticmethod
-    def _auth(credential: Credential) -> dict[str, str]:
+    def _auth(self, credential: Credential) -> dict[str, str]:
         return {"x-goog-api-key": credential.secret}
 
     async def submit(self, request: SubmitRequest, credential: Credential) -> UpstreamJob:
@@ -112,15 +108,6 @@ class VeoProvider:
             "GET", self._http.url(upstream_id), headers=self._auth(credential)
         )
         return self._to_job(body, upstream_id)
-
-    async def download(
-        self, job: UpstreamJob, variant: Variant, credential: Credential
-    ) -> AsyncIterator[bytes]:
-        stream = self._http.stream_result(job, variant, self._auth(credential),
-                                          provider="Veo")
-        async with aclosing(stream) as chunks:
-            async for chunk in chunks:
-                yield chunk
 
     async def delete(self, upstream_id: str, credential: Credential) -> None:
         """Best effort: the Gemini API may not allow deleting operations at all."""

@@ -22,8 +22,7 @@ from __future__ import annotations
 import base64
 import logging
 import math
-from collections.abc import AsyncIterator, Mapping
-from contextlib import aclosing
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
@@ -38,9 +37,9 @@ from reelgate.providers.base import (
     UpstreamError,
     UpstreamJob,
     UpstreamStatus,
-    Variant,
 )
-from reelgate.providers.http import UpstreamClient, json_object, map_status, upstream_error
+from reelgate.providers.hosted import HostedProvider
+from reelgate.providers.http import json_object, map_status, upstream_error
 
 __all__ = ["ViduProvider", "rendered_size", "vidu_error", "vidu_shape"]
 
@@ -123,22 +122,17 @@ def _api_root(base_url: str) -> str:
     return base_url.rstrip("/").removesuffix("/ent/v2")
 
 
-class ViduProvider:
+class ViduProvider(HostedProvider):
     """Provider for Vidu's ``/ent/v2`` API; one instance per channel."""
 
     name = "vidu"
-    supports_remix = False
-    native_variants = frozenset({Variant.VIDEO})
-
-    def __init__(
-        self, channel: ChannelSpec, *, transport: httpx.AsyncBaseTransport | None = None
-    ) -> None:
-        self.channel = channel
-        self._http = UpstreamClient(replace(channel, base_url=_api_root(channel.base_url)),
-                                    transport=transport)
+    label = "Vidu"
 
     @staticmethod
-    def _auth(credential: Credential) -> dict[str, str]:
+    def _client_channel(channel: ChannelSpec) -> ChannelSpec:
+        return replace(channel, base_url=_api_root(channel.base_url))
+
+    def _auth(self, credential: Credential) -> dict[str, str]:
         return {"Authorization": f"Token {credential.secret}"}
 
     def _url(self, *parts: str) -> str:
@@ -187,14 +181,6 @@ class ViduProvider:
     async def fetch(self, upstream_id: str, credential: Credential) -> UpstreamJob:
         body = await self._call("GET", self._url("tasks", upstream_id, "creations"), credential)
         return self._to_job(body, upstream_id)
-
-    async def download(
-        self, job: UpstreamJob, variant: Variant, credential: Credential
-    ) -> AsyncIterator[bytes]:
-        stream = self._http.stream_result(job, variant, self._auth(credential), provider="Vidu")
-        async with aclosing(stream) as chunks:
-            async for chunk in chunks:
-                yield chunk
 
     async def delete(self, upstream_id: str, credential: Credential) -> None:
         """Cancel the task; Vidu refuses (400) once it is scheduled or done, which is

@@ -19,13 +19,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import aclosing
 from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
-
-import httpx
 
 from reelgate.providers.base import (
     ChannelSpec,
@@ -34,12 +30,11 @@ from reelgate.providers.base import (
     SubmitRequest,
     UpstreamError,
     UpstreamJob,
-    Variant,
 )
 from reelgate.providers.dashscope.errors import body_error, refine
 from reelgate.providers.dashscope.tasks import create_body, task_job
+from reelgate.providers.hosted import HostedProvider
 from reelgate.providers.http import (
-    UpstreamClient,
     json_object,
     parse_retry_after,
     upstream_error,
@@ -56,23 +51,15 @@ def _api_root(base_url: str) -> str:
     return base_url.rstrip("/").removesuffix("/api/v1")
 
 
-class DashScopeProvider:
+class DashScopeProvider(HostedProvider):
     """Provider for DashScope's video synthesis; one instance per channel."""
 
     name = "dashscope"
-    supports_remix = False
-    native_variants = frozenset({Variant.VIDEO})
-
-    def __init__(
-        self, channel: ChannelSpec, *, transport: httpx.AsyncBaseTransport | None = None
-    ) -> None:
-        self.channel = channel
-        self._http = UpstreamClient(replace(channel, base_url=_api_root(channel.base_url)),
-                                    transport=transport)
+    label = "DashScope"
 
     @staticmethod
-    def _auth(credential: Credential) -> dict[str, str]:
-        return {"Authorization": f"Bearer {credential.secret}"}
+    def _client_channel(channel: ChannelSpec) -> ChannelSpec:
+        return replace(channel, base_url=_api_root(channel.base_url))
 
     def _task_url(self, task_id: str, *rest: str) -> str:
         return self._http.url("/".join(("api/v1/tasks", quote(task_id, safe=""), *rest)))
@@ -114,16 +101,6 @@ class DashScopeProvider:
     async def fetch(self, upstream_id: str, credential: Credential) -> UpstreamJob:
         body = await self._call("GET", self._task_url(upstream_id), credential)
         return task_job(body, upstream_id, upstream=self.channel.name)
-
-    async def download(
-        self, job: UpstreamJob, variant: Variant, credential: Credential
-    ) -> AsyncIterator[bytes]:
-        """Stream ``video_url`` (a signed link on Alibaba's storage, sent no key)."""
-        stream = self._http.stream_result(job, variant, self._auth(credential),
-                                          provider="DashScope")
-        async with aclosing(stream) as chunks:
-            async for chunk in chunks:
-                yield chunk
 
     async def delete(self, upstream_id: str, credential: Credential) -> None:
         """Cancel the task; DashScope cancels only PENDING ones, and its refusal of a

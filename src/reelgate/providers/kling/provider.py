@@ -19,8 +19,7 @@ from __future__ import annotations
 import base64
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import aclosing
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
@@ -35,9 +34,9 @@ from reelgate.providers.base import (
     UpstreamError,
     UpstreamJob,
     UpstreamStatus,
-    Variant,
 )
-from reelgate.providers.http import UpstreamClient, map_status
+from reelgate.providers.hosted import HostedProvider
+from reelgate.providers.http import map_status
 from reelgate.providers.kling.auth import authorization
 from reelgate.providers.kling.errors import MODERATION_CODE, from_body, refine
 
@@ -88,15 +87,14 @@ def _api_root(base_url: str) -> str:
     return base_url.rstrip("/").removesuffix("/v1")
 
 
-class KlingProvider:
+class KlingProvider(HostedProvider):
     """Provider for the Kling API; one instance per channel.
 
     ``clock`` exists for tests that need tokens from the past or the future.
     """
 
     name = "kling"
-    supports_remix = False
-    native_variants = frozenset({Variant.VIDEO})
+    label = "Kling"
 
     def __init__(
         self,
@@ -105,10 +103,12 @@ class KlingProvider:
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.channel = channel
+        super().__init__(channel, transport=transport)
         self._clock = clock
-        self._http = UpstreamClient(replace(channel, base_url=_api_root(channel.base_url)),
-                                    transport=transport)
+
+    @staticmethod
+    def _client_channel(channel: ChannelSpec) -> ChannelSpec:
+        return replace(channel, base_url=_api_root(channel.base_url))
 
     def _auth(self, credential: Credential) -> dict[str, str]:
         return authorization(credential.secret, self._clock)
@@ -164,15 +164,6 @@ class KlingProvider:
         if not isinstance(data, dict):
             raise UpstreamError(ErrorKind.PROTOCOL, "Kling task answer has no data object")
         return self._to_job(kind, data, task_id)
-
-    async def download(
-        self, job: UpstreamJob, variant: Variant, credential: Credential
-    ) -> AsyncIterator[bytes]:
-        stream = self._http.stream_result(job, variant, self._auth(credential),
-                                          provider="Kling")
-        async with aclosing(stream) as chunks:
-            async for chunk in chunks:
-                yield chunk
 
     async def delete(self, upstream_id: str, credential: Credential) -> None:
         """Kling offers no cancel or delete: the task finishes (and is billed) upstream."""
