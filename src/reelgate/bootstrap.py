@@ -30,6 +30,7 @@ from reelgate.jobs.service import VideoService
 from reelgate.limits import KeyPolicyHooks, RateLimiter, limiter_from_url
 from reelgate.media.factory import storage_from_url
 from reelgate.media.storage import Storage
+from reelgate.metrics.totals import JobTotals
 from reelgate.metrics.upstream import UpstreamErrorCounts
 from reelgate.reporting.dashboard import DashboardService
 from reelgate.routing.crypto import SecretBox
@@ -109,12 +110,13 @@ class Gateway:
         # key policy first (403 before 429), then money, then what observes the outcome
         hook_list: list[JobHooks] = [KeyPolicyHooks(), BillingHooks(pricer), *(hooks or []),
                                      WebhookHooks()]
-        lifecycle = Lifecycle(db, hook_list)
+        counters = JobTotals()  # the running totals /metrics reads (store/totals.py)
+        lifecycle = Lifecycle(db, hook_list, counters)
         directory = ChannelDirectory(db, box, settings)
         worker = Worker(lifecycle, directory, storage, settings,
                         observer=UpstreamErrorCounts(db))
         videos = VideoService(db, storage, settings, pricer,
-                              hook_list, wake_worker=worker.wake)
+                              hook_list, wake_worker=worker.wake, counters=counters)
         gw = cls(settings, db, storage, catalog, box, directory, lifecycle, videos, worker,
                  hook_list, admin_token(settings.admin_token, settings.data_dir))
         videos.cancel_upstream = gw.cancel_upstream

@@ -33,6 +33,7 @@ from reelgate.billing.money import format_usd, round_micros
 from reelgate.billing.prices import TablePricer, exact_seconds
 from reelgate.jobs.model import Job
 from reelgate.jobs.states import State
+from reelgate.store import totals
 from reelgate.store.tables import api_keys, jobs
 
 __all__ = ["BillingHooks", "add_spend", "billed_render_seconds", "charge_for"]
@@ -85,6 +86,14 @@ async def add_spend(conn: AsyncConnection, key_id: str, amount: int, *,
                           | (api_keys.c.spent_micros + amount <= api_keys.c.spend_cap_micros))
     res = await conn.execute(stmt.values(spent_micros=api_keys.c.spent_micros + amount))
     return res.rowcount == 1
+
+
+async def _count(conn: AsyncConnection, kind: Kind, job: Job, micros: int) -> None:
+    """Add the entry to the running totals by model and tenant (what /metrics reports),
+    only ever after its ledger row really went in, so a replayed hook adds nothing.
+    Last in the transaction: rows are locked in the order job, tenant, key, totals."""
+    await totals.add(conn, [totals.Count(kind.value, model=job.model,
+                                         tenant_id=job.tenant_id, count=1, amount=micros)])
 
 
 class BillingHooks:
@@ -143,6 +152,7 @@ class BillingHooks:
         await conn.execute(update(jobs).where(jobs.c.id == job.id)
                            .values(charged_micros=charge))
         await add_spend(conn, job.key_id, charge - reserved, enforce_cap=False)
+        await _count(conn, Kind.SETTLE, job, charge)
 
     async def refund(self, conn: AsyncConnection, job: Job) -> None:
         reserved = await self._reserved(conn, job, "refund")
@@ -155,3 +165,4 @@ class BillingHooks:
             return
         await conn.execute(update(jobs).where(jobs.c.id == job.id).values(charged_micros=0))
         await add_spend(conn, job.key_id, -reserved, enforce_cap=False)
+        await _count(conn, Kind.REFUND, job, reserved)

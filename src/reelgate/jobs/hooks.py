@@ -15,13 +15,21 @@ from reelgate.catalog import Catalog
 from reelgate.jobs.model import Job
 from reelgate.store.db import Tx
 
-__all__ = ["CatalogPricer", "JobHooks", "Pricer"]
+__all__ = ["CatalogPricer", "JobCounters", "JobHooks", "Pricer"]
 
 
 class JobHooks(Protocol):
     async def on_created(self, conn: Tx, job: Job, principal: Principal) -> None: ...
 
     async def on_transition(self, conn: Tx, before: Job, after: Job) -> None: ...
+
+
+class JobCounters(Protocol):
+    """Running totals over every job (the metrics'): told of each change that moved a
+    job's state or deleted it, inside that change's transaction. Only the change that
+    won its compare-and-swap is told, so each end of a job is counted once."""
+
+    async def on_change(self, conn: Tx, before: Job, after: Job) -> None: ...
 
 
 class Pricer(Protocol):

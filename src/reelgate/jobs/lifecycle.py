@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from reelgate.ids import now
 from reelgate.jobs import repository as repo
 from reelgate.jobs.batch import GroupCommit
-from reelgate.jobs.hooks import JobHooks
+from reelgate.jobs.hooks import JobCounters, JobHooks
 from reelgate.jobs.model import Job
 from reelgate.jobs.states import ACTIVE, State
 from reelgate.media.objects import StoredObject
@@ -41,9 +41,12 @@ class _Change:
 
 
 class Lifecycle:
-    def __init__(self, db: Database, hooks: Sequence[JobHooks] = ()) -> None:
+    def __init__(self, db: Database, hooks: Sequence[JobHooks] = (),
+                 counters: JobCounters | None = None) -> None:
         self.db = db
         self.hooks = list(hooks)
+        #: told of every state change and delete (the metrics' running totals)
+        self.counters = counters
         #: polls answered "still running", written many to a transaction
         self._polled = GroupCommit(self._commit_many, self._commit_one)
 
@@ -213,4 +216,7 @@ class Lifecycle:
                                   or after.progress != c.job.progress):
             for hook in self.hooks:
                 await hook.on_transition(conn, c.job, after)
+        if self.counters is not None and after is not None and (
+                after.state != c.job.state or after.deleted_at != c.job.deleted_at):
+            await self.counters.on_change(conn, c.job, after)
         return after

@@ -17,7 +17,7 @@ from reelgate.config import Settings
 from reelgate.errors import ConflictError, InvalidRequest, NotFound
 from reelgate.ids import new_id, now
 from reelgate.jobs import repository as repo
-from reelgate.jobs.hooks import JobHooks, Pricer
+from reelgate.jobs.hooks import JobCounters, JobHooks, Pricer
 from reelgate.jobs.lifecycle import Lifecycle
 from reelgate.jobs.model import Job
 from reelgate.jobs.origin import Origin, store_source
@@ -47,13 +47,14 @@ class VideoService:
     def __init__(
         self, db: Database, storage: Storage, settings: Settings, pricer: Pricer,
         hooks: Sequence[JobHooks] = (), wake_worker: Callable[[], None] | None = None,
+        counters: JobCounters | None = None,
     ) -> None:
         self.db = db
         self.storage = storage
         self.settings = settings
         self.pricer = pricer
         self.hooks = list(hooks)
-        self.lifecycle = Lifecycle(db, self.hooks)
+        self.lifecycle = Lifecycle(db, self.hooks, counters)
         self.wake_worker = wake_worker or (lambda: None)
         self.cancel_upstream: CancelUpstream | None = None
         self._background: set[asyncio.Task[None]] = set()

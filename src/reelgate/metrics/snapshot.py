@@ -3,26 +3,30 @@ from the database at scrape time.
 
 Jobs run in worker processes and API processes serve scrapes, possibly on other
 machines, so counting in process memory would give each process its own partial
-truth. Every number here is an aggregate query instead: whichever process is
-scraped reports the same, complete values. Counters are sums over rows that are
-only ever added or grow (poll counts, ledger rows, upstream error counts), so
-``rate()`` works.
+truth. Every number here comes from the database instead: whichever process is
+scraped reports the same, complete values. What history adds up to (money, finished
+jobs, failures, polls, durations, finished webhook deliveries, upstream errors) is
+kept as running totals by the changes that make it (:mod:`reelgate.store.totals`,
+:mod:`reelgate.metrics.totals`), so a scrape reads a few rows, however long the
+history; only what is still in flight (running jobs, pending deliveries) is counted
+from its rows, each through an index that holds nothing else.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import Float, and_, case, cast, func, or_, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from reelgate.ids import now
-from reelgate.jobs.states import ACTIVE, State
+from reelgate.jobs.states import ACTIVE
+from reelgate.metrics.totals import DURATION_BUCKETS
 from reelgate.store.db import Database
 from reelgate.store.tables import (
     channels,
     jobs,
-    ledger,
+    metric_totals,
     tenants,
     upstream_errors,
     webhook_deliveries,
@@ -30,8 +34,7 @@ from reelgate.store.tables import (
 
 __all__ = ["DURATION_BUCKETS", "Histogram", "Money", "Snapshot", "snapshot"]
 
-#: seconds from create to completed
-DURATION_BUCKETS: tuple[float, ...] = (5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600, 7200)
+_ACTIVE = sorted(s.value for s in ACTIVE)
 
 
 @dataclass
@@ -66,71 +69,75 @@ class Snapshot:
     by_tenant: bool = False
 
 
-async def _jobs(conn: AsyncConnection, snap: Snapshot) -> None:
-    # group by plain columns (NULL for "no channel") and name the gaps in Python, so the
-    # GROUP BY never repeats an expression with its own bound parameters (PostgreSQL
-    # refuses to match those)
-    name = channels.c.name
-    joined = jobs.outerjoin(channels, channels.c.id == jobs.c.channel_id)
-    live = jobs.c.deleted_at.is_(None)
+async def _channel_names(conn: AsyncConnection) -> dict[str, str]:
+    """Channel id -> name (a job on no channel, or on a removed one, is under "")."""
+    return {str(i): str(n) for i, n in await conn.execute(select(channels.c.id,
+                                                                 channels.c.name))}
+
+
+async def _running(conn: AsyncConnection, snap: Snapshot, names: dict[str, str]) -> None:
+    """Jobs not finished yet, by state, model and channel, and their polls: a range
+    scan of ``ix_jobs_finished`` (``finished_at`` is NULL until a job ends), so its
+    cost is the number of jobs in flight, not of jobs ever made."""
+    live = func.sum(case((jobs.c.deleted_at.is_(None), 1), else_=0))
     rows = await conn.execute(
-        select(jobs.c.state, jobs.c.model, name, func.count())
-        .select_from(joined).where(live).group_by(jobs.c.state, jobs.c.model, name))
-    for state, model, chan, n in rows:
-        key = (str(state), str(model), chan or "")
-        snap.jobs[key] = snap.jobs.get(key, 0) + int(n)
+        select(jobs.c.state, jobs.c.model, jobs.c.channel_id, live,
+               func.coalesce(func.sum(jobs.c.poll_count), 0))
+        .where(jobs.c.finished_at.is_(None), jobs.c.state.in_(_ACTIVE))
+        .group_by(jobs.c.state, jobs.c.model, jobs.c.channel_id))
+    for state, model, chan_id, n, polls in rows:
+        chan = names.get(chan_id or "", "")
+        if n:
+            key = (str(state), str(model), chan)
+            snap.jobs[key] = snap.jobs.get(key, 0) + int(n)
+        snap.polls[chan] = snap.polls.get(chan, 0) + int(polls)
     t = now()
-    rows = await conn.execute(
+    due = await conn.execute(  # ix_jobs_due: active states only, due ones only
         select(jobs.c.state, func.count()).where(
-            jobs.c.state.in_([s.value for s in ACTIVE]), jobs.c.next_poll_at <= t,
-            or_(jobs.c.lease_until.is_(None), jobs.c.lease_until < t),
+            jobs.c.state.in_(_ACTIVE), jobs.c.next_poll_at <= t,
+            (jobs.c.lease_until.is_(None)) | (jobs.c.lease_until < t),
         ).group_by(jobs.c.state))
-    snap.due = {str(s): int(n) for s, n in rows}
-    rows = await conn.execute(
-        select(name, jobs.c.error_code, func.count())
-        .select_from(joined).where(jobs.c.state == State.FAILED.value)
-        .group_by(name, jobs.c.error_code))
-    for chan, code, n in rows:
-        fkey = (chan or "", code or "unknown")
-        snap.failures[fkey] = snap.failures.get(fkey, 0) + int(n)
-    rows = await conn.execute(
-        select(name, func.coalesce(func.sum(jobs.c.poll_count), 0))
-        .select_from(joined).group_by(name))
-    for chan, n in rows:
-        snap.polls[chan or ""] = snap.polls.get(chan or "", 0) + int(n)
+    snap.due = {str(s): int(n) for s, n in due}
 
 
-async def _durations(conn: AsyncConnection, snap: Snapshot) -> None:
-    took = cast(jobs.c.completed_at - jobs.c.created_at, Float)
-    columns = [func.sum(case((took <= b, 1), else_=0)) for b in DURATION_BUCKETS]
-    rows = await conn.execute(
-        select(jobs.c.model, func.count(), func.coalesce(func.sum(took), 0.0), *columns)
-        .where(and_(jobs.c.state == State.COMPLETED.value, jobs.c.completed_at.is_not(None)))
-        .group_by(jobs.c.model))
-    for model, count, total, *buckets in rows:
-        snap.durations[str(model)] = Histogram([int(b or 0) for b in buckets], int(count),
-                                               float(total))
-
-
-async def _money(conn: AsyncConnection, snap: Snapshot) -> None:
-    """Charged and refunded micro-USD per model, one count per ledger entry: a settle
-    row charges the job's ``charged_micros`` (written with it), a refund row returns
-    its amount. Ledger rows are unique per job and kind, so a retried hook or a
-    replayed transition is never counted twice."""
-    amount = case((ledger.c.kind == "settle", func.coalesce(jobs.c.charged_micros, 0)),
-                  else_=ledger.c.amount_micros)
-    keys = [ledger.c.kind, jobs.c.model, *([tenants.c.name] if snap.by_tenant else [])]
-    joined = ledger.join(jobs, jobs.c.id == ledger.c.job_id)
+async def _totals(conn: AsyncConnection, snap: Snapshot, names: dict[str, str]) -> None:
+    """Everything history adds up to, from the running totals (a few rows)."""
+    t = metric_totals
+    tenant = tenants.c.name if snap.by_tenant else t.c.tenant_id
+    query = select(t.c.metric, t.c.model, t.c.channel_id, t.c.label, t.c.count, t.c.amount,
+                   tenant)
     if snap.by_tenant:
-        joined = joined.join(tenants, tenants.c.id == ledger.c.tenant_id)
-    rows = await conn.execute(
-        select(*keys, func.count(), func.coalesce(func.sum(amount), 0))
-        .select_from(joined)
-        .where(ledger.c.kind.in_(("settle", "refund"))).group_by(*keys))
-    for row in rows:
-        kind, model, *tenant = row[:-2]
-        key = (str(kind), str(model), str(tenant[0]) if tenant else "")
-        snap.money[key] = Money(int(row[-2]), int(row[-1]))
+        query = query.select_from(t.outerjoin(tenants, tenants.c.id == t.c.tenant_id))
+    buckets: dict[str, dict[float, int]] = {}
+    for metric, model, chan_id, label, count, amount, who in await conn.execute(query):
+        chan, n = names.get(chan_id, ""), int(count)
+        if metric in ("settle", "refund"):
+            mkey = (str(metric), str(model), str(who or "") if snap.by_tenant else "")
+            money = snap.money.setdefault(mkey, Money())
+            money.entries += n
+            money.micros += int(amount)
+        elif metric == "jobs" and n:
+            jkey = (str(label), str(model), chan)
+            snap.jobs[jkey] = snap.jobs.get(jkey, 0) + n
+        elif metric == "failures":
+            fkey = (chan, label or "unknown")
+            snap.failures[fkey] = snap.failures.get(fkey, 0) + n
+        elif metric == "polls":
+            snap.polls[chan] = snap.polls.get(chan, 0) + int(amount)
+        elif metric == "duration":
+            hist = snap.durations.setdefault(str(model), Histogram())
+            hist.count += n
+            hist.total += int(amount) / 1_000_000
+            bound = buckets.setdefault(str(model), {})
+            bound[float(label)] = bound.get(float(label), 0) + n
+        elif metric == "webhooks":
+            snap.deliveries[str(label)] = snap.deliveries.get(str(label), 0) + n
+        elif metric == "webhook_attempts":
+            snap.delivery_attempts += int(amount)
+    for model, counts in buckets.items():  # cumulative, as Prometheus wants them
+        snap.durations[model].buckets = [sum(n for b, n in counts.items() if b <= bound)
+                                         for bound in DURATION_BUCKETS]
+    snap.jobs = {k: n for k, n in snap.jobs.items() if n}
 
 
 async def _upstream_errors(conn: AsyncConnection, snap: Snapshot) -> None:
@@ -145,24 +152,20 @@ async def _upstream_errors(conn: AsyncConnection, snap: Snapshot) -> None:
 
 
 async def _webhooks(conn: AsyncConnection, snap: Snapshot) -> None:
-    rows = await conn.execute(
-        select(webhook_deliveries.c.status, func.count(),
-               func.coalesce(func.sum(webhook_deliveries.c.attempts), 0))
-        .group_by(webhook_deliveries.c.status))
-    for status, count, attempts in rows:
-        snap.deliveries[str(status)] = int(count)
-        snap.delivery_attempts += int(attempts)
+    """Deliveries still pending (``ix_webhook_deliveries_due`` leads with the status);
+    finished ones, and every attempt, are in the totals."""
+    n = (await conn.execute(select(func.count()).select_from(webhook_deliveries)
+                            .where(webhook_deliveries.c.status == "pending"))).scalar_one()
+    snap.deliveries["pending"] = int(n)
 
 
 async def snapshot(db: Database, *, by_tenant: bool = False) -> Snapshot:
     """Every database-derived number; ``by_tenant`` splits the money by tenant too."""
     snap = Snapshot(by_tenant=by_tenant)
     async with db.read() as conn:
-        await _jobs(conn, snap)
-        await _durations(conn, snap)
-        await _money(conn, snap)
+        names = await _channel_names(conn)
+        await _running(conn, snap, names)
+        await _totals(conn, snap, names)
         await _upstream_errors(conn, snap)
         await _webhooks(conn, snap)
     return snap
-
-

@@ -24,17 +24,18 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return cfg
 
 
-def _upgrade(connection: Connection) -> None:
-    command.upgrade(alembic_config(connection), "head")
+def _upgrade(connection: Connection, revision: str) -> None:
+    command.upgrade(alembic_config(connection), revision)
 
 
-async def upgrade(db: Database) -> None:
+async def upgrade(db: Database, revision: str = "head") -> None:
+    """To ``revision`` (the newest by default; an older one for tests of a migration)."""
     async with db.engine.connect() as conn:
         if db.is_postgres:
             await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _LOCK_ID})
             await conn.commit()
         try:
-            await conn.run_sync(_upgrade)
+            await conn.run_sync(_upgrade, revision)
             await conn.commit()
         finally:
             if db.is_postgres:

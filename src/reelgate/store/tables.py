@@ -36,6 +36,7 @@ __all__ = [
     "jobs",
     "ledger",
     "metadata",
+    "metric_totals",
     "prices",
     "report_buckets",
     "tenants",
@@ -244,6 +245,24 @@ upstream_errors = Table(
     Column("kind", String(40), primary_key=True),
     Column("count", BigInteger, nullable=False, default=0),
     Column("updated_at", Float, nullable=False),
+)
+
+#: running totals that /metrics reads instead of scanning history (reelgate.store.totals):
+#: each row is added to in the transaction of the change it counts, keyed by metric
+#: (settle, refund, jobs, failures, polls, duration, webhooks, webhook_attempts) and
+#: whichever of model, tenant, channel and label (state, error code, bucket) it has ("")
+metric_totals = Table(
+    "metric_totals",
+    metadata,
+    Column("metric", String(20), primary_key=True),
+    Column("model", String(100), primary_key=True),
+    Column("tenant_id", String(40), primary_key=True),
+    Column("channel_id", String(40), primary_key=True),
+    Column("label", String(100), primary_key=True),
+    #: entries, jobs or deliveries
+    Column("count", BigInteger, nullable=False, default=0),
+    #: micro-USD, polls, microseconds or attempts
+    Column("amount", BigInteger, nullable=False, default=0),
 )
 
 prices = Table(

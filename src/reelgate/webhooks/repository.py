@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from reelgate.ids import new_id, now
+from reelgate.store import totals
 from reelgate.store.tables import tenants, webhook_deliveries, webhook_endpoints
 
 __all__ = [
@@ -127,9 +128,14 @@ async def set_secret(conn: AsyncConnection, endpoint_id: str, secret: str) -> bo
 
 
 async def remove_endpoint(conn: AsyncConnection, endpoint_id: str) -> bool:
-    """Delete an endpoint and its delivery log (pending deliveries are dropped)."""
-    await conn.execute(delete(webhook_deliveries).where(
-        webhook_deliveries.c.endpoint_id == endpoint_id))
+    """Delete an endpoint and its delivery log (pending deliveries are dropped). The
+    finished ones leave the totals of deliveries by status (what the DELETE really
+    removed: a delivery finished meanwhile is counted as it ended); their attempts stay
+    counted."""
+    gone = await conn.execute(delete(webhook_deliveries).where(
+        webhook_deliveries.c.endpoint_id == endpoint_id).returning(webhook_deliveries.c.status))
+    await totals.add(conn, [totals.Count("webhooks", label=str(status), count=-1)
+                            for status, in gone if status != PENDING])
     res = await conn.execute(delete(webhook_endpoints).where(
         webhook_endpoints.c.id == endpoint_id))
     return bool(res.rowcount)
@@ -263,14 +269,22 @@ async def next_due(conn: AsyncConnection) -> float | None:
 
 
 async def finish(conn: AsyncConnection, delivery: Delivery, **values: Any) -> bool:
-    """Record an attempt's outcome if we still hold the lease we claimed with."""
+    """Record an attempt's outcome if we still hold the lease we claimed with (and
+    only then count it in the totals: the attempt, and the delivery if it ended)."""
     res = await conn.execute(
         update(webhook_deliveries)
         .where(webhook_deliveries.c.id == delivery.id,
                webhook_deliveries.c.status == PENDING,
                webhook_deliveries.c.lease_until == delivery.lease_until)
         .values(lease_until=None, **values))
-    return bool(res.rowcount == 1)
+    if res.rowcount != 1:
+        return False
+    status = values.get("status", PENDING)
+    await totals.add(conn, [
+        totals.Count("webhook_attempts", amount=int(values.get("attempts", delivery.attempts))
+                     - delivery.attempts),
+        *([totals.Count("webhooks", label=str(status), count=1)] if status != PENDING else [])])
+    return True
 
 
 async def replay(conn: AsyncConnection, delivery: Delivery) -> Delivery:
@@ -283,10 +297,13 @@ async def replay(conn: AsyncConnection, delivery: Delivery) -> Delivery:
     await enqueue(conn, endpoint_id=delivery.endpoint_id, job_id=delivery.job_id,
                   event_type=delivery.event_type, event_key=key, payload=delivery.payload)
     if delivery.status == DEAD:
-        await conn.execute(update(webhook_deliveries)
-                           .where(webhook_deliveries.c.id == delivery.id,
-                                  webhook_deliveries.c.status == DEAD)
-                           .values(status=REPLAYED))
+        res = await conn.execute(update(webhook_deliveries)
+                                 .where(webhook_deliveries.c.id == delivery.id,
+                                        webhook_deliveries.c.status == DEAD)
+                                 .values(status=REPLAYED))
+        if res.rowcount == 1:
+            await totals.add(conn, [totals.Count("webhooks", label=DEAD, count=-1),
+                                    totals.Count("webhooks", label=REPLAYED, count=1)])
     row = (await conn.execute(select(webhook_deliveries)
                               .where(webhook_deliveries.c.event_key == key))).first()
     assert row is not None
