@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
+from sqlalchemy import text  # noqa: E402
 from tests.support.server import create_database  # noqa: E402
 from tests.support.synthetic import Synthetic, load_postgres, load_sqlite  # noqa: E402
 
@@ -56,8 +57,8 @@ async def _totals(conn: Any, snap: Snapshot) -> None:
 
 
 PARTS: dict[str, Callable[[Any, Snapshot], Awaitable[None]]] = {
-    "running jobs by state/model/channel and polls, due": _running,
-    "totals: money, finished jobs, failures, polls, durations": _totals,
+    "running jobs by state, model, channel; polls; due": _running,
+    "totals (money, ended jobs, polls, durations)": _totals,
     "upstream errors": snap_mod._upstream_errors,
     "pending webhook deliveries": snap_mod._webhooks,
 }
@@ -72,13 +73,24 @@ async def _time(step: Callable[[], Awaitable[object]], repeat: int) -> tuple[flo
     return runs[0], statistics.median(runs)
 
 
-async def bench(url: str, jobs: int, repeat: int, seed: Callable[[], Awaitable[None]]) -> None:
+#: the newest jobs made running again (before the totals are filled, so they agree)
+_IN_FLIGHT = ("UPDATE jobs SET state = 'in_progress', finished_at = NULL, completed_at = NULL, "
+              "next_poll_at = {due} WHERE id IN (SELECT id FROM jobs ORDER BY created_at DESC "
+              "LIMIT {n})")
+
+
+async def bench(url: str, jobs: int, repeat: int, seed: Callable[[], Awaitable[None]],
+                in_flight: int = 0) -> None:
     db = Database(url)
     try:
         await upgrade(db, BEFORE_TOTALS)
         t = time.perf_counter()
         await seed()
         print(f"  seeded {jobs:,} jobs in {time.perf_counter() - t:.1f} s")
+        if in_flight:
+            async with db.begin() as conn:
+                await conn.execute(text(_IN_FLIGHT.format(due=now() - 1, n=in_flight)))
+            print(f"  the newest {in_flight:,} of them running again (due now)")
         t = time.perf_counter()
         await upgrade(db)
         print(f"  migrated to the newest revision (totals filled) in "
@@ -106,6 +118,8 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--postgres", help="admin URL of a PostgreSQL server")
+    ap.add_argument("--in-flight", type=int, default=0,
+                    help="make the newest N jobs running again (a scrape reads those rows)")
     args = ap.parse_args()
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     data = Synthetic(args.jobs, end=now())
@@ -115,7 +129,8 @@ def main() -> None:
 
         async def seed_sqlite() -> None:
             load_sqlite(str(path), data)
-        asyncio.run(bench(f"sqlite+aiosqlite:///{path}", args.jobs, args.repeat, seed_sqlite))
+        asyncio.run(bench(f"sqlite+aiosqlite:///{path}", args.jobs, args.repeat, seed_sqlite,
+                          args.in_flight))
     if args.postgres:
         url = create_database(args.postgres)
         print(f"PostgreSQL, {args.jobs:,} jobs")
@@ -123,7 +138,7 @@ def main() -> None:
         async def seed_pg() -> None:
             await load_postgres(url.replace("postgresql+asyncpg://", "postgresql://"),
                                 Synthetic(args.jobs, end=now()))
-        asyncio.run(bench(url, args.jobs, args.repeat, seed_pg))
+        asyncio.run(bench(url, args.jobs, args.repeat, seed_pg, args.in_flight))
 
 
 if __name__ == "__main__":

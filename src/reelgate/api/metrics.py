@@ -1,9 +1,9 @@
 """``GET /metrics`` in the Prometheus text format: the database's numbers (the same
 from every process) and this process's own (HTTP requests, CPU, memory).
 
-A scrape runs a handful of aggregate queries (about half a second at 100k jobs on
-SQLite), so the text is reused for a second or two: several scrapers, or a dashboard
-refreshing, cost one computation.
+A scrape reads the running totals and the jobs still in flight (tens of milliseconds,
+however long the history), and the text is reused for a second or two: several
+scrapers, or a dashboard refreshing, cost one computation.
 """
 
 from __future__ import annotations
