@@ -5,6 +5,7 @@ channel and key of the source (or of the character)."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import httpx
@@ -165,3 +166,25 @@ def test_operations_the_channel_cannot_do(upstreams: dict[str, Upstream], admin:
     assert finished(sdk, source.id).status == "completed"
     resp = _post(sdk, "/videos/edits", json={"prompt": "p", "video": {"id": source.id}})
     assert resp.status_code == 400 and resp.json()["error"]["code"] == "unsupported_by_channel"
+
+
+@pytest.mark.parametrize("encoding", ["json", "multipart"])
+def test_image_url_reference_reaches_the_upstream_as_the_image(
+        encoding: str, upstreams: dict[str, Upstream], admin: Admin,
+        sdk: openai.OpenAI) -> None:
+    up = upstreams["openai"]
+    admin.add_channel(up, models={"sora-2": "sora-2"})
+    image = png(1280, 720, (30, 160, 90))
+    url = "data:image/png;base64," + base64.b64encode(image).decode()
+    prompt = unique(f"a reference by URL, {encoding}")
+    if encoding == "json":
+        resp = _post(sdk, "/videos", json={"prompt": prompt, "size": "1280x720",
+                                           "input_reference": {"image_url": url}})
+    else:
+        resp = _post(sdk, "/videos", form=[("prompt", prompt), ("size", "1280x720"),
+                                           ("input_reference[image_url]", url)])
+    assert resp.status_code == 200, resp.text
+    assert finished(sdk, resp.json()["id"]).status == "completed"
+    job = up.job(prompt)
+    assert job.extra["reference"] == image and job.extra["encoding"] == "multipart"
+    assert job.creator == up.keys[0]
