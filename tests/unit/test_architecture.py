@@ -27,7 +27,8 @@ import pytest
 PKG = Path(__file__).resolve().parents[2] / "src" / "reelgate"
 
 MAX_LINES = 400
-CORE = ("jobs", "billing", "scheduler", "providers", "routing", "webhooks", "auth", "limits")
+CORE = ("jobs", "billing", "scheduler", "providers", "routing", "webhooks", "auth", "limits",
+        "characters")
 WEB = ("fastapi", "starlette")
 DATABASE = ("sqlalchemy", "reelgate.store")
 #: the only jobs/ modules that may speak SQL
