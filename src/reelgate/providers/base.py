@@ -162,6 +162,13 @@ class UpstreamJob:
     render_seconds: float | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
+    def failed(self, code: str, message: str) -> UpstreamJob:
+        """This job as a failure: what it was called and rendered is kept; progress,
+        result link and hints are dropped (a failed job has none to act on)."""
+        return UpstreamJob(self.upstream_id, UpstreamStatus.FAILED, raw_status=self.raw_status,
+                           seconds=self.seconds, size=self.size, error_code=code,
+                           error_message=message, extra=self.extra)
+
 
 class UpstreamError(Exception):
     """An upstream call failed; ``kind`` says what that means for the job."""

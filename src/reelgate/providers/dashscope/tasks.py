@@ -127,25 +127,19 @@ def task_job(body: Mapping[str, Any], task_id: str, *, upstream: str) -> Upstrea
                       extra={"usage": usage} if usage else {})
     if status is UpstreamStatus.COMPLETED:
         if job.result_url is None:
-            return _failed(job, "no_output", "DashScope reported success but gave no video_url.")
+            return job.failed("no_output", "DashScope reported success but gave no video_url.")
         return UpstreamJob(task_id, status, progress=100, raw_status=raw, seconds=seconds,
                            size=job.size, result_url=job.result_url, extra=job.extra)
     if raw == "CANCELED":
-        return _failed(job, "cancelled", "The DashScope task was cancelled.")
+        return job.failed("cancelled", "The DashScope task was cancelled.")
     if status is UpstreamStatus.FAILED:
         code, message = str(output.get("code") or ""), str(output.get("message") or "")
         if is_moderation(code):
-            return _failed(job, MODERATION_CODE,
+            return job.failed(MODERATION_CODE,
                            f"{message or 'Blocked by content moderation.'} (DashScope {code})")
-        return _failed(job, "generation_failed", "DashScope could not generate the video "
+        return job.failed("generation_failed", "DashScope could not generate the video "
                        f"({code or raw}: {message or 'no reason given'}).")
     return job
-
-
-def _failed(job: UpstreamJob, code: str, message: str) -> UpstreamJob:
-    return UpstreamJob(job.upstream_id, UpstreamStatus.FAILED, raw_status=job.raw_status,
-                       seconds=job.seconds, size=job.size, error_code=code,
-                       error_message=message, extra=job.extra)
 
 
 def _object(value: Any) -> dict[str, Any]:

@@ -93,13 +93,13 @@ def v1_job(body: Mapping[str, Any], task_id: str, *, upstream: str) -> UpstreamJ
     extra: dict[str, Any] = {"file_id": str(file_id)} if file_id not in (None, "") else {}
     job = UpstreamJob(task_id, status, raw_status=raw, size=size, extra=extra)
     if status is UpstreamStatus.COMPLETED and not extra:
-        return _failed(job, "no_output", "MiniMax reported success but named no file.")
+        return job.failed("no_output", "MiniMax reported success but named no file.")
     if status is UpstreamStatus.FAILED:
         code, message = base_resp_code(body)
         if code in SENSITIVE:
-            return _failed(job, MODERATION_CODE,
+            return job.failed(MODERATION_CODE,
                            f"{message or 'Blocked by content moderation.'} (MiniMax {code})")
-        return _failed(job, "generation_failed",
+        return job.failed("generation_failed",
                        f"MiniMax could not generate the video ({message or raw}, code {code}).")
     if status is UpstreamStatus.COMPLETED:
         return UpstreamJob(task_id, status, progress=100, raw_status=raw, size=size,
@@ -147,7 +147,7 @@ def v2_job(body: Mapping[str, Any], task_id: str, *, upstream: str) -> UpstreamJ
         return _v2_failure(job, raw, task.get("error"))
     if status is UpstreamStatus.COMPLETED:
         if job.result_url is None:
-            return _failed(job, "no_output", "MiniMax reported success but gave no video URL.")
+            return job.failed("no_output", "MiniMax reported success but gave no video URL.")
         return UpstreamJob(our_id, status, progress=100, raw_status=raw, seconds=seconds,
                            size=job.size, result_url=job.result_url, extra=job.extra)
     return job
@@ -156,23 +156,17 @@ def v2_job(body: Mapping[str, Any], task_id: str, *, upstream: str) -> UpstreamJ
 def _v2_failure(job: UpstreamJob, raw: str, error: Any) -> UpstreamJob:
     word = raw.strip().lower()
     if word in ("cancelled", "expired"):
-        return _failed(job, word, f"The MiniMax task was {word}.")
+        return job.failed(word, f"The MiniMax task was {word}.")
     code = str(error.get("code") or "") if isinstance(error, dict) else ""
     message = str(error.get("message") or "") if isinstance(error, dict) else ""
     if (code.isdigit() and int(code) in SENSITIVE) or "sensitive" in message.lower():
-        return _failed(job, MODERATION_CODE,
+        return job.failed(MODERATION_CODE,
                        f"{message or 'Blocked by content moderation.'} (MiniMax {code})")
-    return _failed(job, "generation_failed",
+    return job.failed("generation_failed",
                    f"MiniMax could not generate the video ({message or raw}, code {code}).")
 
 
 # --- helpers --------------------------------------------------------------------------
-
-
-def _failed(job: UpstreamJob, code: str, message: str) -> UpstreamJob:
-    return UpstreamJob(job.upstream_id, UpstreamStatus.FAILED, raw_status=job.raw_status,
-                       seconds=job.seconds, size=job.size, error_code=code,
-                       error_message=message, extra=job.extra)
 
 
 def _object(value: Any) -> dict[str, Any]:
