@@ -294,6 +294,8 @@ class FakeUpstream(FaultInjector):
         fault = self.take_fault(scope["method"], scope["path"])
         record.fault = fault.kind if fault else None
         if fault and fault.kind == "status":
+            if fault.delay:
+                await asyncio.sleep(fault.delay)
             response = self._fault_response(fault)
         elif not public and credential not in self.keys:
             response = self.bad_key_response(credential)

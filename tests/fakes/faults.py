@@ -69,12 +69,14 @@ class FaultInjector:
         path: str | None = None,
         retry_after: float | str | None = None,
         headers: Mapping[str, str] | None = None,
+        delay: float = 0.0,
     ) -> Fault:
-        """Answer the next ``count`` matching requests with ``status`` (no job is made)."""
+        """Answer the next ``count`` matching requests with ``status`` (no job is made),
+        after ``delay`` seconds."""
         extra = dict(headers or {})
         if retry_after is not None:
             extra["Retry-After"] = str(retry_after)
-        return self.add_fault(Fault("status", count, method, path, status, extra))
+        return self.add_fault(Fault("status", count, method, path, status, extra, delay))
 
     def rate_limit_next(
         self,
@@ -83,8 +85,10 @@ class FaultInjector:
         retry_after: float | str = 2,
         method: str | None = None,
         path: str | None = None,
+        delay: float = 0.0,
     ) -> Fault:
-        return self.fail_next(429, count, retry_after=retry_after, method=method, path=path)
+        return self.fail_next(429, count, retry_after=retry_after, method=method, path=path,
+                              delay=delay)
 
     def slow_next(
         self, delay: float, count: int = 1, *, method: str | None = None, path: str | None = None

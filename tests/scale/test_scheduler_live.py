@@ -18,6 +18,8 @@ from tests.integration.helpers import decode_info, wait_done
 from tests.scale.support import Deployment, WorkerProcess
 
 POLL = re.compile(r"^/v1/videos/(video_[0-9a-f]+)$")
+#: how long a worker trusts its cached channel rows (ChannelDirectory.ttl)
+DIRECTORY_TTL = 5.0
 
 
 def _create(live: Deployment, live_client: openai.OpenAI, fake: OpenAIFake, prompt: str, *,
@@ -61,22 +63,33 @@ def test_a_job_stuck_past_the_limit_fails_with_timeout_and_is_refunded(
 def test_upstream_429_cools_the_channel_down_instead_of_failing_jobs(
     live: Deployment, live_client: openai.OpenAI, upstream: tuple[OpenAIFake, str]
 ) -> None:
+    """Causal, not timed: the channel takes one request at a time and the jobs are
+    watched in the database (a client's GET would refresh them from the API process),
+    so every poll after a 429 was sent after the worker had read that 429, and the jobs
+    that waited for the channel meanwhile must see its cooldown too."""
     fake, _ = upstream
     fake.clear_faults()
-    start = time.time()
-    fake.rate_limit_next(2, retry_after=2, method="GET", path=POLL.pattern)
-    ids = [live_client.videos.create(model="sora-2", prompt=f"throttled {i}", seconds="4",
-                                     size="1280x720").id for i in range(3)]
-    for vid in ids:
-        done = wait_done(live_client, vid, timeout=60)
-        assert done.status == "completed", done
+    live.execute("UPDATE channels SET max_concurrent = 1 WHERE name = 'fake'")
+    try:
+        time.sleep(DIRECTORY_TTL + 0.5)  # the worker's channel cache has expired
+        start = time.time()
+        # each 429 takes a second to come back: the other jobs queue for the channel
+        fake.rate_limit_next(2, retry_after=2, method="GET", path=POLL.pattern, delay=1.0)
+        ids = [live_client.videos.create(model="sora-2", prompt=f"throttled {i}", seconds="4",
+                                         size="1280x720").id for i in range(3)]
+        for vid in ids:
+            live.wait_for("SELECT state FROM jobs WHERE id = :id", "completed", timeout=60,
+                          id=vid)
+            assert live_client.videos.retrieve(vid).status == "completed"
+    finally:
+        live.execute("UPDATE channels SET max_concurrent = 0 WHERE name = 'fake'")
     limited = [r.time for r in fake.requests if r.time >= start and r.status == 429]
     assert len(limited) == 2
-    # after the last 429, nobody polled that channel until Retry-After had passed
-    last = max(limited)
-    ok_polls = [r.time for r in fake.requests
-                if r.time > last + 0.2 and r.status == 200 and POLL.match(r.path)]
-    assert ok_polls and min(ok_polls) >= last + 1.8, (last, ok_polls[:3])
+    # after each 429, no job on that channel was polled until Retry-After had passed
+    for t in limited:
+        polls = [r.time for r in fake.requests
+                 if r.time > t and r.status == 200 and POLL.match(r.path)]
+        assert polls and min(polls) >= t + 1.9, (t, polls[:3])
 
 
 def test_a_stale_job_is_refreshed_by_get_once_for_many_callers_without_any_worker(

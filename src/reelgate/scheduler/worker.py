@@ -23,6 +23,7 @@ from reelgate.jobs.lifecycle import Lifecycle
 from reelgate.jobs.model import Job
 from reelgate.jobs.states import ACTIVE
 from reelgate.media.storage import Storage
+from reelgate.routing.channels import Channel
 from reelgate.scheduler.directory import ChannelDirectory
 from reelgate.scheduler.driver import Driver
 from reelgate.scheduler.gate import ChannelGate
@@ -128,19 +129,24 @@ class Worker(TickLoop):
         """One step of one leased job, within the global and the channel's limits."""
         async with self._slots:
             try:
-                channel = await self.directory.channel(job.channel_id) if job.channel_id else None
+                channel = await self._channel(job)
                 async with self.gate.slot(channel):
-                    if channel is not None and channel.cooldown_until > now():
-                        # a 429 arrived after the claim (seen in this process): wait it out
-                        await self._hand_back(job, channel.cooldown_until)
-                        return
                     if not await self.gate.turn(channel, self.settings.lease_seconds / 4):
                         await self._hand_back(job, now() + 1.0)  # budget spent for a while
+                        return
+                    # looked up again after the waits: a 429 seen in this process while
+                    # this job waited for its slot or turn cools the channel for it too
+                    channel = await self._channel(job)
+                    if channel is not None and channel.cooldown_until > now():
+                        await self._hand_back(job, channel.cooldown_until)
                         return
                     await self.driver.step(job, channel)
             except Exception:
                 log.exception("step of %s failed; retrying later", job.id)
                 await self._retry_later(job.id)
+
+    async def _channel(self, job: Job) -> Channel | None:
+        return await self.directory.channel(job.channel_id) if job.channel_id else None
 
     async def _hand_back(self, job: Job, due: float) -> None:
         """Release a claimed job untouched (no poll counted), due again at ``due``."""
