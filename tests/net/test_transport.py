@@ -21,7 +21,7 @@ from cryptography.x509.oid import NameOID
 
 from reelgate.net.client import PolicySwitch, guarded_client, private_ok
 from reelgate.net.policy import OutboundPolicy
-from reelgate.net.transport import DestinationRefused, GuardedTransport
+from reelgate.net.transport import DestinationRefused, GuardedTransport, verifying_context
 from tests.net.support import PUBLIC_IP, RecordingConnector, StubResolver, Target
 
 
@@ -173,3 +173,29 @@ async def test_tls_verifies_and_names_the_host_while_dialling_the_checked_ip(
     assert response.content == b"ok"
     assert connector.dialled == [("127.0.0.1", port)]
     assert seen == {"sni": "media.test", "host": f"media.test:{port}"}
+
+
+async def test_default_transports_share_one_context_that_still_verifies(tmp_path: Path) -> None:
+    """One TLS context per process (each build reads the CA bundle on the event loop),
+    and it verifies: a certificate no trusted CA signed is refused."""
+    cert, key = _certificate(tmp_path, "media.test")
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0, ssl=server_ctx)
+    port = server.sockets[0].getsockname()[1]
+    resolver = StubResolver({"media.test": [["127.0.0.1"]]})
+    transports = [GuardedTransport(OutboundPolicy(allow_private=True), resolver=resolver)
+                  for _ in range(2)]
+    assert all(t._pool._ssl_context is verifying_context() for t in transports)
+    assert verifying_context().verify_mode == ssl.CERT_REQUIRED
+    try:
+        async with guarded_client(transport=transports[0]) as client:
+            with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+                await client.get(f"https://media.test:{port}/v.mp4")
+    finally:
+        server.close()
+        await server.wait_closed()

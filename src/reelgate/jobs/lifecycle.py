@@ -53,12 +53,18 @@ class Lifecycle:
     # --- submit ----------------------------------------------------------------------
 
     async def route(self, job: Job, *, channel_id: str, credential_id: str,
-                    upstream_model: str) -> Job | None:
+                    upstream_model: str, lease_until: float | None = None) -> Job | None:
         """QUEUED → SUBMITTING on a chosen channel and key: from here on the upstream
-        may have the job, so a crash is recovered, never resubmitted."""
-        return await self._commit(job, State.SUBMITTING, {
+        may have the job, so a crash is recovered, never resubmitted. ``lease_until``:
+        the holder's lease, renewed in the same write, so the send starts on a whole
+        lease whatever the work before it took (another worker that saw the job
+        SUBMITTING with a lapsed lease would take it for a crash)."""
+        values: dict[str, object] = {
             "channel_id": channel_id, "credential_id": credential_id,
-            "upstream_model": upstream_model, "submit_attempts": job.submit_attempts + 1})
+            "upstream_model": upstream_model, "submit_attempts": job.submit_attempts + 1}
+        if lease_until is not None:
+            values["lease_until"] = lease_until
+        return await self._commit(job, State.SUBMITTING, values)
 
     async def requeue(self, job: Job, *, unroute: bool,
                       refusal: Mapping[str, object]) -> Job | None:

@@ -14,6 +14,7 @@ the check meaningless.
 
 from __future__ import annotations
 
+import functools
 import ssl
 import typing
 from collections.abc import Awaitable, Callable, Iterable
@@ -25,7 +26,8 @@ import httpx
 from reelgate.net.policy import OutboundPolicy
 from reelgate.net.ssrf import UnsafeURL, resolve
 
-__all__ = ["DestinationRefused", "GuardedBackend", "GuardedTransport", "Resolver"]
+__all__ = ["DestinationRefused", "GuardedBackend", "GuardedTransport", "Resolver",
+           "verifying_context"]
 
 #: ``(host, port) -> addresses``; tests pass stubs, production uses getaddrinfo
 Resolver = Callable[[str, int], Awaitable[list[str]]]
@@ -89,6 +91,18 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         await self._connector.sleep(seconds)
 
 
+@functools.cache
+def verifying_context() -> ssl.SSLContext:
+    """The process's one certificate-verifying TLS context.
+
+    Building one reads the whole CA bundle (~20 ms of CPU, on the event loop); an
+    upstream client has 16 pools, and httpx built a context for each twice, so a
+    provider's first use blocked the loop for ~0.6 s (2 s on a loaded machine: long
+    enough for a job's lease to run out mid-submit). A context is safe to share.
+    """
+    return httpx.create_ssl_context(verify=True, trust_env=False)
+
+
 class GuardedTransport(httpx.AsyncHTTPTransport):
     """``httpx.AsyncHTTPTransport`` whose connection pool uses :class:`GuardedBackend`."""
 
@@ -97,12 +111,16 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
                  verify: ssl.SSLContext | bool = True,
                  limits: httpx.Limits = httpx.Limits(max_connections=100,
                                                      max_keepalive_connections=20)) -> None:
+        if verify is True:
+            verify = verifying_context()
+        elif verify is False:
+            verify = httpx.create_ssl_context(verify=False, trust_env=False)
         super().__init__(verify=verify, trust_env=False, limits=limits)
         self.backend = GuardedBackend(policy, resolver=resolver, connector=connector)
         # httpx builds its pool with the default backend and takes no other; swap it
         # for an identical pool on ours (tests assert the swap is in effect)
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
+            ssl_context=verify,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,

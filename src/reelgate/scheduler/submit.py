@@ -127,7 +127,8 @@ class Submitter:
                         await self.directory.credential(cand.credential_id))
         sending = await self.lifecycle.route(job, channel_id=cand.channel.id,
                                              credential_id=cand.credential_id,
-                                             upstream_model=cand.upstream_model)
+                                             upstream_model=cand.upstream_model,
+                                             lease_until=now() + self.settings.lease_seconds)
         if sending is None:
             return None
         try:

@@ -73,6 +73,17 @@ async def test_route_then_accept_is_two_transactions_and_ends_the_lease(db: Data
     assert running.version == job.version + 2
 
 
+async def test_route_renews_the_lease_it_is_given(db: Database) -> None:
+    """The send starts on a whole lease: the work before it cannot have used it up."""
+    life = Lifecycle(db)
+    job = await insert_job(db, lease_owner="w1", lease_until=now() + 0.5)
+    until = now() + 30
+    routed = await life.route(job, channel_id="ch_1", credential_id="c1",
+                              upstream_model="sora-2", lease_until=until)
+    assert routed is not None and routed.lease_owner == "w1"
+    assert routed.lease_until == pytest.approx(until)
+
+
 async def test_a_stale_snapshot_changes_nothing_and_runs_no_hook(db: Database) -> None:
     hooks = RecordingHooks()
     life = Lifecycle(db, [hooks])
