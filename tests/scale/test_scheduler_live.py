@@ -13,13 +13,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import openai
 
+from reelgate.scheduler.directory import CHANNEL_TTL
 from tests.fakes import OpenAIFake
 from tests.integration.helpers import decode_info, wait_done
 from tests.scale.support import Deployment, WorkerProcess
 
 POLL = re.compile(r"^/v1/videos/(video_[0-9a-f]+)$")
-#: how long a worker trusts its cached channel rows (ChannelDirectory.ttl)
-DIRECTORY_TTL = 5.0
 
 
 def _create(live: Deployment, live_client: openai.OpenAI, fake: OpenAIFake, prompt: str, *,
@@ -71,7 +70,7 @@ def test_upstream_429_cools_the_channel_down_instead_of_failing_jobs(
     fake.clear_faults()
     live.execute("UPDATE channels SET max_concurrent = 1 WHERE name = 'fake'")
     try:
-        time.sleep(DIRECTORY_TTL + 0.5)  # the worker's channel cache has expired
+        time.sleep(CHANNEL_TTL + 0.5)  # the worker's channel cache has expired
         start = time.time()
         # each 429 takes a second to come back: the other jobs queue for the channel
         fake.rate_limit_next(2, retry_after=2, method="GET", path=POLL.pattern, delay=1.0)

@@ -21,9 +21,12 @@ from reelgate.routing.channels import Channel
 from reelgate.routing.crypto import SecretBox
 from reelgate.store.db import Database
 
-__all__ = ["ChannelDirectory", "Pinned", "ProviderFactory"]
+__all__ = ["CHANNEL_TTL", "ChannelDirectory", "Pinned", "ProviderFactory"]
 
 ProviderFactory = Callable[[Channel], Provider]
+#: seconds a directory trusts the channel rows it read (a change made by another
+#: process is seen after at most this long; one made through this process at once)
+CHANNEL_TTL = 5.0
 _LOCAL = Credential("", "")
 
 
@@ -47,7 +50,7 @@ def local_options(settings: Settings) -> dict[str, Any]:
 
 class ChannelDirectory:
     def __init__(self, db: Database, box: SecretBox, settings: Settings,
-                 factory: ProviderFactory | None = None, ttl: float = 5.0) -> None:
+                 factory: ProviderFactory | None = None, ttl: float = CHANNEL_TTL) -> None:
         self.db = db
         self.box = box
         self.settings = settings
