@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+import ssl
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 import httpcore
+import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 if TYPE_CHECKING:  # only for annotations: the e2e tests import this module on old code too
     from reelgate.net.transport import SocketOption
@@ -99,3 +108,81 @@ class RecordingConnector(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self._real.sleep(seconds)
+
+
+def certificate(tmp_path: Path, name: str) -> tuple[Path, Path]:
+    """A self-signed certificate for ``name`` and its key, as PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+#: what a scripted server does with one request: the bytes to answer, or None to close
+Answer = Callable[[bytes, bytes], bytes | None]
+
+
+def ok(body: bytes = b'{"ok":true}', *extra: str) -> bytes:
+    head = "".join(f"{line}\r\n" for line in extra)
+    return (b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
+            % len(body)) + head.encode() + b"\r\n" + body
+
+
+class Scripted:
+    """A loopback server: each request (head, body) is answered by ``answer``."""
+
+    def __init__(self, answer: Answer, *, ssl_context: ssl.SSLContext | None = None) -> None:
+        self.answer = answer
+        self.ssl_context = ssl_context
+        self.connections = 0
+        self.requests: list[tuple[bytes, bytes]] = []
+        self.closed_idle = asyncio.Event()
+        self.close_after_answer = False
+
+    async def __aenter__(self) -> Scripted:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0,
+                                                 ssl=self.ssl_context)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.server.close()
+        await self.server.wait_closed()
+
+    def url(self, path: str = "/v1/videos/video_1", host: str = "127.0.0.1",
+            scheme: str = "http") -> httpx.URL:
+        return httpx.URL(f"{scheme}://{host}:{self.port}{path}")
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return
+                length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                               if line.lower().startswith(b"content-length:")), 0)
+                body = await reader.readexactly(length) if length else b""
+                self.requests.append((head, body))
+                answer = self.answer(head, body)
+                if answer is None:
+                    return
+                writer.write(answer)
+                await writer.drain()
+                if self.close_after_answer:
+                    return
+        finally:
+            writer.close()
+            self.closed_idle.set()

@@ -8,21 +8,22 @@ own host:port is reached as configured; TLS still verifies the name, not the IP.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import ssl
 from pathlib import Path
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from reelgate.net.client import PolicySwitch, guarded_client, private_ok
 from reelgate.net.policy import OutboundPolicy
 from reelgate.net.transport import DestinationRefused, GuardedTransport, verifying_context
-from tests.net.support import PUBLIC_IP, RecordingConnector, StubResolver, Target
+from tests.net.support import (
+    PUBLIC_IP,
+    RecordingConnector,
+    StubResolver,
+    Target,
+    certificate,
+)
 
 
 def _client(policy: OutboundPolicy, resolver: StubResolver | None = None,
@@ -117,29 +118,11 @@ async def test_a_policy_switch_keeps_strict_and_lax_requests_apart() -> None:
         assert len(target.hits) == 1
 
 
-def _certificate(tmp_path: Path, name: str) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
-
-
 async def test_tls_verifies_and_names_the_host_while_dialling_the_checked_ip(
         tmp_path: Path) -> None:
     """The certificate is for ``media.test`` only: verification passes only if SNI and
     hostname checking use the name, although the socket goes to 127.0.0.1."""
-    cert, key = _certificate(tmp_path, "media.test")
+    cert, key = certificate(tmp_path, "media.test")
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_ctx.load_cert_chain(cert, key)
     seen: dict[str, str | None] = {}
@@ -178,7 +161,7 @@ async def test_tls_verifies_and_names_the_host_while_dialling_the_checked_ip(
 async def test_default_transports_share_one_context_that_still_verifies(tmp_path: Path) -> None:
     """One TLS context per process (each build reads the CA bundle on the event loop),
     and it verifies: a certificate no trusted CA signed is refused."""
-    cert, key = _certificate(tmp_path, "media.test")
+    cert, key = certificate(tmp_path, "media.test")
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_ctx.load_cert_chain(cert, key)
 

@@ -261,4 +261,68 @@ async def test_read_timeout_option() -> None:
     channel = ChannelSpec("c", "c", "openai", "https://api.example/v1", {"read_timeout": 2.5})
     client = UpstreamClient(channel)
     assert (client.client.timeout.read, client.client.timeout.connect) == (2.5, 5.0)
+    assert client._origin_client is not None
+    assert client._origin_client.read_timeout == 2.5
     await client.aclose()
+
+
+def _request_parts(head: bytes, body: bytes) -> tuple[str, dict[str, str], bytes]:
+    lines = head.decode("latin-1").split("\r\n")
+    fields = dict(line.lower().split(": ", 1) for line in lines[1:] if line)
+    return lines[0], {k: fields[k] for k in ("authorization", "content-type") if k in fields}, body
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"json": {"prompt": "ünïcode", "seconds": "4", "n": [1, 2]}},
+    {"content": b'{"raw": true}', "headers": {"content-type": "application/json"}},
+    {"params": {"api-version": "2025 preview", "a": "1/2"}},
+    {"json": {"a": 1}, "headers": {"Content-Type": "application/vnd+json"}},
+], ids=["json", "content", "params", "own-content-type"])
+async def test_the_channels_origin_is_sent_the_same_request_httpx_would_send(
+        kwargs: dict[str, Any]) -> None:
+    """Polls and submits to the channel's own base URL go through the lean origin client;
+    what the upstream receives is what httpx sent for the same call."""
+    from reelgate.net.policy import OutboundPolicy
+    from reelgate.net.transport import GuardedTransport
+    from tests.net.support import Scripted, ok
+
+    async with Scripted(lambda head, body: ok(b'{"id":"v1"}')) as server:
+        base = f"http://127.0.0.1:{server.port}/v1"
+        channel = ChannelSpec("c", "c", "openai", base, {})
+        lean = UpstreamClient(channel)
+        plain = UpstreamClient(channel, transport=GuardedTransport(
+            OutboundPolicy.for_channel(base, {})))
+        assert plain._origin_client is None
+        answers = []
+        for client in (lean, plain):
+            headers = {"authorization": "Bearer k", **kwargs.get("headers", {})}
+            answers.append(await client.request_json(
+                "POST", client.url("videos?x=1"), headers=headers,
+                **{k: v for k, v in kwargs.items() if k != "headers"}))
+            await client.aclose()
+    assert answers == [{"id": "v1"}] * 2
+    sent = [_request_parts(head, body) for head, body in server.requests]
+    assert sent[0] == sent[1]
+    assert server.connections == 2
+
+
+async def test_only_the_origin_and_plain_bodies_take_the_lean_client() -> None:
+    """Multipart bodies and other hosts keep httpx (and its guard): the lean client's
+    connection count stays at the requests it was given."""
+    from tests.net.support import Scripted, ok
+
+    async with Scripted(lambda head, body: ok(b'{"id":"v1"}')) as server:
+        channel = ChannelSpec("c", "c", "openai", f"http://127.0.0.1:{server.port}/v1", {})
+        client = UpstreamClient(channel)
+        assert client._origin_client is not None
+        await client.request_json("POST", client.url("videos"),
+                                  files={"input_reference": ("a.png", b"png", "image/png")},
+                                  data={"prompt": "p"})
+        assert client._origin_client._idle == []  # httpx carried the multipart one
+        await client.request_json("GET", client.url("videos/v1"))
+        assert len(client._origin_client._idle) == 1
+        with pytest.raises(UpstreamError) as caught:  # another host: guarded, refused
+            await client.request_json("GET", f"http://127.0.0.2:{server.port}/v1/videos")
+        await client.aclose()
+    assert caught.value.code == "upstream_url_refused"
+    assert b"multipart/form-data" in server.requests[0][0]

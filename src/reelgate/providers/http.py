@@ -27,9 +27,10 @@ from typing import Any
 import httpx
 
 from reelgate.net.client import next_hop
+from reelgate.net.origin import OriginClient, TooLarge
 from reelgate.net.policy import OutboundPolicy
 from reelgate.net.ssrf import UnsafeURL, check_target
-from reelgate.net.transport import DestinationRefused, GuardedTransport
+from reelgate.net.transport import DestinationRefused, GuardedTransport, verifying_context
 from reelgate.providers.base import (
     ChannelSpec,
     ErrorKind,
@@ -69,6 +70,9 @@ MAX_ERROR_BYTES = 64 * 1024
 MAX_MEDIA_BYTES = 4 * 1024**3
 #: UpstreamError.code (and the job's error code) when the guard refused a URL
 URL_REFUSED = "upstream_url_refused"
+#: the request arguments the origin client handles itself; others (multipart) take httpx
+_ORIGIN_KWARGS = frozenset({"headers", "params", "json", "content"})
+USER_AGENT = "reelgate/0.1"
 
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return url.scheme, url.host, url.port
@@ -99,12 +103,17 @@ class UpstreamClient:
             transport=transport or GuardedTransport(self.policy),
             follow_redirects=False,
             trust_env=False,
-            headers={"user-agent": "reelgate/0.1"},
+            headers={"user-agent": USER_AGENT},
             limits=httpx.Limits(max_connections=POOL_CONNECTIONS,
                                 max_keepalive_connections=POOL_CONNECTIONS),
         ) for _ in range(1 if transport is not None else POOLS)]
         self.client = self._clients[0]
         self._turn = 0
+        # the channel's own origin, where polls and submits go: a lean client of our own
+        # (see reelgate.net.origin for why); unit tests with a mock transport keep httpx
+        self._origin_client = None if transport is not None else OriginClient(
+            httpx.URL(self.base_url), ssl_context=verifying_context(),
+            connect_timeout=CONNECT_TIMEOUT, read_timeout=read, user_agent=USER_AGENT)
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
@@ -126,12 +135,50 @@ class UpstreamClient:
         """The whole answer whatever its status, at most :data:`MAX_BODY_BYTES` of it
         (else PROTOCOL), for providers that read their upstream's errors themselves.
         Transport failures and guard refusals are mapped as in :meth:`request`."""
+        if self._origin_client is not None and _ORIGIN_KWARGS.issuperset(kwargs):
+            answer = await self._to_origin(self._origin_client, method, url, creates, **kwargs)
+            if answer is not None:
+                return answer
         response = await self._send(self.client.build_request(method, url, **kwargs),
                                     creates=creates)
         try:
             return await _bounded(response, MAX_BODY_BYTES)
         except httpx.HTTPError as exc:
             raise upstream_error(exc, creates=creates) from exc
+
+    async def _to_origin(
+        self, origin: OriginClient, method: str, url: str | httpx.URL, creates: bool, *,
+        headers: Mapping[str, str] | None = None, params: Mapping[str, Any] | None = None,
+        json: Any = None, content: bytes | str | None = None,
+    ) -> httpx.Response | None:
+        """The request sent by ``origin``, or None when it is for another host."""
+        # as httpx does: ``params`` (even empty) replaces the URL's own query
+        if params is not None:
+            target = httpx.URL(url, params=params)
+        else:
+            target = url if isinstance(url, httpx.URL) else httpx.URL(url)
+        if not origin.serves(target):
+            return None
+        fields = dict(headers or {})
+        body = b""
+        if json is not None:
+            body = _json_bytes(json)
+            if not any(name.lower() == "content-type" for name in fields):
+                fields["Content-Type"] = "application/json"
+        elif isinstance(content, str):
+            body = content.encode()
+        elif content is not None:
+            body = content
+        try:
+            raw = await origin.request(method, target, headers=fields, body=body,
+                                       limit=MAX_BODY_BYTES)
+        except TooLarge as exc:
+            raise UpstreamError(ErrorKind.PROTOCOL, str(exc), status_code=exc.status_code
+                                ) from None
+        except httpx.HTTPError as exc:
+            raise upstream_error(exc, creates=creates) from exc
+        return httpx.Response(raw.status_code, headers=raw.headers, content=raw.content,
+                              request=httpx.Request(method, target, headers=fields))
 
     async def request(
         self, method: str, url: str, *, creates: bool = False, **kwargs: Any
@@ -228,8 +275,16 @@ class UpstreamClient:
         raise UpstreamError(ErrorKind.PROTOCOL, f"more than {MAX_REDIRECTS} redirects for {url}")
 
     async def aclose(self) -> None:
+        if self._origin_client is not None:
+            await self._origin_client.aclose()
         for client in self._clients:
             await client.aclose()
+
+
+def _json_bytes(value: Any) -> bytes:
+    """A JSON body encoded as httpx encodes ``json=`` (compact, UTF-8, no NaN)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"),
+                      allow_nan=False).encode()
 
 
 async def _bounded(response: httpx.Response, limit: int, *, truncate: bool = False
