@@ -213,13 +213,22 @@ def _due(t: Any) -> ColumnElement[bool]:
     )
 
 
-def _claim_statement(skip_locked: bool) -> Any:
+def pick_statement(skip_locked: bool) -> Any:
+    """The ids a claim takes: the first ``b_limit`` due at ``b_t``, in due order.
+
+    ``ix_jobs_next_poll`` answers it in that order (``next_poll_at <= t`` implies the
+    index's ``next_poll_at IS NOT NULL``, whatever ``t`` is bound to), so the scan
+    stops after the batch however many jobs are due.
+    """
     t: Any = bindparam("b_t")
     pick = (select(jobs.c.id).where(_due(t)).order_by(jobs.c.next_poll_at)
             .limit(bindparam("b_limit")))
-    if skip_locked:
-        pick = pick.with_for_update(skip_locked=True)
-    picked = pick.cte("picked").prefix_with("MATERIALIZED", dialect="postgresql")
+    return pick.with_for_update(skip_locked=True) if skip_locked else pick
+
+
+def _claim_statement(skip_locked: bool) -> Any:
+    picked = pick_statement(skip_locked).cte("picked").prefix_with("MATERIALIZED",
+                                                                   dialect="postgresql")
     return (update(jobs).where(jobs.c.id == picked.c.id)
             .values(lease_owner=bindparam("b_worker"), lease_until=bindparam("b_until"),
                     version=jobs.c.version + 1)

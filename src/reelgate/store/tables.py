@@ -194,6 +194,9 @@ jobs = Table(
     Column("model_alias", String(100)),
     Index("ix_jobs_tenant_created", "tenant_id", "created_at", "id"),
     Index("ix_jobs_due", "state", "next_poll_at"),
+    # the claim's: due order, live jobs only (finished ones have no next_poll_at)
+    Index("ix_jobs_next_poll", "next_poll_at", postgresql_where=text("next_poll_at IS NOT NULL"),
+          sqlite_where=text("next_poll_at IS NOT NULL")),
     Index("ix_jobs_channel_state", "channel_id", "state"),
     # the dashboard (reelgate.reporting): each window query is one range scan of one
     # covering index; unfinished jobs (finished_at NULL) lead ix_jobs_finished
