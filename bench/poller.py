@@ -67,6 +67,11 @@ async def seed(url: str, channel_id: str, credential_id: str, fake: OpenAIFake,
         for start in range(0, count, 1000):
             async with db.begin() as conn:
                 await conn.execute(insert(jobs), rows[start:start + 1000])
+        # statistics, as a table that grew to this size over time has them from autovacuum
+        # (on a table bulk-loaded a second ago the planner knows nothing yet)
+        async with db.engine.connect() as conn:
+            await conn.execute(text("ANALYZE jobs"))
+            await conn.commit()
     finally:
         await db.dispose()
 
