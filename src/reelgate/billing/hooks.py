@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import logging
 from fractions import Fraction
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from reelgate.auth.principal import Principal
@@ -73,18 +74,27 @@ def charge_for(job: Job) -> int:
     return round_micros(exact)
 
 
+def _spend_statement(enforce_cap: bool) -> Any:
+    amount: Any = bindparam("b_amount")
+    stmt = update(api_keys).where(api_keys.c.id == bindparam("b_key"))
+    if enforce_cap:
+        stmt = stmt.where(api_keys.c.spend_cap_micros.is_(None)
+                          | (api_keys.c.spent_micros + amount <= api_keys.c.spend_cap_micros))
+    return stmt.values(spent_micros=api_keys.c.spent_micros + amount)
+
+
+#: built once (see reelgate.billing.ledger): with and without the cap check
+_SPEND = {cap: _spend_statement(cap) for cap in (False, True)}
+
+
 async def add_spend(conn: AsyncConnection, key_id: str, amount: int, *,
-                     enforce_cap: bool) -> bool:
+                    enforce_cap: bool) -> bool:
     """Move the key's spend counter; with ``enforce_cap`` only within its cap.
 
     On PostgreSQL the conditional UPDATE waits for the key's row lock and re-checks
     the cap on the newest row, so concurrent creates cannot overshoot it.
     """
-    stmt = update(api_keys).where(api_keys.c.id == key_id)
-    if enforce_cap:
-        stmt = stmt.where(api_keys.c.spend_cap_micros.is_(None)
-                          | (api_keys.c.spent_micros + amount <= api_keys.c.spend_cap_micros))
-    res = await conn.execute(stmt.values(spent_micros=api_keys.c.spent_micros + amount))
+    res = await conn.execute(_SPEND[enforce_cap], {"b_key": key_id, "b_amount": amount})
     return res.rowcount == 1
 
 

@@ -14,7 +14,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -79,14 +79,35 @@ def upsert(conn: AsyncConnection, table: Table) -> Any:
     return sqlite.insert(table)
 
 
+def _insert_statement(insert: Any) -> Any:
+    return insert(ledger).values(
+        tenant_id=bindparam("b_tenant"), key_id=bindparam("b_key"), job_id=bindparam("b_job"),
+        kind=bindparam("b_kind"), amount_micros=bindparam("b_amount"),
+        entry_key=bindparam("b_entry"), note=bindparam("b_note"), created_at=bindparam("b_at"),
+    ).on_conflict_do_nothing(index_elements=["entry_key"])
+
+
+# Built once with bind parameters: composing these per call (operators, coercions,
+# cache keys) cost more CPU than sending them; every create runs three.
+_INSERT = {"postgresql": _insert_statement(postgresql.insert),
+           "sqlite": _insert_statement(sqlite.insert)}
+_CREDIT = (update(tenants).where(tenants.c.id == bindparam("b_tenant"))
+           .values(balance_micros=tenants.c.balance_micros + bindparam("b_amount")))
+_DEBIT_IF_FUNDED = (
+    update(tenants)
+    .where(tenants.c.id == bindparam("b_tenant"),
+           tenants.c.unlimited.is_(True) | (tenants.c.balance_micros >= bindparam("b_amount")))
+    .values(balance_micros=tenants.c.balance_micros - bindparam("b_amount")))
+
+
 async def _insert(conn: AsyncConnection, tenant_id: str, kind: Kind, amount: int,
                   entry_key: str, job_id: str | None, key_id: str | None,
                   note: str | None) -> bool:
-    stmt = upsert(conn, ledger).values(
-        tenant_id=tenant_id, key_id=key_id, job_id=job_id, kind=kind.value,
-        amount_micros=amount, entry_key=entry_key, note=note, created_at=now(),
-    ).on_conflict_do_nothing(index_elements=["entry_key"])
-    return (await conn.execute(stmt)).rowcount == 1
+    stmt = _INSERT["postgresql" if conn.dialect.name == "postgresql" else "sqlite"]
+    result = await conn.execute(stmt, {
+        "b_tenant": tenant_id, "b_key": key_id, "b_job": job_id, "b_kind": kind.value,
+        "b_amount": amount, "b_entry": entry_key, "b_note": note, "b_at": now()})
+    return result.rowcount == 1
 
 
 async def post(
@@ -96,8 +117,7 @@ async def post(
     """Record one movement; False (and nothing changed) if ``entry_key`` was seen before."""
     if not await _insert(conn, tenant_id, kind, amount, entry_key, job_id, key_id, note):
         return False
-    await conn.execute(update(tenants).where(tenants.c.id == tenant_id)
-                       .values(balance_micros=tenants.c.balance_micros + amount))
+    await conn.execute(_CREDIT, {"b_tenant": tenant_id, "b_amount": amount})
     return True
 
 
@@ -115,12 +135,7 @@ async def debit_if_funded(
     """
     if not await _insert(conn, tenant_id, kind, -amount, entry_key, job_id, key_id, note):
         return None
-    res = await conn.execute(
-        update(tenants)
-        .where(tenants.c.id == tenant_id,
-               tenants.c.unlimited.is_(True) | (tenants.c.balance_micros >= amount))
-        .values(balance_micros=tenants.c.balance_micros - amount)
-    )
+    res = await conn.execute(_DEBIT_IF_FUNDED, {"b_tenant": tenant_id, "b_amount": amount})
     return res.rowcount == 1
 
 

@@ -44,6 +44,9 @@ from reelgate.providers.openai_wire import character_call, submit_call
 
 __all__ = ["MODES", "OpenAIProvider"]
 
+#: asked for every channel at every routing decision: built once
+_EVERY_OPERATION = frozenset(Operation)
+
 MODES = frozenset({"openai", "azure", "relay", "omni"})
 _URL_FIELDS = ("video_url", "url", "result_url")
 _ENDINGS = frozenset({"cancelled", "canceled", "expired"})
@@ -63,7 +66,7 @@ class OpenAIProvider:
         """Everything the Videos API has, passed through; vLLM-Omni creates only."""
         if str(options.get("mode", "openai")) == "omni":
             return BASIC_OPERATIONS
-        return frozenset(Operation)
+        return _EVERY_OPERATION
 
     def __init__(
         self, channel: ChannelSpec, *, transport: httpx.AsyncBaseTransport | None = None
