@@ -26,7 +26,7 @@ from reelgate.api import (
 from reelgate.api.allow import AllowOptions
 from reelgate.api.body import BodyLimit
 from reelgate.api.errors import install_error_handlers
-from reelgate.api.fast import RetrieveFastPath
+from reelgate.api.fast import FastPaths
 from reelgate.api.limits import RateLimitHeaders
 from reelgate.api.nul import NulGuard
 from reelgate.api.openapi import install as install_openapi
@@ -93,8 +93,8 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
     app.add_middleware(BodyLimit, max_bytes=max_body, max_json_bytes=settings.max_json_bytes)
     app.add_middleware(RateLimitHeaders)
     app.add_middleware(AllowOptions, routes=app.router.routes)
-    app.add_middleware(RetrieveFastPath,  # the poll clients repeat, before all the above
-                       routes=app.router.routes)
+    app.add_middleware(FastPaths,  # retrieves and JSON creates, before all the above
+                       routes=app.router.routes, max_json_bytes=settings.max_json_bytes)
     app.add_middleware(NulGuard)
     app.add_middleware(RequestMetrics, metrics=local.http, routes=app.router.routes)  # outermost
     app.state.local_metrics = local

@@ -1,16 +1,22 @@
-"""``GET /v1/videos/{id}`` answered in front of the framework: the poll clients repeat.
+"""The two calls every job is made of, answered in front of the framework.
 
-A client polls its job every second or so, and most of what a retrieve cost was the
-way there, not the answer: FastAPI's routing, dependency resolution and four layers
-of middleware, against one cached key check and one indexed read. This pure-ASGI
-layer answers exactly that request (a GET with no body on that path) with the same
-steps the declared route takes, through the same functions: the bearer check
-(:func:`reelgate.api.auth.authenticate`), the poll rate limit
-(:func:`reelgate.api.limits.check_rate`), the tenant-scoped read (another tenant's
-job is a 404) and :func:`reelgate.api.render.video_object`; errors leave in the
-same envelope, with the same headers. Everything else, HEAD and OPTIONS included,
-goes on to the application, whose route for this path stays declared so the
-OpenAPI document is unchanged.
+``GET /v1/videos/{id}``: a client polls its job every second or so, and most of what
+a retrieve cost was the way there, not the answer: FastAPI's routing, dependency
+resolution and four layers of middleware, against one cached key check and one
+indexed read. ``POST /v1/videos`` with a JSON body: routing, middleware and
+dependencies were a fifth of a create's CPU in the API process.
+
+This pure-ASGI layer answers exactly those requests (a GET with no body on that path;
+a POST there whose body is JSON) with the same steps the declared routes take,
+through the same functions: the bearer check (:func:`reelgate.api.auth.authenticate`),
+the rate limit of its kind (:func:`reelgate.api.limits.check_rate`), then for a
+retrieve the tenant-scoped read (another tenant's job is a 404) and
+:func:`reelgate.api.render.video_object`, for a create the route's own endpoint
+function (:func:`reelgate.api.videos.create_video`) behind the same body limit
+(:class:`reelgate.api.body.BodyLimit`). Errors leave in the same envelope, with the
+same headers. Everything else (multipart creates, HEAD, OPTIONS) goes on to the
+application, whose routes for these paths stay declared so the OpenAPI document is
+unchanged.
 """
 
 from __future__ import annotations
@@ -19,22 +25,27 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from reelgate.api.auth import authenticate
+from reelgate.api.body import BodyLimit
 from reelgate.api.deps import scope_gateway
 from reelgate.api.errors import error_response, unexpected_response
 from reelgate.api.limits import check_rate
 from reelgate.api.render import poll_after_ms, video_object
 from reelgate.api.request_metrics import flatten_routes as _flatten
+from reelgate.api.videos import create_video
 from reelgate.errors import APIError
 
-__all__ = ["RetrieveFastPath"]
+__all__ = ["FastPaths"]
 
 _PREFIX = "/v1/videos/"
-#: the declared route's path
+#: the declared routes' paths
 ROUTE = "/v1/videos/{video_id}"
+CREATE_ROUTE = "/v1/videos"
 
 
 def _video_id(scope: Scope) -> str | None:
@@ -56,6 +67,20 @@ def _video_id(scope: Scope) -> str | None:
     return video_id
 
 
+def _is_json_create(scope: Scope) -> bool:
+    """Is this ``POST /v1/videos`` with a JSON body (multipart takes the framework)?"""
+    if scope["type"] != "http" or scope["method"] != "POST":
+        return False
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root):]
+    if path != CREATE_ROUTE:
+        return False
+    kind = _header(scope, b"content-type").split(";")[0].strip().lower()
+    return kind == "application/json"
+
+
 def _header(scope: Scope, wanted: bytes) -> str:
     for name, value in scope["headers"]:
         if name == wanted:
@@ -63,27 +88,41 @@ def _header(scope: Scope, wanted: bytes) -> str:
     return ""
 
 
-class RetrieveFastPath:
-    def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute] = ()) -> None:
+class FastPaths:
+    def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute] = (), *,
+                 max_json_bytes: int = 1 << 20) -> None:
         self.app = app
         self.routes = routes
-        self._route: BaseRoute | None = None
+        self._found: dict[tuple[str, str], BaseRoute | None] = {}
+        # the JSON limit the application's BodyLimit would apply to this body
+        self._create = BodyLimit(self._create_app, max_bytes=max_json_bytes,
+                                 max_json_bytes=max_json_bytes)
 
-    def _declared(self) -> BaseRoute | None:
+    def _declared(self, path: str, method: str) -> BaseRoute | None:
         """The route this answers for (so what reads ``scope["route"]``, such as the
         request metrics, sees the same route the framework would have chosen)."""
-        if self._route is None:
-            self._route = next((route for route, path in _flatten(self.routes)
-                                if path == ROUTE
-                                and "GET" in (getattr(route, "methods", None) or ())), None)
-        return self._route
+        if (path, method) not in self._found:
+            self._found[path, method] = next(
+                (route for route, where in _flatten(self.routes)
+                 if where == path and method in (getattr(route, "methods", None) or ())),
+                None)
+        return self._found[path, method]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         video_id = _video_id(scope)
-        if video_id is None:
+        if video_id is not None:
+            await self._retrieve(scope, receive, send, video_id)
+        elif _is_json_create(scope):
+            route = self._declared(CREATE_ROUTE, "POST")
+            if route is not None:
+                scope["route"] = route
+            await self._create(scope, receive, send)
+        else:
             await self.app(scope, receive, send)
-            return
-        route = self._declared()
+
+    async def _retrieve(self, scope: Scope, receive: Receive, send: Send,
+                        video_id: str) -> None:
+        route = self._declared(ROUTE, "GET")
         if route is not None:
             scope["route"] = route
         limit_headers: dict[str, str] | None = None
@@ -93,18 +132,41 @@ class RetrieveFastPath:
             limit_headers = await check_rate(gw.limiter, caller, "polls",
                                              caller.polls_per_minute)
             job = await gw.videos.retrieve(caller, video_id)
-        except APIError as exc:
-            response = error_response(exc)
-        except Exception as exc:  # the same 500 (or NUL 400) the application sends
-            response = unexpected_response(exc)
+        except Exception as exc:
+            await _failed(exc, limit_headers)(scope, receive, send)
         else:
             await _send_json(send, video_object(job), poll_after_ms(job), limit_headers)
-            return
-        if limit_headers:  # as RateLimitHeaders adds them to the route's errors
-            for name, value in limit_headers.items():
-                if name not in response.headers:
-                    response.headers[name] = value
+
+    async def _create_app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The declared route's steps: the key, the create limit, then its endpoint."""
+        limit_headers: dict[str, str] | None = None
+        try:
+            gw = scope_gateway(scope)
+            caller = await authenticate(gw, _header(scope, b"authorization"))
+            limit_headers = await check_rate(gw.limiter, caller, "creates",
+                                             caller.creates_per_minute)
+            request = Request(scope, receive)
+            request.state.principal = caller
+            response: Response = await create_video(request, gw, caller)
+        except Exception as exc:
+            response = _failed(exc, limit_headers)
+        else:
+            _add_missing(response, limit_headers)
         await response(scope, receive, send)
+
+
+def _failed(exc: Exception, limit_headers: dict[str, str] | None) -> Response:
+    """The error the application sends for ``exc`` (its envelope, its 500 or NUL 400),
+    with the rate-limit headers :class:`~reelgate.api.limits.RateLimitHeaders` adds."""
+    response = error_response(exc) if isinstance(exc, APIError) else unexpected_response(exc)
+    _add_missing(response, limit_headers)
+    return response
+
+
+def _add_missing(response: Response, headers: dict[str, str] | None) -> None:
+    for name, value in (headers or {}).items():
+        if name not in response.headers:
+            response.headers[name] = value
 
 
 async def _send_json(send: Send, content: dict[str, Any], hint: int | None,
