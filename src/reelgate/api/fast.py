@@ -48,15 +48,19 @@ ROUTE = "/v1/videos/{video_id}"
 CREATE_ROUTE = "/v1/videos"
 
 
-def _video_id(scope: Scope) -> str | None:
-    """The id if this is a bodiless ``GET /v1/videos/{id}``, else None."""
-    if scope["type"] != "http" or scope["method"] != "GET":
+def _path(scope: Scope, method: str) -> str | None:
+    """The application-relative path of an HTTP request with ``method``, else None."""
+    if scope["type"] != "http" or scope["method"] != method:
         return None
     path: str = scope["path"]
     root: str = scope.get("root_path", "")
-    if root and path.startswith(root):
-        path = path[len(root):]
-    if not path.startswith(_PREFIX):
+    return path[len(root):] if root and path.startswith(root) else path
+
+
+def _video_id(scope: Scope) -> str | None:
+    """The id if this is a bodiless ``GET /v1/videos/{id}``, else None."""
+    path = _path(scope, "GET")
+    if path is None or not path.startswith(_PREFIX):
         return None
     video_id = path[len(_PREFIX):]
     if not video_id or "/" in video_id or video_id == "quote":
@@ -69,13 +73,7 @@ def _video_id(scope: Scope) -> str | None:
 
 def _is_json_create(scope: Scope) -> bool:
     """Is this ``POST /v1/videos`` with a JSON body (multipart takes the framework)?"""
-    if scope["type"] != "http" or scope["method"] != "POST":
-        return False
-    path: str = scope["path"]
-    root: str = scope.get("root_path", "")
-    if root and path.startswith(root):
-        path = path[len(root):]
-    if path != CREATE_ROUTE:
+    if _path(scope, "POST") != CREATE_ROUTE:
         return False
     kind = _header(scope, b"content-type").split(";")[0].strip().lower()
     return kind == "application/json"
