@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from reelgate.net.policy import host_port
+
 __all__ = ["OriginClient", "RawResponse", "TooLarge"]
 
 #: connections open at once per origin; a request beyond waits up to the connect timeout
@@ -80,12 +82,12 @@ class OriginClient:
                  connect_timeout: float, read_timeout: float,
                  user_agent: str = "reelgate/0.1") -> None:
         self.scheme = url.scheme
-        self.host = url.host
-        self.port = url.port or (443 if url.scheme == "https" else 80)
-        default = (self.scheme == "https" and self.port == 443) or (
-            self.scheme == "http" and self.port == 80)
-        authority = url.host if ":" not in url.host else f"[{url.host}]"
-        self._host_header = (authority if default else f"{authority}:{self.port}").encode()
+        self.host, self.port = host_port(url)  # as the guarded transport names origins
+        self._origin = (url.scheme, self.host, self.port)
+        authority = self.host if ":" not in self.host else f"[{self.host}]"
+        # httpx drops a scheme's default port from the URL: then the Host header has none
+        self._host_header = (authority if url.port is None else f"{authority}:{self.port}"
+                             ).encode()
         self._ssl = ssl_context if self.scheme == "https" else None
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
@@ -95,8 +97,7 @@ class OriginClient:
 
     def serves(self, url: httpx.URL) -> bool:
         """Does ``url`` point at this origin (so this client may send it)?"""
-        port = url.port or (443 if url.scheme == "https" else 80)
-        return (url.scheme == self.scheme and url.host == self.host and port == self.port)
+        return (url.scheme, *host_port(url)) == self._origin
 
     async def request(self, method: str, url: httpx.URL, *,
                       headers: Sequence[tuple[str, str]] | Mapping[str, str] = (),
