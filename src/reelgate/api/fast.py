@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
@@ -38,6 +39,8 @@ from reelgate.api.limits import check_rate
 from reelgate.api.render import poll_after_ms, video_object
 from reelgate.api.request_metrics import flatten_routes as _flatten
 from reelgate.api.videos import create_video
+from reelgate.auth.principal import Principal
+from reelgate.bootstrap import Gateway
 from reelgate.errors import APIError
 
 __all__ = ["FastPaths"]
@@ -96,68 +99,81 @@ class FastPaths:
         self._create = BodyLimit(self._create_app, max_bytes=max_json_bytes,
                                  max_json_bytes=max_json_bytes)
 
-    def _declared(self, path: str, method: str) -> BaseRoute | None:
-        """The route this answers for (so what reads ``scope["route"]``, such as the
-        request metrics, sees the same route the framework would have chosen)."""
+    def _mark(self, scope: Scope, path: str, method: str) -> None:
+        """Name the declared route this answers for in the scope (so what reads
+        ``scope["route"]``, such as the request metrics, sees the route the framework
+        would have chosen)."""
         if (path, method) not in self._found:
             self._found[path, method] = next(
                 (route for route, where in _flatten(self.routes)
                  if where == path and method in (getattr(route, "methods", None) or ())),
                 None)
-        return self._found[path, method]
+        route = self._found[path, method]
+        if route is not None:
+            scope["route"] = route
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         video_id = _video_id(scope)
         if video_id is not None:
+            self._mark(scope, ROUTE, "GET")
             await self._retrieve(scope, receive, send, video_id)
         elif _is_json_create(scope):
-            route = self._declared(CREATE_ROUTE, "POST")
-            if route is not None:
-                scope["route"] = route
+            self._mark(scope, CREATE_ROUTE, "POST")
             await self._create(scope, receive, send)
         else:
             await self.app(scope, receive, send)
 
     async def _retrieve(self, scope: Scope, receive: Receive, send: Send,
                         video_id: str) -> None:
-        route = self._declared(ROUTE, "GET")
-        if route is not None:
-            scope["route"] = route
-        limit_headers: dict[str, str] | None = None
+        admitted: _Admitted | None = None
         try:
-            gw = scope_gateway(scope)
-            caller = await authenticate(gw, _header(scope, b"authorization"))
-            limit_headers = await check_rate(gw.limiter, caller, "polls",
-                                             caller.polls_per_minute)
-            job = await gw.videos.retrieve(caller, video_id)
+            admitted = await _admit(scope, "polls")
+            job = await admitted.gw.videos.retrieve(admitted.caller, video_id)
         except Exception as exc:
-            await _failed(exc, limit_headers)(scope, receive, send)
+            await _failed(exc, admitted)(scope, receive, send)
         else:
-            await _send_json(send, video_object(job), poll_after_ms(job), limit_headers)
+            await _send_json(send, video_object(job), poll_after_ms(job),
+                             admitted.limit_headers)
 
     async def _create_app(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The declared route's steps: the key, the create limit, then its endpoint."""
-        limit_headers: dict[str, str] | None = None
+        admitted: _Admitted | None = None
         try:
-            gw = scope_gateway(scope)
-            caller = await authenticate(gw, _header(scope, b"authorization"))
-            limit_headers = await check_rate(gw.limiter, caller, "creates",
-                                             caller.creates_per_minute)
+            admitted = await _admit(scope, "creates")
             request = Request(scope, receive)
-            request.state.principal = caller
-            response: Response = await create_video(request, gw, caller)
+            request.state.principal = admitted.caller
+            response: Response = await create_video(request, admitted.gw, admitted.caller)
         except Exception as exc:
-            response = _failed(exc, limit_headers)
+            response = _failed(exc, admitted)
         else:
-            _add_missing(response, limit_headers)
+            _add_missing(response, admitted.limit_headers)
         await response(scope, receive, send)
 
 
-def _failed(exc: Exception, limit_headers: dict[str, str] | None) -> Response:
+@dataclass(frozen=True, slots=True)
+class _Admitted:
+    """A request past the key check and its rate limit (and that limit's headers)."""
+
+    gw: Gateway
+    caller: Principal
+    limit_headers: dict[str, str] | None
+
+
+async def _admit(scope: Scope, kind: str) -> _Admitted:
+    """The bearer check, then the limit of ``kind`` ("polls" or "creates"), as the
+    declared routes' dependencies do them; an error (401, 429) is raised."""
+    gw = scope_gateway(scope)
+    caller = await authenticate(gw, _header(scope, b"authorization"))
+    limit = caller.polls_per_minute if kind == "polls" else caller.creates_per_minute
+    return _Admitted(gw, caller, await check_rate(gw.limiter, caller, kind, limit))
+
+
+def _failed(exc: Exception, admitted: _Admitted | None) -> Response:
     """The error the application sends for ``exc`` (its envelope, its 500 or NUL 400),
-    with the rate-limit headers :class:`~reelgate.api.limits.RateLimitHeaders` adds."""
+    with the rate-limit headers :class:`~reelgate.api.limits.RateLimitHeaders` adds
+    once the limit let the request in."""
     response = error_response(exc) if isinstance(exc, APIError) else unexpected_response(exc)
-    _add_missing(response, limit_headers)
+    _add_missing(response, admitted.limit_headers if admitted is not None else None)
     return response
 
 
