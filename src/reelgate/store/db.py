@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import sqlite3
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,7 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from reelgate.store.checkpoint import Checkpointer
-from reelgate.store.sqlite_loop import DRIVER, retry_busy
+from reelgate.store.sqlite_loop import DRIVER, begin_immediate, retry_busy
+from reelgate.store.turns import WriterTurns
 
 __all__ = ["Database", "Tx"]
 
@@ -51,10 +53,6 @@ def _loop_url(url: str) -> str:
     return make_url(url).set(drivername=DRIVER).render_as_string(hide_password=False)
 
 
-def _begin_immediate(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-
 class Database:
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
@@ -74,12 +72,20 @@ class Database:
         # reads run each statement in autocommit (a WAL snapshot per statement):
         # no BEGIN and no ROLLBACK
         self.read_engine = create_async_engine(loop_url, pool_reset_on_return=None, **kwargs)
-        event.listen(self.engine.sync_engine, "connect", _sqlite_connect)
-        event.listen(self.engine.sync_engine, "begin", _begin_immediate)
-        event.listen(self.read_engine.sync_engine, "connect", _sqlite_connect)
         path = make_url(url).database
+        #: turns at the write lock with the other processes on this database
+        self.turns: WriterTurns | None = None
         if path and path != ":memory:":
             self.checkpointer = Checkpointer(path)
+            self.turns = WriterTurns(path)
+        event.listen(self.engine.sync_engine, "connect", _sqlite_connect)
+        event.listen(self.engine.sync_engine, "begin", self._begin_immediate)
+        event.listen(self.read_engine.sync_engine, "connect", _sqlite_connect)
+
+    def _begin_immediate(self, conn: Connection) -> None:
+        raw = conn.connection.driver_connection
+        assert isinstance(raw, sqlite3.Connection)
+        begin_immediate(raw, self.turns)
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
@@ -130,3 +136,6 @@ class Database:
             await self.read_engine.dispose()
         if self.checkpointer is not None:
             await self.checkpointer.close()
+        if self.turns is not None:
+            self.turns.close()
+            self.turns = None

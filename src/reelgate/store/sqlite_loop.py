@@ -11,9 +11,10 @@ way waits for long:
 
 * readers never wait for writers (each statement reads its own WAL snapshot);
 * writers wait only for the write lock, and that wait is made here, in
-  :meth:`SQLiteLoopDialect.begin_immediate`, as an *asynchronous* sleep between
-  non-blocking attempts (``busy_timeout`` is 0 on these connections), so another
-  process holding the lock never stalls this process's loop; within one process,
+  :func:`begin_immediate`, as an *asynchronous* sleep between non-blocking attempts
+  (``busy_timeout`` is 0 on these connections), so another process holding the lock
+  never stalls this process's loop, and processes take turns at it
+  (:mod:`reelgate.store.turns`); within one process,
   :class:`reelgate.store.db.Database` queues write transactions on an asyncio lock
   before they reach SQLite at all;
 * a statement that still finds the database busy (a reader during WAL recovery)
@@ -36,7 +37,9 @@ from sqlalchemy.engine.interfaces import DBAPICursor, ExecutionContext
 from sqlalchemy.engine.url import URL
 from sqlalchemy.util.concurrency import await_, in_greenlet
 
-__all__ = ["DRIVER", "SQLiteLoopDialect", "is_busy", "retry_busy"]
+from reelgate.store.turns import YIELD_SECONDS, WriterTurns
+
+__all__ = ["DRIVER", "SQLiteLoopDialect", "begin_immediate", "is_busy", "retry_busy"]
 
 #: the ``drivername`` this dialect is registered under
 DRIVER = "sqlite+reelgate_loop"
@@ -52,9 +55,9 @@ def is_busy(exc: BaseException) -> bool:
     return "database is locked" in text or "database is busy" in text
 
 
-def _pause(attempt: int) -> None:
+def _pause(attempt: int, longest: float = 0.05) -> None:
     """Wait a little without blocking the loop (when called from a greenlet)."""
-    delay = min(0.05, 0.0005 * (2 ** min(attempt, 7)))
+    delay = min(longest, 0.0005 * (2 ** min(attempt, 7)))
     if in_greenlet():
         await_(asyncio.sleep(delay))
     else:  # a plain synchronous caller (migrations run through run_sync): just sleep
@@ -86,6 +89,38 @@ def retry_busy(call: Any, *args: Any) -> Any:
                 raise
         _pause(attempt)
         attempt += 1
+
+
+def begin_immediate(conn: sqlite3.Connection, turns: WriterTurns | None) -> None:
+    """``BEGIN IMMEDIATE``: the write lock, waited for without blocking the loop, in
+    turn with other processes. A process that says it waits goes first; one that
+    waits says so and tries again every millisecond, so it gets the lock at the other
+    side's next commit rather than whenever its own, ever longer, retries land."""
+    if turns is not None:
+        give_way_until = time.monotonic() + YIELD_SECONDS
+        attempt = 0
+        while turns.other_waits() and time.monotonic() < give_way_until:
+            _pause(attempt, longest=0.001)
+            attempt += 1
+    deadline = time.monotonic() + BUSY_GIVE_UP_SECONDS
+    attempt = 0
+    try:
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not is_busy(exc) or time.monotonic() > deadline:
+                    raise
+            if turns is None:
+                _pause(attempt)
+            else:
+                turns.waiting()
+                _pause(attempt, longest=0.001)
+            attempt += 1
+    finally:
+        if turns is not None:
+            turns.served()
 
 
 class LoopCursor(sqlite3.Cursor):
