@@ -41,22 +41,36 @@ RELOADS = ("SELECT channels.", "SELECT channel_credentials.")
 @dataclass
 class Statements:
     """Every statement either engine sent, in order, and each COMMIT (a write
-    transaction; reads end with a rollback, or in autocommit on SQLite)."""
+    transaction; reads end with a rollback, or in autocommit on SQLite).
+
+    On SQLite, what the driver itself ran (its trace callback): hot statements go to
+    it below SQLAlchemy (``store/direct.py``), where SQLAlchemy's events never see
+    them. On PostgreSQL, SQLAlchemy's events."""
 
     seen: list[str] = field(default_factory=list)
 
     def attach(self, db: Database) -> None:
         for engine in {db.engine, db.read_engine}:
             sync = engine.sync_engine
+            if db.is_sqlite:
+                event.listen(sync, "checkout", self._trace)
+                continue
             event.listen(sync, "before_cursor_execute", self._statement)
             event.listen(sync, "commit", lambda _c: self.seen.append("COMMIT"))
+
+    def _trace(self, dbapi_conn: Any, *_: Any) -> None:
+        dbapi_conn.set_trace_callback(self._traced)
+
+    def _traced(self, statement: str) -> None:
+        if not statement.upper().startswith(("PRAGMA", "ROLLBACK")):
+            self._statement(None, None, statement)
 
     def _statement(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         flat = " ".join(statement.split())
         if (flat.upper() == "BEGIN IMMEDIATE" or any(b in flat for b in BACKGROUND)
                 or flat.startswith(RELOADS)):
             return
-        self.seen.append(flat)
+        self.seen.append("COMMIT" if flat.upper() == "COMMIT" else flat)
 
     def take(self) -> list[str]:
         out, self.seen = self.seen, []

@@ -35,6 +35,7 @@ from reelgate.billing.prices import TablePricer, exact_seconds
 from reelgate.jobs.model import Job
 from reelgate.jobs.states import State
 from reelgate.store import totals
+from reelgate.store.direct import Direct
 from reelgate.store.tables import api_keys, jobs
 
 __all__ = ["BillingHooks", "add_spend", "billed_render_seconds", "charge_for"]
@@ -84,7 +85,7 @@ def _spend_statement(enforce_cap: bool) -> Any:
 
 
 #: built once (see reelgate.billing.ledger): with and without the cap check
-_SPEND = {cap: _spend_statement(cap) for cap in (False, True)}
+_SPEND = {cap: Direct(_spend_statement(cap)) for cap in (False, True)}
 
 
 async def add_spend(conn: AsyncConnection, key_id: str, amount: int, *,
@@ -94,7 +95,7 @@ async def add_spend(conn: AsyncConnection, key_id: str, amount: int, *,
     On PostgreSQL the conditional UPDATE waits for the key's row lock and re-checks
     the cap on the newest row, so concurrent creates cannot overshoot it.
     """
-    res = await conn.execute(_SPEND[enforce_cap], {"b_key": key_id, "b_amount": amount})
+    res = await _SPEND[enforce_cap].execute(conn, {"b_key": key_id, "b_amount": amount})
     return res.rowcount == 1
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from reelgate.ids import now
+from reelgate.store.direct import Direct
 from reelgate.store.tables import ledger, tenants
 
 __all__ = [
@@ -89,11 +90,12 @@ def _insert_statement(insert: Any) -> Any:
 
 # Built once with bind parameters: composing these per call (operators, coercions,
 # cache keys) cost more CPU than sending them; every create runs three.
-_INSERT = {"postgresql": _insert_statement(postgresql.insert),
-           "sqlite": _insert_statement(sqlite.insert)}
-_CREDIT = (update(tenants).where(tenants.c.id == bindparam("b_tenant"))
-           .values(balance_micros=tenants.c.balance_micros + bindparam("b_amount")))
-_DEBIT_IF_FUNDED = (
+# Run below SQLAlchemy's execution layer on SQLite (reelgate.store.direct).
+_INSERT = {"postgresql": Direct(_insert_statement(postgresql.insert)),
+           "sqlite": Direct(_insert_statement(sqlite.insert))}
+_CREDIT = Direct(update(tenants).where(tenants.c.id == bindparam("b_tenant"))
+                 .values(balance_micros=tenants.c.balance_micros + bindparam("b_amount")))
+_DEBIT_IF_FUNDED = Direct(
     update(tenants)
     .where(tenants.c.id == bindparam("b_tenant"),
            tenants.c.unlimited.is_(True) | (tenants.c.balance_micros >= bindparam("b_amount")))
@@ -104,7 +106,7 @@ async def _insert(conn: AsyncConnection, tenant_id: str, kind: Kind, amount: int
                   entry_key: str, job_id: str | None, key_id: str | None,
                   note: str | None) -> bool:
     stmt = _INSERT["postgresql" if conn.dialect.name == "postgresql" else "sqlite"]
-    result = await conn.execute(stmt, {
+    result = await stmt.execute(conn, {
         "b_tenant": tenant_id, "b_key": key_id, "b_job": job_id, "b_kind": kind.value,
         "b_amount": amount, "b_entry": entry_key, "b_note": note, "b_at": now()})
     return result.rowcount == 1
@@ -117,7 +119,7 @@ async def post(
     """Record one movement; False (and nothing changed) if ``entry_key`` was seen before."""
     if not await _insert(conn, tenant_id, kind, amount, entry_key, job_id, key_id, note):
         return False
-    await conn.execute(_CREDIT, {"b_tenant": tenant_id, "b_amount": amount})
+    await _CREDIT.execute(conn, {"b_tenant": tenant_id, "b_amount": amount})
     return True
 
 
@@ -135,7 +137,7 @@ async def debit_if_funded(
     """
     if not await _insert(conn, tenant_id, kind, -amount, entry_key, job_id, key_id, note):
         return None
-    res = await conn.execute(_DEBIT_IF_FUNDED, {"b_tenant": tenant_id, "b_amount": amount})
+    res = await _DEBIT_IF_FUNDED.execute(conn, {"b_tenant": tenant_id, "b_amount": amount})
     return res.rowcount == 1
 
 

@@ -22,6 +22,7 @@ from reelgate.billing.money import MICROS, round_micros
 from reelgate.catalog import Catalog
 from reelgate.errors import InvalidRequest
 from reelgate.ids import now
+from reelgate.store.direct import Direct
 from reelgate.store.tables import prices, tenants
 
 __all__ = ["PriceOverride", "PriceRow", "TablePricer", "exact_seconds"]
@@ -63,9 +64,9 @@ def _price_of(tenant: Any) -> Any:
 
 #: a create's price in one read: the tenant's multiplier, its own price and the global
 #: one (the catalog's list price is in memory); built once
-_QUOTE = select(tenants.c.price_multiplier_ppm.label("ppm"),
-                _price_of(bindparam("b_tenant")).label("own"),
-                _price_of("").label("shared")).where(tenants.c.id == bindparam("b_tenant"))
+_QUOTE = Direct(select(tenants.c.price_multiplier_ppm.label("ppm"),
+                       _price_of(bindparam("b_tenant")).label("own"),
+                       _price_of("").label("shared")).where(tenants.c.id == bindparam("b_tenant")))
 
 
 class TablePricer:
@@ -113,14 +114,15 @@ class TablePricer:
         self, conn: AsyncConnection, tenant_id: str, model: str, size: str, seconds: float
     ) -> int:
         list_price = self._check(model, size)
-        row = (await conn.execute(_QUOTE, {"b_tenant": tenant_id, "b_model": model,
+        row = (await _QUOTE.execute(conn, {"b_tenant": tenant_id, "b_model": model,
                                            "b_size": size})).first()
         if row is None:  # no such tenant: the general lookup (global or list price)
             rate = (await self.base_rate(conn, tenant_id, model, size)).micros_per_second
             ppm = await self.multiplier_ppm(conn, tenant_id)
         else:
-            rate = next((int(v) for v in (row.own, row.shared) if v is not None), list_price)
-            ppm = MICROS if row.ppm is None else int(row.ppm)
+            rate = next((int(v) for v in (row["own"], row["shared"]) if v is not None),
+                        list_price)
+            ppm = MICROS if row["ppm"] is None else int(row["ppm"])
         return round_micros(rate * exact_seconds(seconds) * Fraction(ppm, MICROS))
 
     async def per_second(self, conn: AsyncConnection, tenant_id: str) -> dict[str, dict[str, int]]:

@@ -90,9 +90,10 @@ class Job:
         A frozen dataclass's ``__init__`` sets its 55 fields one ``object.__setattr__``
         at a time (25 us, most of a poll's own CPU after the HTTP client's); a row that
         has exactly the fields is copied in at once instead. Any other row takes the
-        checked way, so a missing or unknown column still fails loudly.
+        checked way, so a missing or unknown column still fails loudly. ``row``: a
+        SQLAlchemy row, or the mapping a :class:`reelgate.store.direct.Direct` returns.
         """
-        data = dict(row._mapping)
+        data = dict(row) if isinstance(row, dict) else dict(row._mapping)
         data["state"] = State(data["state"])
         data["media"] = {k: StoredObject.from_json(v) for k, v in (data.get("media") or {}).items()}
         if data.keys() != _FIELDS:

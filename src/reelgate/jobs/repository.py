@@ -24,6 +24,7 @@ from reelgate.ids import now
 from reelgate.jobs.model import Job
 from reelgate.jobs.states import ACTIVE, TERMINAL, State, can_move
 from reelgate.media.objects import StoredObject
+from reelgate.store.direct import Direct
 from reelgate.store.tables import channels, job_events, jobs
 
 __all__ = [
@@ -69,8 +70,8 @@ def media_json(media: Mapping[str, StoredObject]) -> dict[str, dict[str, Any]]:
 # Statements on the hot paths (create, claim, poll, retrieve) are built once, with
 # bind parameters: SQLAlchemy then skips building the expression and its cache key on
 # every call, which cost more CPU than SQLite spends running them.
-_INSERT = jobs.insert().returning(*jobs.c)
-_EVENT = job_events.insert()
+_INSERT = Direct(jobs.insert().returning(*jobs.c))
+_EVENT = Direct(job_events.insert())
 _GET = {
     (tenant, deleted): select(jobs).where(
         jobs.c.id == bindparam("b_id"),
@@ -78,16 +79,16 @@ _GET = {
         *([] if deleted else [jobs.c.deleted_at.is_(None)]))
     for tenant in (False, True) for deleted in (False, True)
 }
-_CAS = (update(jobs).where(jobs.c.id == bindparam("b_id"),
-                           jobs.c.version == bindparam("b_version"))
-        .returning(*jobs.c))
+_CAS = Direct(update(jobs).where(jobs.c.id == bindparam("b_id"),
+                                  jobs.c.version == bindparam("b_version"))
+               .returning(*jobs.c))
 
 
 async def insert(conn: AsyncConnection, values: dict[str, Any]) -> Job:
     """The new job as written (RETURNING: no second read), with its ``created`` event."""
     values = {"version": 0, "poll_count": 0, "submit_attempts": 0, "progress": 0, **values}
     try:
-        row = (await conn.execute(_INSERT, values)).one()
+        row = (await _INSERT.execute(conn, values)).one()
     except IntegrityError as exc:
         raise DuplicateJob(str(exc.orig)) from exc
     await log_event(conn, values["id"], "created", state=values["state"], progress=0)
@@ -169,12 +170,13 @@ async def transition(
     changes.update(state=target.value, version=job.version + 1, updated_at=t)
     if target in TERMINAL and job.state not in TERMINAL:
         changes["finished_at"] = t
+    row: Any
     if "media" in changes and changes["media"] is None:  # SQL NULL, not JSON null
         stmt = update(jobs).where(jobs.c.id == job.id, jobs.c.version == job.version)
         row = (await conn.execute(stmt.values({**changes, "media": null()})
                                   .returning(*jobs.c))).first()
     else:  # RETURNING: the new row without a second round trip
-        row = (await conn.execute(_CAS, {**changes, "b_id": job.id,
+        row = (await _CAS.execute(conn, {**changes, "b_id": job.id,
                                          "b_version": job.version})).first()
     if row is None:
         return None
@@ -358,5 +360,5 @@ async def log_event(
     conn: AsyncConnection, job_id: str, kind: str, *, state: str | None = None,
     progress: int | None = None, detail: dict[str, Any] | None = None,
 ) -> None:
-    await conn.execute(_EVENT, {"job_id": job_id, "at": now(), "kind": kind, "state": state,
+    await _EVENT.execute(conn, {"job_id": job_id, "at": now(), "kind": kind, "state": state,
                                 "progress": progress, "detail": detail})

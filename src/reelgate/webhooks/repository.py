@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from reelgate.ids import new_id, now
 from reelgate.store import totals
+from reelgate.store.direct import Direct
 from reelgate.store.tables import tenants, webhook_deliveries, webhook_endpoints
 
 __all__ = [
@@ -184,7 +185,7 @@ def _fan_out(dialect: Any) -> Any:
             .on_conflict_do_nothing(index_elements=["event_key"]))
 
 
-_FAN_OUT = {"postgresql": _fan_out(postgresql), "sqlite": _fan_out(sqlite)}
+_FAN_OUT = {"postgresql": Direct(_fan_out(postgresql)), "sqlite": Direct(_fan_out(sqlite))}
 
 
 async def enqueue_for_tenant(conn: AsyncConnection, *, tenant_id: str, job_id: str,
@@ -192,7 +193,7 @@ async def enqueue_for_tenant(conn: AsyncConnection, *, tenant_id: str, job_id: s
     """A pending delivery of this event for each of the tenant's endpoints that wants
     it (event key ``<endpoint id>:<job id>:<dedupe>``, as :func:`enqueue` would)."""
     escaped = event_type.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    await conn.execute(_FAN_OUT[conn.dialect.name], {
+    await _FAN_OUT[conn.dialect.name].execute(conn, {
         "b_prefix": new_id("whd", 6), "b_job": job_id, "b_type": event_type,
         "b_dedupe": f"{job_id}:{dedupe}", "b_payload": payload, "b_t": now(),
         "b_tenant": tenant_id, "b_pattern": f'%"{escaped}"%'})
