@@ -14,10 +14,8 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from reelgate.auth import repository as auth_repo
 from reelgate.auth.principal import Principal
@@ -29,6 +27,7 @@ from reelgate.routing.manage import ChannelDraft
 from reelgate.store.db import Database
 from tests.fakes import FakeServer, OpenAIFake
 from tests.support.server import database_env
+from tests.support.statements import StatementLog
 
 UPSTREAM_KEY = "sk-upstream-count"
 #: what caches re-read on their own clock (the catalog's revision every 2 s, the
@@ -41,36 +40,19 @@ RELOADS = ("SELECT channels.", "SELECT channel_credentials.")
 @dataclass
 class Statements:
     """Every statement either engine sent, in order, and each COMMIT (a write
-    transaction; reads end with a rollback, or in autocommit on SQLite).
-
-    On SQLite, what the driver itself ran (its trace callback): hot statements go to
-    it below SQLAlchemy (``store/direct.py``), where SQLAlchemy's events never see
-    them. On PostgreSQL, SQLAlchemy's events."""
+    transaction; reads end with a rollback, or in autocommit on SQLite), less what
+    caches re-read on their own clock."""
 
     seen: list[str] = field(default_factory=list)
 
     def attach(self, db: Database) -> None:
-        for engine in {db.engine, db.read_engine}:
-            sync = engine.sync_engine
-            if db.is_sqlite:
-                event.listen(sync, "checkout", self._trace)
-                continue
-            event.listen(sync, "before_cursor_execute", self._statement)
-            event.listen(sync, "commit", lambda _c: self.seen.append("COMMIT"))
+        StatementLog(self._statement).attach(db)
 
-    def _trace(self, dbapi_conn: Any, *_: Any) -> None:
-        dbapi_conn.set_trace_callback(self._traced)
-
-    def _traced(self, statement: str) -> None:
-        if not statement.upper().startswith(("PRAGMA", "ROLLBACK")):
-            self._statement(None, None, statement)
-
-    def _statement(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        flat = " ".join(statement.split())
+    def _statement(self, flat: str) -> None:
         if (flat.upper() == "BEGIN IMMEDIATE" or any(b in flat for b in BACKGROUND)
                 or flat.startswith(RELOADS)):
             return
-        self.seen.append("COMMIT" if flat.upper() == "COMMIT" else flat)
+        self.seen.append(flat)
 
     def take(self) -> list[str]:
         out, self.seen = self.seen, []

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import event, update
+from sqlalchemy import update
 
 from reelgate.auth import repository as auth_repo
 from reelgate.config import Settings
@@ -30,6 +30,7 @@ from reelgate.store.db import Database
 from reelgate.store.migrate import upgrade
 from reelgate.store.tables import channels, jobs
 from tests.scale.support import new_database_url
+from tests.support.statements import StatementLog
 
 
 @pytest.fixture()
@@ -65,17 +66,12 @@ async def _claim(db: Database, worker: str, limit: int = 100, lease: float = 30.
 
 async def test_a_batch_is_claimed_with_one_statement_oldest_due_first(db: Database) -> None:
     made = await _jobs(db, 50)
-    statements: list[str] = []
-
-    def count(*args: Any) -> None:
-        statements.append(str(args[2]))
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    log = StatementLog().attach(db)
     try:
         claimed = await _claim(db, "w1", limit=40)
     finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
-    work = [s for s in statements if not s.lstrip().upper().startswith(("BEGIN", "COMMIT"))]
+        log.detach()
+    work = [s for s in log.seen if not s.lstrip().upper().startswith(("BEGIN", "COMMIT"))]
     assert len(work) == 1 and "UPDATE jobs" in work[0]
     assert [j.id for j in claimed] == [j.id for j in made[:40]]
     assert all(j.lease_owner == "w1" and j.lease_until and j.lease_until > now() + 25

@@ -11,6 +11,7 @@ from sqlalchemy import (
     bindparam,
     exists,
     func,
+    literal_column,
     null,
     or_,
     select,
@@ -206,9 +207,11 @@ def _not_cooling(t: Any) -> ColumnElement[bool]:
 
 
 def _due(t: Any) -> ColumnElement[bool]:
-    """Active, due, not leased, and its channel may be asked now."""
+    """Active, due, not leased, and its channel may be asked now. The states are
+    written into the SQL (fixed names, no parameter that expands at execution), so the
+    claim runs directly (``store/direct.py``)."""
     return and_(
-        jobs.c.state.in_([s.value for s in ACTIVE]),
+        jobs.c.state.in_([literal_column(f"'{v}'") for v in sorted(s.value for s in ACTIVE)]),
         jobs.c.next_poll_at <= t,
         or_(jobs.c.lease_until.is_(None), jobs.c.lease_until < t),
         _not_cooling(t),
@@ -237,13 +240,13 @@ def _claim_statement(skip_locked: bool) -> Any:
             .returning(*jobs.c))
 
 
-_CLAIM = {skip: _claim_statement(skip) for skip in (False, True)}
-_ANY_DUE = select(jobs.c.id).where(_due(bindparam("b_t"))).limit(1)
+_CLAIM = {skip: Direct(_claim_statement(skip)) for skip in (False, True)}
+_ANY_DUE = Direct(select(jobs.c.id).where(_due(bindparam("b_t"))).limit(1))
 
 
 async def any_due(conn: AsyncConnection) -> bool:
     """Whether :func:`claim_due` would claim anything now (a read: no lock taken)."""
-    return (await conn.execute(_ANY_DUE, {"b_t": now()})).first() is not None
+    return (await _ANY_DUE.execute(conn, {"b_t": now()})).first() is not None
 
 
 async def claim_due(
@@ -262,9 +265,9 @@ async def claim_due(
     lease ran out cannot move the job any more.
     """
     t = now()
-    res = await conn.execute(_CLAIM[skip_locked], {
+    res = await _CLAIM[skip_locked].execute(conn, {
         "b_t": t, "b_limit": limit, "b_worker": worker_id, "b_until": t + lease_seconds})
-    return _sorted([Job.from_row(r) for r in res.all()])
+    return _sorted([Job.from_row(r) for r in res.rows])
 
 
 def _sorted(claimed: list[Job]) -> list[Job]:

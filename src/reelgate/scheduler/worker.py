@@ -84,12 +84,15 @@ class Worker(TickLoop):
             async with self.db.read() as conn:
                 if not await repo.any_due(conn):
                     return 0
+        limit = min(free, self.settings.worker_batch)
         async with self.db.begin() as conn:
             claimed = await repo.claim_due(
-                conn, worker_id=self.settings.worker_id,
-                limit=min(free, self.settings.worker_batch),
+                conn, worker_id=self.settings.worker_id, limit=limit,
                 lease_seconds=self.settings.lease_seconds, skip_locked=self.db.is_postgres)
-        self._found_nothing = not claimed
+        # a short batch was everything due: the next tick reads before it writes (a
+        # lone create claimed one job, and the claim after it took the write lock for
+        # nothing)
+        self._found_nothing = len(claimed) < limit
         for job in claimed:
             self.start(job)
         return len(claimed)
