@@ -60,6 +60,8 @@ class Database:
         self.is_postgres = url.startswith("postgresql")
         kwargs: dict[str, Any] = {"pool_size": pool_size, "max_overflow": pool_size}
         self.checkpointer: Checkpointer | None = None
+        #: turns at the write lock with the other processes on this database (SQLite)
+        self.turns: WriterTurns | None = None
         #: per event loop: write transactions of this process queue here (SQLite)
         self._write_locks: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
@@ -73,8 +75,6 @@ class Database:
         # no BEGIN and no ROLLBACK
         self.read_engine = create_async_engine(loop_url, pool_reset_on_return=None, **kwargs)
         path = make_url(url).database
-        #: turns at the write lock with the other processes on this database
-        self.turns: WriterTurns | None = None
         if path and path != ":memory:":
             self.checkpointer = Checkpointer(path)
             self.turns = WriterTurns(path)
