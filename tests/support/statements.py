@@ -1,8 +1,10 @@
 """Every SQL statement a :class:`Database` sends, for tests that count them.
 
 On SQLite, what the driver itself ran (``sqlite3``'s trace callback, set on each
-connection as it is checked out): hot statements go to the driver below SQLAlchemy
-(``reelgate.store.direct``), where SQLAlchemy's events never see them. On
+connection as it is checked out or, for the write connection a ``Database`` keeps,
+begins a transaction; that transaction's ``BEGIN`` itself is not seen): hot
+statements go to the driver below SQLAlchemy (``reelgate.store.direct``), where
+SQLAlchemy's events never see them. On
 PostgreSQL, SQLAlchemy's ``before_cursor_execute`` and ``commit`` events. Either way a
 commit is recorded as ``"COMMIT"``; connection set-up (``PRAGMA``) and the rollback
 of a returned connection are left out.
@@ -32,6 +34,7 @@ class StatementLog:
             sync = engine.sync_engine
             if db.is_sqlite:
                 self._listen(sync, "checkout", self._trace)
+                self._listen(sync, "begin", lambda c: self._trace(c.connection.driver_connection))
             else:
                 self._listen(sync, "before_cursor_execute",
                              lambda _c, _cur, statement, *_: self._record(statement))
@@ -50,8 +53,9 @@ class StatementLog:
         self._listeners.append((target, name, fn))
 
     def _trace(self, dbapi_conn: Any, *_: Any) -> None:
-        dbapi_conn.set_trace_callback(self._record)
-        self._traced.append(dbapi_conn)
+        if not any(c is dbapi_conn for c in self._traced):
+            dbapi_conn.set_trace_callback(self._record)
+            self._traced.append(dbapi_conn)
 
     def _record(self, statement: str) -> None:
         flat = " ".join(statement.split())

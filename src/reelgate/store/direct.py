@@ -38,8 +38,10 @@ class _Plan:
     sql: str
     #: per positional parameter: its name, a default, and the bind processor
     binds: tuple[tuple[str, Any, Processor], ...]
-    #: per result column: its key and the result processor
-    columns: tuple[tuple[str, Processor], ...]
+    #: the result's column keys, in order
+    keys: tuple[str, ...]
+    #: the result columns the dialect converts (JSON, booleans), with the converter
+    processed: tuple[tuple[str, Callable[[Any], Any]], ...]
 
 
 class DirectResult:
@@ -94,15 +96,16 @@ class Direct:
         cursor = raw.cursor()
         try:
             retry_busy(cursor.execute, plan.sql, values)
-            fetched = cursor.fetchall() if plan.columns else []
+            fetched = cursor.fetchall() if plan.keys else []
             count = cursor.rowcount
         except sqlite3.Error as exc:
             raise sa_exc.DBAPIError.instance(plan.sql, values, exc, sqlite3.Error) from exc
         finally:
             cursor.close()
-        rows = [{key: (process(v) if process is not None else v)
-                 for (key, process), v in zip(plan.columns, row, strict=True)}
-                for row in fetched]
+        rows = [dict(zip(plan.keys, row, strict=True)) for row in fetched]
+        for key, process in plan.processed:  # the few typed columns (JSON, booleans)
+            for r in rows:
+                r[key] = process(r[key])
         return DirectResult(rows, count)
 
     async def _through_sqlalchemy(self, conn: AsyncConnection,
@@ -130,7 +133,9 @@ class Direct:
             if bind.callable is not None:
                 return None
             binds.append((name, value, bind.type.bind_processor(dialect)))
-        return _Plan(compiled.string, tuple(binds), _columns(self.statement, dialect))
+        columns = _columns(self.statement, dialect)
+        return _Plan(compiled.string, tuple(binds), tuple(key for key, _ in columns),
+                     tuple((key, p) for key, p in columns if p is not None))
 
 
 def _bound(params: Mapping[str, Any], name: str, default: Any, process: Processor) -> Any:
