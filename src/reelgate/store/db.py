@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from reelgate.store.checkpoint import Checkpointer
-from reelgate.store.sqlite_loop import DRIVER, begin_immediate, retry_busy
+from reelgate.store.sqlite_loop import AUTOCOMMIT_READS, DRIVER, begin_immediate, retry_busy
 from reelgate.store.turns import WriterTurns
 
 __all__ = ["Database", "Tx"]
@@ -76,7 +76,9 @@ class Database:
         self.engine = create_async_engine(loop_url, **kwargs)
         # reads run each statement in autocommit (a WAL snapshot per statement):
         # no BEGIN and no ROLLBACK
-        self.read_engine = create_async_engine(loop_url, pool_reset_on_return=None, **kwargs)
+        self.read_engine = create_async_engine(loop_url, pool_reset_on_return=None,
+                                               execution_options={AUTOCOMMIT_READS: True},
+                                               **kwargs)
         path = make_url(url).database
         if path and path != ":memory:":
             self.checkpointer = Checkpointer(path)

@@ -6,10 +6,12 @@ create and its submit are ~14 statements, so that layer was about a third of the
 CPU. A :class:`Direct` statement is still written in SQLAlchemy Core; it is compiled
 once per set of parameter names, with the same bind and result processors the
 dialect would apply, and then runs on the transaction's own ``sqlite3`` connection
-(inside the transaction :class:`reelgate.store.db.Database` began, with the same
-busy retry). On any other database, and for a statement this cannot plan (one whose
-parameters expand at execution, or whose defaults are computed), it runs through
-SQLAlchemy as before. Errors are SQLAlchemy's exception types either way.
+(inside the transaction :class:`reelgate.store.db.Database` began, or on a read
+connection in autocommit, with the same busy retry, awaited). On any other database,
+on a connection that has not begun its transaction (SQLAlchemy would begin it), and
+for a statement this cannot plan (one whose parameters expand at execution, or whose
+defaults are computed), it runs through SQLAlchemy as before. Errors are
+SQLAlchemy's exception types either way.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 
-from reelgate.store.sqlite_loop import SQLiteLoopDialect, retry_busy
+from reelgate.store.sqlite_loop import AUTOCOMMIT_READS, SQLiteLoopDialect, retry_busy_async
 
 __all__ = ["Direct", "DirectResult"]
 
@@ -89,13 +91,15 @@ class Direct:
         assert isinstance(plan, _Plan)
         sync = conn.sync_connection
         assert sync is not None
+        if not (sync.in_transaction() or sync.get_execution_options().get(AUTOCOMMIT_READS)):
+            return await self._through_sqlalchemy(conn, params)
         raw = sync.connection.driver_connection
         assert isinstance(raw, sqlite3.Connection)
         values = [_bound(params, name, default, process)
                   for name, default, process in plan.binds]
         cursor = raw.cursor()
         try:
-            retry_busy(cursor.execute, plan.sql, values)
+            await retry_busy_async(cursor.execute, plan.sql, values)
             fetched = cursor.fetchall() if plan.keys else []
             count = cursor.rowcount
         except sqlite3.Error as exc:

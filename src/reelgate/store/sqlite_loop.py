@@ -39,10 +39,14 @@ from sqlalchemy.util.concurrency import await_, in_greenlet
 
 from reelgate.store.turns import YIELD_SECONDS, WriterTurns
 
-__all__ = ["DRIVER", "SQLiteLoopDialect", "begin_immediate", "is_busy", "retry_busy"]
+__all__ = ["AUTOCOMMIT_READS", "DRIVER", "SQLiteLoopDialect", "begin_immediate", "is_busy",
+           "retry_busy", "retry_busy_async"]
 
 #: the ``drivername`` this dialect is registered under
 DRIVER = "sqlite+reelgate_loop"
+#: the execution option that marks the read engine's connections: each statement
+#: is its own snapshot, outside any transaction
+AUTOCOMMIT_READS = "reelgate_autocommit_reads"
 #: the longest a statement keeps retrying a busy database before it gives up
 #: (the ``busy_timeout`` the threaded driver used)
 BUSY_GIVE_UP_SECONDS = 30.0
@@ -55,9 +59,13 @@ def is_busy(exc: BaseException) -> bool:
     return "database is locked" in text or "database is busy" in text
 
 
+def _delay(attempt: int, longest: float = 0.05) -> float:
+    return min(longest, 0.0005 * float(2 ** min(attempt, 7)))
+
+
 def _pause(attempt: int, longest: float = 0.05) -> None:
     """Wait a little without blocking the loop (when called from a greenlet)."""
-    delay = min(longest, 0.0005 * (2 ** min(attempt, 7)))
+    delay = _delay(attempt, longest)
     if in_greenlet():
         await_(asyncio.sleep(delay))
     else:  # a plain synchronous caller (migrations run through run_sync): just sleep
@@ -88,6 +96,21 @@ def retry_busy(call: Any, *args: Any) -> Any:
             if not is_busy(exc) or time.monotonic() > deadline:
                 raise
         _pause(attempt)
+        attempt += 1
+
+
+async def retry_busy_async(call: Any, *args: Any) -> Any:
+    """:func:`retry_busy` for a caller on the loop itself, outside SQLAlchemy's
+    greenlet (``store/direct.py``)."""
+    deadline = time.monotonic() + BUSY_GIVE_UP_SECONDS
+    attempt = 0
+    while True:
+        try:
+            return call(*args)
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc) or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(_delay(attempt))
         attempt += 1
 
 

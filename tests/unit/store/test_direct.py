@@ -131,3 +131,15 @@ async def test_what_expands_at_execution_is_left_to_sqlalchemy(db: Database) -> 
         got = await direct.execute(conn, {"b_ids": ["h", "i", "zz"]})
         assert sorted(r["id"] for r in got.rows) == ["h", "i"]
         assert list(direct._plans.values()) == [None]  # planned once: not directly
+
+
+async def test_a_connection_not_in_a_transaction_is_left_to_sqlalchemy(db: Database) -> None:
+    """Outside ``Database.begin`` (a bare connection of the write engine), SQLAlchemy
+    begins the transaction as it always would; the statement is not autocommitted."""
+    async with db.engine.connect() as conn:
+        await Direct(insert(things)).execute(conn, {"id": "j"})
+        assert conn.in_transaction()
+        await conn.rollback()
+    async with db.read() as conn:  # a read connection runs it directly, in autocommit
+        got = await Direct(select(things.c.id)).execute(conn, {})
+        assert got.rows == []
