@@ -74,10 +74,10 @@ def media_json(media: Mapping[str, StoredObject]) -> dict[str, dict[str, Any]]:
 _INSERT = Direct(jobs.insert().returning(*jobs.c))
 _EVENT = Direct(job_events.insert())
 _GET = {
-    (tenant, deleted): select(jobs).where(
+    (tenant, deleted): Direct(select(jobs).where(
         jobs.c.id == bindparam("b_id"),
         *([jobs.c.tenant_id == bindparam("b_tenant")] if tenant else []),
-        *([] if deleted else [jobs.c.deleted_at.is_(None)]))
+        *([] if deleted else [jobs.c.deleted_at.is_(None)])))
     for tenant in (False, True) for deleted in (False, True)
 }
 _CAS = Direct(update(jobs).where(jobs.c.id == bindparam("b_id"),
@@ -101,7 +101,7 @@ async def get(
     include_deleted: bool = False,
 ) -> Job | None:
     params = {"b_id": job_id} if tenant_id is None else {"b_id": job_id, "b_tenant": tenant_id}
-    row = (await conn.execute(_GET[tenant_id is not None, include_deleted], params)).first()
+    row = (await _GET[tenant_id is not None, include_deleted].execute(conn, params)).first()
     return Job.from_row(row) if row else None
 
 
