@@ -156,8 +156,21 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A read-only snapshot."""
-        async with self.read_engine.connect() as conn:
+        if not self.is_sqlite:
+            async with self.read_engine.connect() as conn:
+                yield conn
+            return
+        conn = await self.read_engine.connect()
+        try:
             yield conn
+        finally:
+            # closed in this task: SQLAlchemy's context manager closes in a task of
+            # its own (so a cancellation cannot abandon the close), which kept every
+            # read's connection out for another loop turn: at 64 concurrent retrieves
+            # the pool overflowed, and each connection closed on return took SQLite's
+            # parsed schema with it (the next one parsed it again). Here the close
+            # never suspends, so nothing can interrupt it.
+            await conn.close()
 
     async def ping(self) -> None:
         """One round trip; raises if the database cannot be reached."""

@@ -1,6 +1,7 @@
-"""SQLite's write transactions share one kept connection per event loop
-(``Database._writer``): what fails or is cancelled inside one leaves nothing behind,
-and the next transaction works."""
+"""SQLite's connections: write transactions share one kept per event loop
+(``Database._writer``), and what fails or is cancelled inside one leaves nothing
+behind; reads give their connection back at once, so many at a time do not open
+connection after connection."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 
 from reelgate.store.db import Database
@@ -82,3 +83,24 @@ async def test_dispose_closes_the_kept_connection(tmp_path: Path) -> None:
     assert pool.checkedout() == 1  # type: ignore[attr-defined]
     await db.dispose()
     assert pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+async def test_concurrent_reads_reuse_their_connections(db: Database) -> None:
+    """A read's connection was closed in a task of its own (SQLAlchemy's context
+    manager), out for another loop turn: 64 reads at once overflowed the pool, and
+    every overflow connection was closed on return and opened again."""
+    opened = 0
+
+    def count(*_: object) -> None:
+        nonlocal opened
+        opened += 1
+
+    event.listen(db.read_engine.sync_engine, "connect", count)
+
+    async def one() -> None:
+        async with db.read() as conn:
+            await conn.execute(text("SELECT count(*) FROM t"))
+
+    for _ in range(5):
+        await asyncio.gather(*(one() for _ in range(64)))
+    assert opened <= 2, opened
