@@ -63,13 +63,30 @@ def _delay(attempt: int, longest: float = 0.05) -> float:
     return min(longest, 0.0005 * float(2 ** min(attempt, 7)))
 
 
-def _pause(attempt: int, longest: float = 0.05) -> None:
-    """Wait a little without blocking the loop (when called from a greenlet)."""
-    delay = _delay(attempt, longest)
+def _sleep(delay: float) -> None:
+    """Wait without blocking the loop (when called from a greenlet)."""
     if in_greenlet():
         await_(asyncio.sleep(delay))
     else:  # a plain synchronous caller (migrations run through run_sync): just sleep
         time.sleep(delay)
+
+
+class _BusyWait:
+    """One caller's wait for a busy database: ever longer pauses (at most
+    ``longest``), given up after :data:`BUSY_GIVE_UP_SECONDS`; any other error at once."""
+
+    def __init__(self, longest: float = 0.05) -> None:
+        self.deadline = time.monotonic() + BUSY_GIVE_UP_SECONDS
+        self.longest = longest
+        self.attempt = 0
+
+    def pause_after(self, exc: sqlite3.OperationalError) -> float:
+        """The pause before the next attempt; ``exc`` again if none is due."""
+        if not is_busy(exc) or time.monotonic() > self.deadline:
+            raise exc
+        delay = _delay(self.attempt, self.longest)
+        self.attempt += 1
+        return delay
 
 
 async def _done() -> None:
@@ -87,31 +104,25 @@ def _touch_loop() -> None:
 def retry_busy(call: Any, *args: Any) -> Any:
     """``call(*args)``, retried while SQLite answers "busy", for up to 30 s."""
     _touch_loop()
-    deadline = time.monotonic() + BUSY_GIVE_UP_SECONDS
-    attempt = 0
+    busy = _BusyWait()
     while True:
         try:
             return call(*args)
         except sqlite3.OperationalError as exc:
-            if not is_busy(exc) or time.monotonic() > deadline:
-                raise
-        _pause(attempt)
-        attempt += 1
+            delay = busy.pause_after(exc)
+        _sleep(delay)
 
 
 async def retry_busy_async(call: Any, *args: Any) -> Any:
     """:func:`retry_busy` for a caller on the loop itself, outside SQLAlchemy's
     greenlet (``store/direct.py``)."""
-    deadline = time.monotonic() + BUSY_GIVE_UP_SECONDS
-    attempt = 0
+    busy = _BusyWait()
     while True:
         try:
             return call(*args)
         except sqlite3.OperationalError as exc:
-            if not is_busy(exc) or time.monotonic() > deadline:
-                raise
-        await asyncio.sleep(_delay(attempt))
-        attempt += 1
+            delay = busy.pause_after(exc)
+        await asyncio.sleep(delay)
 
 
 def begin_immediate(conn: sqlite3.Connection, turns: WriterTurns | None) -> None:
@@ -123,24 +134,19 @@ def begin_immediate(conn: sqlite3.Connection, turns: WriterTurns | None) -> None
         give_way_until = time.monotonic() + YIELD_SECONDS
         attempt = 0
         while turns.other_waits() and time.monotonic() < give_way_until:
-            _pause(attempt, longest=0.001)
+            _sleep(_delay(attempt, longest=0.001))
             attempt += 1
-    deadline = time.monotonic() + BUSY_GIVE_UP_SECONDS
-    attempt = 0
+    busy = _BusyWait() if turns is None else _BusyWait(longest=0.001)
     try:
         while True:
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as exc:
-                if not is_busy(exc) or time.monotonic() > deadline:
-                    raise
-            if turns is None:
-                _pause(attempt)
-            else:
+                delay = busy.pause_after(exc)
+            if turns is not None:
                 turns.waiting()
-                _pause(attempt, longest=0.001)
-            attempt += 1
+            _sleep(delay)
     finally:
         if turns is not None:
             turns.served()
